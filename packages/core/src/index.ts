@@ -1,0 +1,3 @@
+export * from './errors/index.js';
+export * from './kernels/spec.js';
+export * from './generate/types.js';

@@ -1,0 +1,22 @@
+import { fileURLToPath } from 'node:url';
+import { defineProject, type UserWorkspaceConfig } from 'vitest/config';
+
+const root = fileURLToPath(new URL('.', import.meta.url));
+
+/** Workspace packages resolve to their TypeScript sources in tests, so tests never run against a stale dist. */
+export const workspaceAlias = {
+  '@trine/core': `${root}packages/core/src/index.ts`,
+  '@trine/conformance': `${root}packages/conformance/src/index.ts`,
+  '@trine/kernels-cpu': `${root}packages/kernels-cpu/src/index.ts`,
+  '@trine/kernels-wasm': `${root}packages/kernels-wasm/src/index.ts`,
+  '@trine/kernels-webgpu': `${root}packages/kernels-webgpu/src/index.ts`,
+  '@trine/client': `${root}packages/client/src/index.ts`,
+  '@trine/proto': `${root}proto/src/index.ts`,
+};
+
+export function project(name: string, test: UserWorkspaceConfig['test'] = {}) {
+  return defineProject({
+    resolve: { alias: workspaceAlias },
+    test: { name, include: ['src/**/*.test.ts', 'test/**/*.test.ts'], testTimeout: 60_000, ...test },
+  });
+}
