@@ -1,3 +1,5 @@
 export * from './errors/index.js';
 export * from './kernels/spec.js';
 export * from './generate/types.js';
+export * from './model/config.js';
+export * from './tokenizer/spec.js';

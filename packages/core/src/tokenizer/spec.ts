@@ -1,0 +1,23 @@
+/**
+ * Everything a tokenizer needs, as stored in a GGUF's `tokenizer.*` keys (or built from tokenizer.json).
+ */
+export interface TokenizerSpec {
+  /** `gpt2`: byte-level BPE with merges (LLaMA-3); `llama`: SentencePiece-style with scores. */
+  readonly model: 'gpt2' | 'llama';
+  /** `tokenizer.ggml.pre` (e.g. `llama-bpe`), when present. */
+  readonly pre?: string;
+  readonly tokens: readonly string[];
+  /** 1 normal, 2 unknown, 3 control, 4 user-defined, 5 unused, 6 byte (GGUF token types). */
+  readonly tokenTypes?: Int32Array;
+  readonly scores?: Float32Array;
+  readonly merges?: readonly string[];
+  readonly bosId?: number;
+  readonly eosId?: number;
+  readonly eotId?: number;
+  readonly unkId?: number;
+  readonly padId?: number;
+  readonly addBos: boolean;
+  readonly addEos: boolean;
+  /** Jinja chat template (`tokenizer.chat_template`). */
+  readonly chatTemplate?: string;
+}
