@@ -3,3 +3,4 @@ export * from './kernels/spec.js';
 export * from './generate/types.js';
 export * from './model/config.js';
 export * from './tokenizer/spec.js';
+export * from './quant/f16.js';
