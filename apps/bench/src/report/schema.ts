@@ -1,0 +1,50 @@
+/** The bench report: one JSON document per run (bench-results/<run>/report.json). */
+
+export const REPORT_SCHEMA = 'trine-bench/1';
+
+export interface HostFacts {
+  readonly cpuModel: string;
+  /** SIMD features that matter to the kernels (avx2, avx512f, avx512_vnni, neon, asimddp …). */
+  readonly simd: readonly string[];
+  readonly logicalCores: number;
+  readonly physicalCores: number;
+  readonly memoryBytes: number;
+  readonly node: string;
+  readonly platform: string;
+  readonly commit: string;
+  /** Read-only memory bandwidth measured on this host, GB/s, by thread count (for roofline percentages). */
+  readonly memoryBandwidthGBs?: Readonly<Record<string, number>>;
+  readonly gpu?: string;
+}
+
+export type Suite = 'decode' | 'prefill' | 'batched' | 'kernel' | 'load' | 'serving' | 'quality';
+
+export interface BenchResult {
+  readonly suite: Suite;
+  /** `trine`, `bitnet.cpp` or `llama.cpp`. */
+  readonly engine: string;
+  readonly backend: string;
+  readonly variant?: string;
+  /** Model shape name (`2b4t`, `700m`, …) or kernel shape (`6912x2560`). */
+  readonly shape: string;
+  readonly threads: number;
+  readonly batch: number;
+  readonly context?: number;
+  readonly metric: string;
+  readonly value: number;
+  readonly unit: string;
+  readonly higherIsBetter: boolean;
+  readonly note?: string;
+}
+
+export interface BenchReport {
+  readonly schema: typeof REPORT_SCHEMA;
+  readonly run: { readonly id: string; readonly startedAt: string; readonly mode: 'quick' | 'full'; readonly args: readonly string[] };
+  readonly host: HostFacts;
+  readonly results: readonly BenchResult[];
+}
+
+/** Identity of a measurement across runs: everything but the value. */
+export function resultKey(r: BenchResult): string {
+  return [r.suite, r.engine, r.backend, r.variant ?? '', r.shape, `t${r.threads}`, `b${r.batch}`, `c${r.context ?? ''}`, r.metric].join('|');
+}
