@@ -4,3 +4,4 @@ export * from './generate/types.js';
 export * from './model/config.js';
 export * from './tokenizer/spec.js';
 export * from './quant/f16.js';
+export * from './tokenizer/index.js';

@@ -18,6 +18,10 @@ export interface TokenizerSpec {
   readonly padId?: number;
   readonly addBos: boolean;
   readonly addEos: boolean;
+  /** `tokenizer.ggml.add_space_prefix` (llama model only): prefix a space to text at the start and after special tokens. Default true. */
+  readonly addSpacePrefix?: boolean;
+  /** Further end-of-generation tokens beyond EOS and EOT (e.g. `tokenizer.ggml.eom_token_id`). */
+  readonly eogIds?: readonly number[];
   /** Jinja chat template (`tokenizer.chat_template`). */
   readonly chatTemplate?: string;
 }

@@ -1,0 +1,4 @@
+export * from './spec.js';
+export * from './tokenizer.js';
+export * from './chat.js';
+export { BYTE_TO_CHAR, toByteLevel, fromByteLevel } from './byte-level.js';
