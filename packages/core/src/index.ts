@@ -5,3 +5,4 @@ export * from './model/config.js';
 export * from './tokenizer/spec.js';
 export * from './quant/f16.js';
 export * from './tokenizer/index.js';
+export * from './formats/index.js';

@@ -1,0 +1,2 @@
+export * from './byte-source.js';
+export * from './gguf/index.js';
