@@ -10,7 +10,14 @@ export type TrineErrorCode =
   | 'BUDGET_EXCEEDED' // the model or request needs more memory than configured
   | 'NOT_FOUND' // a file, model or token that does not exist
   | 'CANCELLED' // an AbortSignal fired
-  | 'DEVICE_LOST'; // a GPU device was lost mid-run
+  | 'DEVICE_LOST' // a GPU device was lost mid-run
+  // Serving (the gateway maps these to UNAUTHENTICATED, RESOURCE_EXHAUSTED, PERMISSION_DENIED, ...):
+  | 'UNAUTHENTICATED' // missing or unknown API key
+  | 'RATE_LIMITED' // a key's request rate is over its limit
+  | 'OVERLOADED' // the queue is full; retry later
+  | 'POLICY_DENIED' // the content policy refused a prompt or response
+  | 'DEADLINE_EXCEEDED' // the request's deadline passed before it finished
+  | 'UNAVAILABLE'; // a dependency (Redis, a worker) is not reachable or is shutting down
 
 const MARK = Symbol.for('trine.error');
 
