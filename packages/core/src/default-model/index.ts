@@ -1,0 +1,12 @@
+export {
+  DEFAULT_MODEL_NAME,
+  DEFAULT_MODEL_SEED,
+  DEFAULT_MODEL_SHAPE,
+  DEFAULT_MODEL_VERSION,
+  buildDefaultModelBytes,
+  defaultModelContents,
+  encodeI2S,
+  tokenizerMetadata,
+  WeightRng,
+} from './build.js';
+export { defaultCacheDir, defaultModelKey, ensureDefaultModel, type DefaultModelOptions } from './cache.js';
