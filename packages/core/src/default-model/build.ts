@@ -11,6 +11,7 @@ import { gv, writeGguf } from '../formats/gguf/index.js';
 import { SplitMix64 } from '../generate/rng.js';
 import type { TokenizerSpec } from '../tokenizer/spec.js';
 import { f32ToF16, roundF16 } from '../quant/f16.js';
+import { encodeI2S } from '../quant/i2s.js';
 
 /** Shape of the default model (2B4T's structure: head dim 64, 2 query heads per KV head). */
 export const DEFAULT_MODEL_SHAPE = {
@@ -89,26 +90,6 @@ const SQRT3 = Math.sqrt(3);
 
 function rotl(x: number, k: number): number {
   return (x << k) | (x >>> (32 - k));
-}
-
-/**
- * I2_S (bitnet.cpp x86 layout): blocks of 128 weights in 32 bytes; byte j of a block holds weights j, j+32, j+64,
- * j+96 in bits 7-6, 5-4, 3-2, 1-0 as codes w + 1. The f32 tensor scale follows the n/4 code bytes; 28 bytes of
- * padding complete the 32-byte slot. Worked byte: (+1, 0, −1, +1) → (2, 1, 0, 2) → 0b10_01_00_10 = 0x92.
- */
-export function encodeI2S(codes: Int8Array, scale: number): Uint8Array {
-  const n = codes.length;
-  if (n % 128 !== 0) throw new RangeError(`I2_S needs a multiple of 128 weights, got ${n}`);
-  const out = new Uint8Array(n / 4 + 32);
-  for (let b = 0; b < n / 128; b++) {
-    for (let j = 0; j < 32; j++) {
-      let byte = 0;
-      for (let g = 0; g < 4; g++) byte |= (codes[b * 128 + g * 32 + j]! + 1) << (6 - 2 * g);
-      out[b * 32 + j] = byte;
-    }
-  }
-  new DataView(out.buffer).setFloat32(n / 4, scale, true);
-  return out;
 }
 
 function f32Bytes(values: Float32Array): Uint8Array {

@@ -3,9 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openGgufBytes } from '../formats/gguf/index.js';
-import { decodeTernary } from '../reference/ternary-codes.js';
 import { buildDefaultTokenizerSpec, tokenizerSpecFromGguf } from '../tokenizer/index.js';
-import { buildDefaultModelBytes, DEFAULT_MODEL_SHAPE, encodeI2S, WeightRng } from './build.js';
+import { buildDefaultModelBytes, DEFAULT_MODEL_SHAPE, WeightRng } from './build.js';
 import { defaultModelKey, ensureDefaultModel } from './cache.js';
 
 const spec = buildDefaultTokenizerSpec();
@@ -14,20 +13,7 @@ afterAll(async () => {
   for (const d of dirs) await rm(d, { recursive: true, force: true });
 });
 
-describe('encodeI2S', () => {
-  it('packs the worked byte of the layout notes and round-trips through the reference decoder', () => {
-    const codes = new Int8Array(256);
-    [codes[0], codes[32], codes[64], codes[96]] = [1, 0, -1, 1];
-    const rng = new WeightRng(5);
-    rng.fillTernary(codes.subarray(128));
-    const bytes = encodeI2S(codes, 0.125);
-    expect(bytes[0]).toBe(0x92);
-    expect(bytes.length).toBe(256 / 4 + 32);
-    expect(new DataView(bytes.buffer).getFloat32(64, true)).toBe(0.125);
-    const decoded = decodeTernary({ name: 't', rows: 2, cols: 128, format: 'i2_s', data: bytes, granularity: 'tensor', scales: Float32Array.of(0.125) });
-    expect(Array.from(decoded)).toEqual(Array.from(codes));
-  });
-
+describe('WeightRng', () => {
   it('draws all three ternary codes about equally', () => {
     const codes = new Int8Array(30_000);
     new WeightRng(1).fillTernary(codes);

@@ -5,7 +5,6 @@ export {
   DEFAULT_MODEL_VERSION,
   buildDefaultModelBytes,
   defaultModelContents,
-  encodeI2S,
   tokenizerMetadata,
   WeightRng,
 } from './build.js';
