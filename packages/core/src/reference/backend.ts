@@ -1,0 +1,131 @@
+/**
+ * The reference backend: plain scalar TypeScript over host typed arrays, written from the definitions in
+ * kernels/spec.ts. It is the oracle every other backend is checked against, so it favours being obviously right
+ * over being fast. Construct it synchronously with `createReferenceBackend()`; the registry uses
+ * `referenceBackendFactory` (priority 0: the backend of last resort).
+ */
+import { TrineError } from '../errors/index.js';
+import type {
+  AttentionParams,
+  BackendFactory,
+  BackendInfo,
+  DType,
+  GateActivation,
+  HostTensor,
+  KernelBackend,
+  KernelVariant,
+  KvCacheSpec,
+  MatrixFormat,
+  QuantizedActs,
+  RopeParams,
+  Support,
+  TernaryTensor,
+} from '../kernels/spec.js';
+import { f16ArrayToF32 } from '../quant/f16.js';
+import { decodeTernaryCodes } from '../quant/ternary.js';
+import * as k from './kernels/index.js';
+import { quantizeRowsQ8 } from './q8.js';
+import { RefBatch, type RefHandles, RefKvCache, RefMatrix, RefTensor, RefTernary } from './storage.js';
+
+const OK: Support = { ok: true };
+
+export class ReferenceBackend implements KernelBackend<RefHandles> {
+  readonly info: BackendInfo = { name: 'reference', variant: 'scalar', threads: 1 };
+
+  /** Every op and variant: the reference defines them. */
+  supports(_v: KernelVariant): Support {
+    return OK;
+  }
+
+  alloc(dtype: DType, shape: readonly number[]): RefTensor {
+    return RefTensor.zeros(dtype, shape);
+  }
+  upload<D extends DType>(host: HostTensor<D>): RefTensor {
+    return new RefTensor(host.dtype, [...host.shape], host.data.slice() as HostTensor<D>['data']);
+  }
+  async read(t: RefTensor, rows?: number): Promise<HostTensor> {
+    const r = rows ?? t.shape[0]!;
+    const shape = [r, ...t.shape.slice(1)];
+    return new RefTensor(t.dtype, shape, t.data.slice(0, r * t.rowSize) as RefTensor['data']);
+  }
+  uploadTernary(t: TernaryTensor): RefTernary {
+    return new RefTernary(t.rows, t.cols, t.granularity, decodeTernaryCodes(t), Float32Array.from(t.scales));
+  }
+  uploadMatrix(host: HostTensor<'f16' | 'f32'>, format: MatrixFormat): RefMatrix {
+    const [rows, cols] = host.shape as [number, number];
+    const f32 = (): Float32Array =>
+      host.dtype === 'f32' ? (host.data as Float32Array) : f16ArrayToF32(host.data as Uint16Array);
+    switch (format) {
+      case 'f32':
+        return new RefMatrix(rows, cols, 'f32', null, Float32Array.from(f32()), null);
+      case 'f16':
+        if (host.dtype !== 'f16')
+          throw new TrineError('UNSUPPORTED', 'uploadMatrix: an f32 matrix cannot be stored as f16 by the reference', {
+            field: 'uploadMatrix.format',
+          });
+        return new RefMatrix(rows, cols, 'f16', (host.data as Uint16Array).slice(), null, null);
+      default:
+        return new RefMatrix(rows, cols, 'q8', null, null, quantizeRowsQ8(f32(), rows, cols));
+    }
+  }
+  createKvCache(spec: KvCacheSpec): RefKvCache {
+    return new RefKvCache({ ...spec });
+  }
+  prepareBatch(positions: Int32Array, slots: Int32Array): RefBatch {
+    return new RefBatch(positions.slice(), slots.slice());
+  }
+  dispose(_h: RefTensor | RefTernary | RefMatrix | RefKvCache): void {
+    // Host memory: the garbage collector frees it once the model drops its references.
+  }
+  destroy(): void {}
+
+  embedding(out: RefTensor, table: RefMatrix, ids: Int32Array): void {
+    k.embedding(out, table, ids);
+  }
+  rmsNorm(out: RefTensor, x: RefTensor, weight: RefTensor, eps: number, rows: number): void {
+    k.rmsNorm(out, x, weight, eps, rows);
+  }
+  add(out: RefTensor, a: RefTensor, b: RefTensor, rows: number): void {
+    k.add(out, a, b, rows);
+  }
+  quantizeActs(out: QuantizedActs<RefTensor>, x: RefTensor, rows: number): void {
+    k.quantizeActs(out, x, rows);
+  }
+  ternaryMatmul(out: RefTensor, a: QuantizedActs<RefTensor>, w: RefTernary, rows: number): void {
+    k.ternaryMatmul(out, a, w, rows);
+  }
+  ternaryMatmulAcc(out: RefTensor, a: QuantizedActs<RefTensor>, w: RefTernary, rows: number): void {
+    k.ternaryMatmulAcc(out, a, w, rows);
+  }
+  rope(x: RefTensor, heads: number, batch: RefBatch, p: RopeParams): void {
+    k.rope(x, heads, batch, p);
+  }
+  kvStore(cache: RefKvCache, layer: number, kt: RefTensor, v: RefTensor, batch: RefBatch): void {
+    k.kvStore(cache, layer, kt, v, batch);
+  }
+  attention(out: RefTensor, q: RefTensor, cache: RefKvCache, layer: number, batch: RefBatch, p: AttentionParams): void {
+    k.attention(out, q, cache, layer, batch, p);
+  }
+  gatedActivation(out: RefTensor, gate: RefTensor, up: RefTensor, act: GateActivation, rows: number): void {
+    k.gatedActivation(out, gate, up, act, rows);
+  }
+  lmHead(out: RefTensor, x: RefTensor, matrix: RefMatrix, select: Int32Array): void {
+    k.lmHead(out, x, matrix, select);
+  }
+  argmax(out: RefTensor, logits: RefTensor, rows: number): void {
+    k.argmax(out, logits, rows);
+  }
+}
+
+/** The reference backend, synchronously (tests, conformance, per-op fallbacks). */
+export function createReferenceBackend(): ReferenceBackend {
+  return new ReferenceBackend();
+}
+
+export const referenceBackendFactory: BackendFactory = {
+  name: 'reference',
+  priority: 0,
+  async create() {
+    return createReferenceBackend();
+  },
+};
