@@ -1,4 +1,4 @@
-import { Template } from '@huggingface/jinja';
+import { Template, parse, tokenize } from '@huggingface/jinja';
 import { TrineError, invalidArgument } from '../errors/index.js';
 import type { ChatMessage } from '../generate/types.js';
 import type { TokenizerSpec } from './spec.js';
@@ -34,6 +34,48 @@ export function chatTemplateFor(spec: TokenizerSpec, arch?: string): string {
 
 const compiled = new Map<string, Template>();
 
+interface AstNode {
+  type: string;
+  [key: string]: unknown;
+}
+type FilterCtor = new (operand: unknown, filter: unknown) => AstNode;
+type IdentifierCtor = new (name: string) => AstNode;
+
+function findNode(value: unknown, type: string, seen = new Set<unknown>()): AstNode | undefined {
+  if (typeof value !== 'object' || value === null || seen.has(value)) return undefined;
+  seen.add(value);
+  if ((value as AstNode).type === type) return value as AstNode;
+  for (const child of Object.values(value)) {
+    const found = findNode(child, type, seen);
+    if (found !== undefined) return found;
+  }
+  return undefined;
+}
+
+/** The library's node classes, taken from a parsed probe (the package does not export them). */
+const probe = findNode(parse(tokenize('{{ x | lower }}')), 'FilterExpression')!;
+const FilterExpression = probe.constructor as FilterCtor;
+const Identifier = (probe.filter as AstNode).constructor as IdentifierCtor;
+
+/**
+ * Python's str.capitalize (jinja2's `capitalize`) lowercases the rest of the string; @huggingface/jinja 0.5.11 only
+ * uppercases the first character. Rewriting every `x | capitalize` as `x | lower | capitalize` gives Python's result.
+ */
+function pythonCapitalize(program: unknown): void {
+  const seen = new Set<unknown>();
+  const visit = (value: unknown) => {
+    if (typeof value !== 'object' || value === null || seen.has(value)) return;
+    seen.add(value);
+    const node = value as AstNode;
+    for (const child of Object.values(node)) visit(child);
+    const filter = node.filter as AstNode | undefined;
+    if (node.type === 'FilterExpression' && filter?.type === 'Identifier' && filter.value === 'capitalize') {
+      node.operand = new FilterExpression(node.operand, new Identifier('lower'));
+    }
+  };
+  visit(program);
+}
+
 function compile(source: string): Template {
   let template = compiled.get(source);
   if (template === undefined) {
@@ -46,6 +88,7 @@ function compile(source: string): Template {
         cause,
       });
     }
+    pythonCapitalize(template.parsed);
     if (compiled.size >= 16) compiled.clear();
     compiled.set(source, template);
   }

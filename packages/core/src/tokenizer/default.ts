@@ -102,14 +102,19 @@ let cached: TokenizerSpec | undefined;
  * in merge order, then the LLaMA-3 special tokens (control). Deterministic: the same spec on every call and host.
  */
 export function buildDefaultTokenizerSpec(): TokenizerSpec {
-  if (cached !== undefined) return cached;
+  cached ??= createDefaultTokenizerSpec();
+  return cached;
+}
+
+/** Trains the default tokenizer afresh (buildDefaultTokenizerSpec caches this). */
+export function createDefaultTokenizerSpec(): TokenizerSpec {
   const byteTokens = [...BYTE_TO_CHAR].sort((a, b) => a.codePointAt(0)! - b.codePointAt(0)!);
   const merged = trainByteLevelBpe(DEFAULT_TOKENIZER_CORPUS, DEFAULT_VOCAB_SIZE - 256 - DEFAULT_SPECIAL_TOKENS.length);
   const tokens = [...byteTokens, ...merged.tokens, ...DEFAULT_SPECIAL_TOKENS];
   const first = byteTokens.length + merged.tokens.length;
   const tokenTypes = new Int32Array(tokens.length).fill(1);
   tokenTypes.fill(3, first);
-  cached = Object.freeze({
+  return Object.freeze({
     model: 'gpt2',
     pre: 'llama-bpe',
     tokens: Object.freeze(tokens),
@@ -122,5 +127,4 @@ export function buildDefaultTokenizerSpec(): TokenizerSpec {
     addEos: false,
     chatTemplate: BITNET_2B4T_CHAT_TEMPLATE,
   });
-  return cached;
 }
