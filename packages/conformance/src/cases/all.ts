@@ -1,0 +1,5 @@
+import type { ConformanceCase } from '../types.js';
+import { OP_CASES } from './index.js';
+
+/** Every case the kit runs: the op cases, then the whole-model cases. */
+export const ALL_CASES: readonly ConformanceCase[] = [...OP_CASES];

@@ -1,0 +1,38 @@
+/**
+ * NMSE tolerances, one per kind of float result, with why. Integer results (accumulators, int8 activations, argmax,
+ * greedy tokens) are compared exactly and have no entry here. ggml's test-backend-ops uses 1e-7 for most ops and
+ * 5e-4 for flash attention; ours are tighter where the spec pins the f32 arithmetic step by step.
+ */
+export const TOL = {
+  /** Copies and widenings (embedding rows, f16 → f32): any difference is a bug; the slack only forgives -0/+0. */
+  copy: 1e-14,
+  /** One f32 add per element: exact in IEEE arithmetic. */
+  add: 1e-14,
+  /** Activation scales: a max and one division, pinned in the spec. */
+  actScale: 1e-12,
+  /** A sum of squares over D, order left to the backend (SIMD lanes, tree reductions). */
+  rmsNorm: 1e-10,
+  /** Exact integer accumulators, then one or two f32 multiplies (per_token) or an f32 sum over K/256 blocks. */
+  ternaryMatmul: 1e-10,
+  /** sin/cos of position·θ^(−2i/d): backends may build the angle in f32 or f64; error grows with position. */
+  rope: 1e-9,
+  ropeLargePosition: 1e-6,
+  /** relu(x)² is two multiplies; silu needs exp, whose last bits differ between math libraries. */
+  relu2: 1e-12,
+  silu: 1e-9,
+  /** Dot products of length Dh, a softmax (exp) and a weighted sum over up to thousands of positions. */
+  attentionF32: 1e-8,
+  /** f16 cache: Q (and optionally softmax probabilities) are rounded to f16, so one flipped rounding moves a
+   *  probability by one f16 ulp (2⁻¹¹ relative); allow a few of those. */
+  attentionF16: 1e-6,
+  /** Dot products of length D over V rows, f32 accumulators in a backend-chosen order. */
+  lmHead: 1e-9,
+  /** The q8 matrix is quantized by the backend at load; the spec leaves rounding details open, so allow int8
+   *  quantization noise (about (0.5/127)² relative per weight, averaged) on top of summation order. */
+  lmHeadQ8: 1e-4,
+  /** Whole model, logits after a few tokens. A float difference that flips one int8 activation rounding moves a
+   *  logit by about one quantization step; allow that, not a wrong graph (which gives NMSE near 1). */
+  modelLogits: 1e-3,
+  /** Greedy decoding may take a different token only where the reference's top two logits are this close. */
+  greedyTieGap: 1e-3,
+} as const;
