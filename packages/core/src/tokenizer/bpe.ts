@@ -1,4 +1,5 @@
 import { Heap } from './heap.js';
+import { toByteLevel } from './byte-level.js';
 
 interface Bigram {
   rank: number;
@@ -18,6 +19,24 @@ export class BpeMerger {
     private readonly tokenToId: ReadonlyMap<string, number>,
     private readonly ignoreMerges: boolean,
   ) {}
+
+  /** Pre-tokens repeat a lot in real text (words, spaces); their merges are remembered, up to a bound. */
+  private readonly cache = new Map<string, readonly number[]>();
+
+  /** One pre-token of plain text. */
+  encodePiece(piece: string, out: number[]): void {
+    const known = this.cache.get(piece);
+    if (known !== undefined) {
+      for (const id of known) out.push(id);
+      return;
+    }
+    const from = out.length;
+    this.encodeWord(toByteLevel(piece), out);
+    if (piece.length <= 64) {
+      if (this.cache.size >= 8192) this.cache.clear();
+      this.cache.set(piece, out.slice(from));
+    }
+  }
 
   /** `word` is a pre-token already spelled in byte-level characters (all in the BMP, one UTF-16 unit each). */
   encodeWord(word: string, out: number[]): void {

@@ -1,7 +1,7 @@
 import { TrineError, invalidArgument } from '../errors/index.js';
 import type { TokenizerSpec } from './spec.js';
 import { BpeMerger, parseMerge } from './bpe.js';
-import { fromByteLevel, toByteLevel } from './byte-level.js';
+import { fromByteLevel } from './byte-level.js';
 import { preTokenize, preTokenizerFor } from './pretokenize.js';
 import { SPM_SPACE, SpmMerger } from './spm.js';
 
@@ -171,7 +171,7 @@ export function createTokenizer(spec: TokenizerSpec): Tokenizer {
     const pre = preTokenizerFor(spec.pre);
     const merger = new BpeMerger(ranks, tokenToId, pre.ignoreMerges);
     encodeFragment = (text, out) => {
-      for (const piece of preTokenize(text, pre)) merger.encodeWord(toByteLevel(piece), out);
+      for (const piece of preTokenize(text, pre)) merger.encodePiece(piece, out);
     };
   } else {
     const merger = new SpmMerger(tokenToId, spec.scores, byteTokens, spec.unkId);
