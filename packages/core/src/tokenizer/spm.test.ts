@@ -120,10 +120,15 @@ describe('llama (SentencePiece-style) tokenizer', () => {
     );
   });
 
-  it('needs one score per token', () => {
+  it('needs one score per token, none NaN', () => {
     const spec = spmSpec(HELLO);
     expect(() => createTokenizer({ ...spec, scores: spec.scores!.slice(2) })).toThrowError(
       expect.objectContaining({ code: 'INVALID_MODEL_FILE', field: 'tokenizer.ggml.scores' }),
+    );
+    const scores = Float32Array.from(spec.scores!);
+    scores[300] = NaN;
+    expect(() => createTokenizer({ ...spec, scores })).toThrowError(
+      expect.objectContaining({ code: 'INVALID_MODEL_FILE', field: 'tokenizer.ggml.scores[300]' }),
     );
   });
 

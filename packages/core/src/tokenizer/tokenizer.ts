@@ -96,6 +96,11 @@ export function createTokenizer(spec: TokenizerSpec): Tokenizer {
   if (spec.scores !== undefined && spec.scores.length !== n) {
     throw modelError('tokenizer.ggml.scores', `has ${spec.scores.length} entries for ${n} tokens`);
   }
+  if (spec.scores !== undefined) {
+    // A NaN score would make the SPM merge order depend on heap layout.
+    const bad = spec.scores.findIndex((x) => Number.isNaN(x));
+    if (bad >= 0) throw modelError(`tokenizer.ggml.scores[${bad}]`, 'is NaN');
+  }
   const idField = (name: string, key: string, id: number | undefined) => {
     if (id !== undefined && !(Number.isInteger(id) && id >= 0 && id < n)) {
       throw modelError(key, `${name} id ${id} is outside the vocabulary of ${n}`);
