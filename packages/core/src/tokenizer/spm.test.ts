@@ -126,9 +126,9 @@ describe('llama (SentencePiece-style) tokenizer', () => {
       expect.objectContaining({ code: 'INVALID_MODEL_FILE', field: 'tokenizer.ggml.scores' }),
     );
     const scores = Float32Array.from(spec.scores!);
-    scores[300] = NaN;
+    scores[262] = NaN;
     expect(() => createTokenizer({ ...spec, scores })).toThrowError(
-      expect.objectContaining({ code: 'INVALID_MODEL_FILE', field: 'tokenizer.ggml.scores[300]' }),
+      expect.objectContaining({ code: 'INVALID_MODEL_FILE', field: 'tokenizer.ggml.scores[262]' }),
     );
   });
 
