@@ -12,6 +12,7 @@ export const workspaceAlias = {
   '@trine/kernels-webgpu': `${root}packages/kernels-webgpu/src/index.ts`,
   '@trine/client': `${root}packages/client/src/index.ts`,
   '@trine/proto': `${root}proto/src/index.ts`,
+  '@trine/worker': `${root}apps/worker/src/index.ts`,
 };
 
 export function project(name: string, test: UserWorkspaceConfig['test'] = {}) {
