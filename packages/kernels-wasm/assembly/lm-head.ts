@@ -1,0 +1,64 @@
+// LM head: logits[v] = matrix[v,:] · x for v ∈ [v0, v1). x is already rounded to f16 for f16/q8 matrices.
+import { f16_to_f32, h2f } from './f16';
+
+@inline function hsum(v: v128): f32 {
+  return (f32x4.extract_lane(v, 0) + f32x4.extract_lane(v, 1)) + (f32x4.extract_lane(v, 2) + f32x4.extract_lane(v, 3));
+}
+
+export function lm_head_f16(out: usize, x: usize, table: usize, D: i32, tid: i32, v0: i32, v1: i32): void {
+  for (let v = v0; v < v1; v++) {
+    const row = table + ((<usize>v * <usize>D) << 1);
+    let a = f32x4.splat(0), b = f32x4.splat(0), c = f32x4.splat(0), e = f32x4.splat(0);
+    let d = 0;
+    for (; d + 16 <= D; d += 16) {
+      const h0 = v128.load(row + ((<usize>d) << 1));
+      const h1 = v128.load(row + ((<usize>d) << 1), 16);
+      const xp = x + ((<usize>d) << 2);
+      a = f32x4.add(a, f32x4.mul(v128.load(xp), h2f(i32x4.extend_low_i16x8_u(h0))));
+      b = f32x4.add(b, f32x4.mul(v128.load(xp, 16), h2f(i32x4.extend_high_i16x8_u(h0))));
+      c = f32x4.add(c, f32x4.mul(v128.load(xp, 32), h2f(i32x4.extend_low_i16x8_u(h1))));
+      e = f32x4.add(e, f32x4.mul(v128.load(xp, 48), h2f(i32x4.extend_high_i16x8_u(h1))));
+    }
+    let s = hsum(f32x4.add(f32x4.add(a, b), f32x4.add(c, e)));
+    for (; d < D; d++) s += load<f32>(x + ((<usize>d) << 2)) * f16_to_f32(load<u16>(row + ((<usize>d) << 1)));
+    store<f32>(out + ((<usize>v) << 2), s);
+  }
+}
+
+export function lm_head_f32(out: usize, x: usize, table: usize, D: i32, tid: i32, v0: i32, v1: i32): void {
+  for (let v = v0; v < v1; v++) {
+    const row = table + ((<usize>v * <usize>D) << 2);
+    let a = f32x4.splat(0), b = f32x4.splat(0);
+    let d = 0;
+    for (; d + 8 <= D; d += 8) {
+      const o = (<usize>d) << 2;
+      a = f32x4.add(a, f32x4.mul(v128.load(x + o), v128.load(row + o)));
+      b = f32x4.add(b, f32x4.mul(v128.load(x + o, 16), v128.load(row + o, 16)));
+    }
+    let s = hsum(f32x4.add(a, b));
+    for (; d < D; d++) s += load<f32>(x + ((<usize>d) << 2)) * load<f32>(row + ((<usize>d) << 2));
+    store<f32>(out + ((<usize>v) << 2), s);
+  }
+}
+
+/** q8 rows: out = f32(Σ q·x) · rowScale. */
+export function lm_head_q8(out: usize, x: usize, table: usize, scales: usize, D: i32, tid: i32, v0: i32, v1: i32): void {
+  for (let v = v0; v < v1; v++) {
+    const row = table + <usize>v * <usize>D;
+    let a = f32x4.splat(0), b = f32x4.splat(0), c = f32x4.splat(0), e = f32x4.splat(0);
+    let d = 0;
+    for (; d + 16 <= D; d += 16) {
+      const q = v128.load(row + d);
+      const lo = i16x8.extend_low_i8x16_s(q);
+      const hi = i16x8.extend_high_i8x16_s(q);
+      const xp = x + ((<usize>d) << 2);
+      a = f32x4.add(a, f32x4.mul(v128.load(xp), f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(lo))));
+      b = f32x4.add(b, f32x4.mul(v128.load(xp, 16), f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(lo))));
+      c = f32x4.add(c, f32x4.mul(v128.load(xp, 32), f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(hi))));
+      e = f32x4.add(e, f32x4.mul(v128.load(xp, 48), f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(hi))));
+    }
+    let s = hsum(f32x4.add(f32x4.add(a, b), f32x4.add(c, e)));
+    for (; d < D; d++) s += load<f32>(x + ((<usize>d) << 2)) * <f32>load<i8>(row + d);
+    store<f32>(out + ((<usize>v) << 2), s * load<f32>(scales + ((<usize>v) << 2)));
+  }
+}

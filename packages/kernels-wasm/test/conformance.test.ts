@@ -1,0 +1,10 @@
+import { describeConformance } from '@trine/conformance/vitest';
+import { createWasmBackend } from '../src/index.js';
+
+// Every kernel case against the reference backend: integers (accumulators, int8 activations, argmax) exactly,
+// floats by each case's NMSE tolerance. Once with the SIMD kernels, once with their readable scalar twins.
+describeConformance('wasm simd', () => createWasmBackend({ threads: 1 }), { requireSupport: true });
+describeConformance('wasm scalar', () => createWasmBackend({ threads: 1, variant: 'scalar' }), {
+  requireSupport: true,
+  large: false,
+});
