@@ -1,0 +1,15 @@
+export { GatewayServer, INFERENCE_SERVICE_NAME, type GatewayParts } from './server.js';
+export { startDistributedGateway, startStandalone, runMain, type Running, type Logger } from './launch.js';
+export { gatewayConfig, type GatewayConfig, type TlsConfig } from './config.js';
+export { GatewayMetrics, type RejectReason } from './metrics.js';
+export { RedisJobQueue } from './redis-queue.js';
+export { LocalJobQueue } from './local-queue.js';
+export type { JobQueue } from './queue.js';
+export { StreamRelay, type RelayOutput } from './relay.js';
+export { validateGenerate, validateShape, DEFAULT_LIMITS, type RequestLimits, type ValidatedRequest } from './validate.js';
+export { ApiKeyAuth, loadApiKeys } from './auth.js';
+export { RedisRateLimiter, MemoryRateLimiter, parseRateLimit, type RateLimiter, type RateLimitConfig } from './rate-limit.js';
+export { RedisResponseCache, MemoryResponseCache, cacheKey, type ResponseCache, type CachedResponse } from './cache.js';
+export { BlocklistPolicy, allowAll, policyFromEnv, type ContentPolicy, type PolicyVerdict } from './policy.js';
+export { SingleModelCatalog, type ModelCatalog } from './catalog.js';
+export { toServiceError } from './errors.js';

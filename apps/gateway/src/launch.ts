@@ -1,0 +1,106 @@
+/**
+ * Assembles the two modes. Distributed: Redis queue + Redis rate limits + Redis cache; the gateway holds the
+ * model's tokenizer (engine on the reference backend, no batching) for validation. Standalone: the same server
+ * over an in-process queue feeding the one engine, no Redis.
+ */
+import { Redis } from 'ioredis';
+import { EngineHost, engineEnv, type ModelHost } from '@trine/worker';
+import { MemoryResponseCache, RedisResponseCache } from './cache.js';
+import { SingleModelCatalog } from './catalog.js';
+import { gatewayConfig, type GatewayConfig } from './config.js';
+import { LocalJobQueue } from './local-queue.js';
+import { MemoryRateLimiter, RedisRateLimiter } from './rate-limit.js';
+import { RedisJobQueue } from './redis-queue.js';
+import { GatewayServer } from './server.js';
+
+export type Logger = (msg: string, fields?: Record<string, unknown>) => void;
+
+export interface Running {
+  readonly server: GatewayServer;
+  readonly port: number;
+  readonly host: ModelHost;
+  stop(graceMs?: number): Promise<void>;
+}
+
+export async function startDistributedGateway(env: NodeJS.ProcessEnv = process.env, log: Logger = () => {}): Promise<Running> {
+  const redisUrl = env.REDIS_URL;
+  if (!redisUrl) throw new Error('REDIS_URL is required (e.g. redis://127.0.0.1:6379)');
+  const config: GatewayConfig = gatewayConfig(env);
+  const queue = new RedisJobQueue(redisUrl);
+  const redis = new Redis(redisUrl, { maxRetriesPerRequest: 2 });
+  const server = new GatewayServer(config, {
+    queue,
+    ...(config.rateLimit ? { rateLimiter: new RedisRateLimiter(redis, config.rateLimit) } : {}),
+    ...(config.cacheTtlMs > 0 ? { cache: new RedisResponseCache(redis, config.cacheTtlMs) } : {}),
+  });
+  const port = await server.listen();
+  log('gateway listening (NOT_SERVING until the tokenizer is loaded)', { listen: config.listen, port, tls: Boolean(config.tls) });
+  const e = engineEnv(env);
+  const host = await EngineHost.start({ ...(e.model ? { model: e.model } : {}), ...(e.context ? { context: e.context } : {}), maxBatch: 1, referenceOnly: true });
+  server.ready(new SingleModelCatalog(host));
+  log('gateway serving', { model: host.info.name, context: host.info.contextLength });
+  return {
+    server,
+    port,
+    host,
+    async stop(graceMs) {
+      await server.shutdown(graceMs);
+      await host.close();
+      await redis.quit().catch(() => undefined);
+    },
+  };
+}
+
+export async function startStandalone(env: NodeJS.ProcessEnv = process.env, log: Logger = () => {}): Promise<Running> {
+  const config = gatewayConfig(env);
+  const e = engineEnv(env);
+  const host = await EngineHost.start(e);
+  log('model loaded', { model: host.info.name, backend: host.info.backend, variant: host.info.backendVariant, selection: host.info.selection });
+  const queue = new LocalJobQueue(host, e.maxBatch);
+  const server = new GatewayServer(config, {
+    queue,
+    ...(config.rateLimit ? { rateLimiter: new MemoryRateLimiter(config.rateLimit) } : {}),
+    ...(config.cacheTtlMs > 0 ? { cache: new MemoryResponseCache(config.cacheTtlMs) } : {}),
+  });
+  const port = await server.listen();
+  server.ready(new SingleModelCatalog(host));
+  log('serving', { listen: config.listen, port, tls: Boolean(config.tls), auth: config.apiKeys.length > 0 });
+  return {
+    server,
+    port,
+    host,
+    async stop(graceMs) {
+      await server.shutdown(graceMs);
+      await host.close();
+    },
+  };
+}
+
+/** Runs a mode as a process: JSON logs, SIGTERM/SIGINT → graceful shutdown. */
+export function runMain(name: string, start: (env: NodeJS.ProcessEnv, log: Logger) => Promise<Running>): void {
+  const log: Logger = (msg, fields = {}) => console.log(JSON.stringify({ time: new Date().toISOString(), svc: name, msg, ...fields }));
+  process.on('unhandledRejection', (e) => log('unhandled rejection', { error: String(e) }));
+  start(process.env, log).then(
+    (running) => {
+      let stopping = false;
+      const shutdown = (signal: string): void => {
+        if (stopping) return;
+        stopping = true;
+        log('shutting down', { signal });
+        running.stop().then(
+          () => process.exit(0),
+          (e: unknown) => {
+            log('shutdown failed', { error: String(e) });
+            process.exit(1);
+          },
+        );
+      };
+      process.on('SIGTERM', () => shutdown('SIGTERM'));
+      process.on('SIGINT', () => shutdown('SIGINT'));
+    },
+    (e: unknown) => {
+      console.error(e instanceof Error ? e.message : String(e));
+      process.exit(1);
+    },
+  );
+}

@@ -1,0 +1,16 @@
+import type { InferenceJob, StreamEvent } from '@trine/worker';
+
+/**
+ * What the gateway needs from "the queue": admission, submission, a request's event log, cancellation.
+ * RedisJobQueue (BullMQ + Redis Streams) is the distributed one; LocalJobQueue runs jobs in-process (standalone).
+ */
+export interface JobQueue {
+  /** Jobs waiting or running (admission control compares it with the limit). */
+  depth(): Promise<number>;
+  submit(job: InferenceJob): Promise<void>;
+  /** The request's events from the first one, in order, each once; ends when `signal` aborts. */
+  events(requestId: string, signal: AbortSignal): AsyncIterable<StreamEvent>;
+  /** Stops the job wherever it is (waiting: it never starts; running: its worker aborts it). */
+  cancel(requestId: string): Promise<void>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,111 @@
+/**
+ * The distributed queue: BullMQ for jobs, one Redis Stream per request for its events, pub/sub + a marker key for
+ * cancellation (BullMQ's cancelJob works only on the worker instance holding the job, so the signal goes
+ * through Redis to whichever worker that is).
+ */
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import { TrineError } from '@trine/core';
+import { EVENT_TTL_MS, keys, type InferenceJob, type StreamEvent } from '@trine/worker';
+import type { JobQueue } from './queue.js';
+
+type XReadReply = [string, [string, string[]][]][] | null;
+
+/** How long one XREAD blocks; also how often a reader notices its request ended or its job vanished. */
+const BLOCK_MS = 500;
+/** With no events for this long, check that the job still exists (a job that failed for good writes nothing). */
+const WATCHDOG_MS = 5_000;
+
+export class RedisJobQueue implements JobQueue {
+  private readonly queue: Queue<InferenceJob>;
+  private readonly redis: Redis;
+  /** Idle blocking connections: each reader holds one while it waits in XREAD BLOCK. */
+  private readonly idle: Redis[] = [];
+  private readonly all = new Set<Redis>();
+
+  constructor(private readonly redisUrl: string) {
+    // Producers fail fast when Redis is down (the caller gets UNAVAILABLE) instead of queueing commands.
+    this.redis = new Redis(redisUrl, { maxRetriesPerRequest: 2, enableOfflineQueue: true });
+    this.queue = new Queue<InferenceJob>(keys.queueName, { connection: this.redis, prefix: keys.prefix });
+  }
+
+  get connection(): Redis {
+    return this.redis;
+  }
+
+  async depth(): Promise<number> {
+    const c = await this.queue.getJobCounts('waiting', 'active', 'prioritized', 'delayed');
+    return Object.values(c).reduce((a, b) => a + b, 0);
+  }
+
+  async submit(job: InferenceJob): Promise<void> {
+    await this.queue.add('generate', job, {
+      jobId: job.requestId,
+      removeOnComplete: { age: 600 },
+      removeOnFail: { age: 3600 },
+    });
+  }
+
+  private borrow(): Redis {
+    const c = this.idle.pop();
+    if (c) return c;
+    const fresh = new Redis(this.redisUrl, { maxRetriesPerRequest: null });
+    this.all.add(fresh);
+    return fresh;
+  }
+
+  private giveBack(c: Redis): void {
+    if (c.status === 'ready' && this.idle.length < 64) this.idle.push(c);
+    else {
+      this.all.delete(c);
+      c.disconnect();
+    }
+  }
+
+  async *events(requestId: string, signal: AbortSignal): AsyncGenerator<StreamEvent, void, undefined> {
+    const key = keys.stream(requestId);
+    let lastId = '0-0';
+    let quietSince = Date.now();
+    const conn = this.borrow();
+    try {
+      while (!signal.aborted) {
+        // Resuming from lastId after a reconnect (ioredis resends the command) loses and repeats nothing.
+        const reply = (await conn.xread('COUNT', 512, 'BLOCK', BLOCK_MS, 'STREAMS', key, lastId)) as XReadReply;
+        if (!reply) {
+          if (Date.now() - quietSince > WATCHDOG_MS) {
+            quietSince = Date.now();
+            const job = await this.queue.getJob(requestId);
+            const state = job ? await job.getState() : 'missing';
+            if (state === 'failed' || state === 'missing') {
+              // One more read closes the race with events written just before the job ended.
+              const tail = (await conn.xread('COUNT', 512, 'STREAMS', key, lastId)) as XReadReply;
+              if (!tail) throw new TrineError('UNAVAILABLE', `the job for request ${requestId} was lost (${state}); retry`);
+              continue;
+            }
+          }
+          continue;
+        }
+        quietSince = Date.now();
+        for (const [id, fields] of reply[0]![1]) {
+          lastId = id;
+          const raw = fields[1];
+          if (raw !== undefined) yield JSON.parse(raw) as StreamEvent;
+        }
+      }
+    } finally {
+      this.giveBack(conn);
+    }
+  }
+
+  async cancel(requestId: string): Promise<void> {
+    await this.redis.multi().set(keys.cancelled(requestId), '1', 'PX', EVENT_TTL_MS).publish(keys.cancelChannel, requestId).exec();
+    // A waiting job is removed outright; an active one is locked (removal fails) and its worker aborts it.
+    await this.queue.remove(requestId).catch(() => 0);
+  }
+
+  async close(): Promise<void> {
+    await this.queue.close();
+    for (const c of this.all) c.disconnect();
+    await this.redis.quit().catch(() => undefined);
+  }
+}

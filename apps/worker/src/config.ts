@@ -1,0 +1,33 @@
+/** Environment variables shared by the worker and the standalone server (documented in apps/worker/README.md). */
+import { invalidArgument } from '@trine/core';
+
+export function envInt(env: NodeJS.ProcessEnv, name: string, fallback: number, min = 0, max = Number.MAX_SAFE_INTEGER): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const v = Number(raw);
+  if (!Number.isInteger(v) || v < min || v > max) throw invalidArgument(name, `expected an integer in [${min}, ${max}], got '${raw}'`);
+  return v;
+}
+
+export interface EngineEnv {
+  model?: string;
+  backend?: string;
+  threads?: number;
+  maxBatch: number;
+  context?: number;
+}
+
+export function engineEnv(env: NodeJS.ProcessEnv = process.env): EngineEnv {
+  const backend = env.TRINE_BACKEND || undefined;
+  if (backend !== undefined && !['reference', 'cpu', 'wasm', 'webgpu'].includes(backend))
+    throw invalidArgument('TRINE_BACKEND', `unknown backend '${backend}' (reference, cpu, wasm, webgpu)`);
+  const threads = env.TRINE_THREADS ? envInt(env, 'TRINE_THREADS', 1, 1, 1024) : undefined;
+  const context = env.TRINE_CONTEXT ? envInt(env, 'TRINE_CONTEXT', 0, 1, 1 << 20) : undefined;
+  return {
+    ...(env.TRINE_MODEL ? { model: env.TRINE_MODEL } : {}),
+    ...(backend ? { backend } : {}),
+    ...(threads !== undefined ? { threads } : {}),
+    ...(context !== undefined ? { context } : {}),
+    maxBatch: envInt(env, 'TRINE_MAX_BATCH', 8, 1, 1024),
+  };
+}

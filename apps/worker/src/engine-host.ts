@@ -1,0 +1,170 @@
+/**
+ * The main-thread side of the engine thread. Inference runs on a worker_threads thread that owns the Engine, so
+ * the main event loop (BullMQ lock renewals, Redis, gRPC) never waits on a decode step.
+ */
+import { Worker } from 'node:worker_threads';
+import { TrineError, type GenerateEvent, type GenerateRequest } from '@trine/core';
+import type { EngineThreadOptions, FromThread, ServedModelInfo, ToThread } from './engine-messages.js';
+import { fromWireError } from './wire-error.js';
+
+/** An async TextGenerator: what the job runner and the gateway need from a model, wherever it runs. */
+export interface ModelHost {
+  readonly info: ServedModelInfo;
+  tokenize(text: string, chat: boolean): Promise<number[]>;
+  generate(request: GenerateRequest, signal?: AbortSignal): AsyncIterable<GenerateEvent>;
+  close(): Promise<void>;
+}
+
+interface Pending {
+  push(e: GenerateEvent): void;
+  fail(e: Error): void;
+}
+
+/** Where the thread's entry lives: beside this file, as .js when built and .ts under tsx/vitest. */
+function threadEntry(): URL {
+  const ts = import.meta.url.endsWith('.ts');
+  return new URL(ts ? './engine-thread.ts' : './engine-thread.js', import.meta.url);
+}
+
+export class EngineHost implements ModelHost {
+  private constructor(
+    private readonly thread: Worker,
+    readonly info: ServedModelInfo,
+  ) {
+    thread.on('message', (m: FromThread) => this.onMessage(m));
+    thread.on('error', (e) => this.failAll(e));
+    thread.on('exit', (code) => this.failAll(new TrineError('UNAVAILABLE', `engine thread exited (code ${code})`)));
+  }
+
+  private readonly streams = new Map<string, Pending>();
+  private readonly tokenizes = new Map<number, { resolve(ids: number[]): void; reject(e: Error): void }>();
+  private nextId = 0;
+  private dead: Error | undefined;
+
+  /** Starts the thread, loads the model, picks the backend and runs one warm-up step. */
+  static async start(options: EngineThreadOptions): Promise<EngineHost> {
+    const entry = threadEntry();
+    // Under tsx/vitest the thread needs the TypeScript loader too (built .js needs nothing).
+    const execArgv = entry.pathname.endsWith('.ts') ? [...process.execArgv, '--import', 'tsx'] : process.execArgv;
+    const thread = new Worker(entry, { workerData: options, execArgv });
+    const info = await new Promise<ServedModelInfo>((resolve, reject) => {
+      const onMessage = (m: FromThread): void => {
+        if (m.type === 'ready') resolve(m.info);
+        else if (m.type === 'fatal') reject(fromWireError(m.error));
+        else return;
+        thread.off('message', onMessage);
+      };
+      thread.on('message', onMessage);
+      thread.once('error', reject);
+      thread.once('exit', (code) => reject(new TrineError('UNAVAILABLE', `engine thread exited during start (code ${code})`)));
+    });
+    thread.removeAllListeners('error');
+    thread.removeAllListeners('exit');
+    return new EngineHost(thread, info);
+  }
+
+  private post(m: ToThread): void {
+    this.thread.postMessage(m);
+  }
+
+  private onMessage(m: FromThread): void {
+    switch (m.type) {
+      case 'event': {
+        const s = this.streams.get(m.id);
+        s?.push(m.event);
+        if (m.event.type === 'done') this.streams.delete(m.id);
+        break;
+      }
+      case 'failed':
+        this.streams.get(m.id)?.fail(fromWireError(m.error));
+        this.streams.delete(m.id);
+        break;
+      case 'tokenized': {
+        const t = this.tokenizes.get(m.rid);
+        this.tokenizes.delete(m.rid);
+        if (m.error) t?.reject(fromWireError(m.error));
+        else t?.resolve(m.ids ?? []);
+        break;
+      }
+      default:
+        break;
+    }
+  }
+
+  private failAll(e: Error): void {
+    this.dead ??= e;
+    for (const s of this.streams.values()) s.fail(e);
+    this.streams.clear();
+    for (const t of this.tokenizes.values()) t.reject(e);
+    this.tokenizes.clear();
+  }
+
+  tokenize(text: string, chat: boolean): Promise<number[]> {
+    if (this.dead) return Promise.reject(this.dead);
+    const rid = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.tokenizes.set(rid, { resolve, reject });
+      this.post({ type: 'tokenize', rid, text, chat });
+    });
+  }
+
+  async *generate(request: GenerateRequest, signal?: AbortSignal): AsyncGenerator<GenerateEvent, void, undefined> {
+    if (this.dead) throw this.dead;
+    const id = `g${this.nextId++}`;
+    const queue: GenerateEvent[] = [];
+    let failure: Error | undefined;
+    let wake: (() => void) | undefined;
+    const notify = (): void => {
+      const w = wake;
+      wake = undefined;
+      w?.();
+    };
+    this.streams.set(id, {
+      push: (e) => {
+        queue.push(e);
+        notify();
+      },
+      fail: (e) => {
+        failure = e;
+        notify();
+      },
+    });
+    const onAbort = (): void => this.post({ type: 'cancel', id });
+    signal?.addEventListener('abort', onAbort, { once: true });
+    this.post({ type: 'generate', id, request });
+    if (signal?.aborted) onAbort();
+    let finished = false;
+    try {
+      for (;;) {
+        const e = queue.shift();
+        if (e) {
+          yield e;
+          if (e.type === 'done') {
+            finished = true;
+            return;
+          }
+          continue;
+        }
+        if (failure) throw failure;
+        await new Promise<void>((r) => (wake = r));
+      }
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+      // A consumer that stops early (break / throw) must not leave the sequence running in the batch.
+      if (!finished && !failure) this.post({ type: 'cancel', id });
+      this.streams.delete(id);
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.dead) return;
+    const closed = new Promise<void>((resolve) => {
+      this.thread.on('message', (m: FromThread) => m.type === 'closed' && resolve());
+      this.thread.once('exit', () => resolve());
+    });
+    this.post({ type: 'close' });
+    await Promise.race([closed, new Promise((r) => setTimeout(r, 5000).unref())]);
+    await this.thread.terminate();
+    this.dead = new TrineError('UNAVAILABLE', 'engine closed');
+  }
+}

@@ -1,0 +1,47 @@
+/** Messages between the main thread (EngineHost) and the engine thread (engine-thread.ts). */
+import type { GenerateEvent, GenerateRequest } from '@trine/core';
+import type { WireError } from './protocol.js';
+
+export interface EngineThreadOptions {
+  /** Model file (GGUF / HF dir); undefined = the embedded default model. */
+  readonly model?: string;
+  /** Force a backend by name (TRINE_BACKEND); undefined = probe, check and benchmark. */
+  readonly backend?: string;
+  readonly threads?: number;
+  readonly maxBatch: number;
+  readonly context?: number;
+  /** Skip probing other backends and use the reference backend (e.g. a gateway that only tokenizes). */
+  readonly referenceOnly?: boolean;
+}
+
+export interface ServedModelInfo {
+  readonly name: string;
+  readonly contextLength: number;
+  readonly vocabSize: number;
+  readonly backend: string;
+  readonly backendVariant: string;
+  /** Per-candidate outcome of backend selection, for logs and health/metrics. */
+  readonly selection: readonly BackendTrial[];
+}
+
+export interface BackendTrial {
+  readonly name: string;
+  readonly ok: boolean;
+  /** Mean ms per decode step of the benchmark (when ok). */
+  readonly msPerToken?: number;
+  readonly reason?: string;
+}
+
+export type ToThread =
+  | { readonly type: 'generate'; readonly id: string; readonly request: GenerateRequest }
+  | { readonly type: 'cancel'; readonly id: string }
+  | { readonly type: 'tokenize'; readonly rid: number; readonly text: string; readonly chat: boolean }
+  | { readonly type: 'close' };
+
+export type FromThread =
+  | { readonly type: 'ready'; readonly info: ServedModelInfo }
+  | { readonly type: 'fatal'; readonly error: WireError }
+  | { readonly type: 'event'; readonly id: string; readonly event: GenerateEvent }
+  | { readonly type: 'failed'; readonly id: string; readonly error: WireError }
+  | { readonly type: 'tokenized'; readonly rid: number; readonly ids?: number[]; readonly error?: WireError }
+  | { readonly type: 'closed' };

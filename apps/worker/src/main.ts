@@ -1,0 +1,45 @@
+/** `pnpm start:worker`: the distributed worker (needs REDIS_URL). */
+import { EngineHost } from './engine-host.js';
+import { engineEnv, envInt } from './config.js';
+import { WorkerService } from './worker-service.js';
+
+const log = (msg: string, fields: Record<string, unknown> = {}): void =>
+  console.log(JSON.stringify({ time: new Date().toISOString(), svc: 'trine-worker', msg, ...fields }));
+
+async function main(): Promise<void> {
+  const redisUrl = process.env.REDIS_URL;
+  if (!redisUrl) throw new Error('REDIS_URL is required (e.g. redis://127.0.0.1:6379)');
+  const env = engineEnv();
+  const host = await EngineHost.start(env);
+  log('model loaded', { model: host.info.name, backend: host.info.backend, variant: host.info.backendVariant, selection: host.info.selection });
+  const service = await WorkerService.start({
+    redisUrl,
+    host,
+    concurrency: env.maxBatch,
+    lockDuration: envInt(process.env, 'TRINE_LOCK_DURATION_MS', 30_000, 100),
+    stalledInterval: envInt(process.env, 'TRINE_STALLED_INTERVAL_MS', 30_000, 50),
+    log,
+  });
+  const grace = envInt(process.env, 'TRINE_SHUTDOWN_GRACE_MS', 10_000, 0);
+  let stopping = false;
+  const shutdown = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    log('shutting down', { signal, active: service.activeJobs, graceMs: grace });
+    void service
+      .close(grace)
+      .then(() => host.close())
+      .then(() => process.exit(0), (e: unknown) => {
+        log('shutdown failed', { error: String(e) });
+        process.exit(1);
+      });
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+}
+
+process.on('unhandledRejection', (e) => log('unhandled rejection', { error: String(e) }));
+main().catch((e: unknown) => {
+  console.error(e instanceof Error ? e.message : String(e));
+  process.exit(1);
+});

@@ -1,0 +1,84 @@
+/**
+ * Runs one inference job on a ModelHost and writes its events to the request's log. The distributed worker
+ * (BullMQ) and the standalone server's in-process queue both call this: one code path, two queues.
+ */
+import { TrineError } from '@trine/core';
+import type { ModelHost } from './engine-host.js';
+import type { InferenceJob, StreamEvent } from './protocol.js';
+import { toWireError } from './wire-error.js';
+
+export interface EventSink {
+  /** Appends one event to the request's log (in order; resolves once stored). */
+  append(requestId: string, event: StreamEvent): Promise<void>;
+}
+
+/** Why a run was stopped from outside. Only `cancel` and `deadline` end the request; the others hand it back. */
+export type StopReason = 'cancel' | 'deadline' | 'lock-lost' | 'shutdown';
+
+export type RunOutcome = 'done' | 'failed' | 'cancelled' | 'expired' | 'handed-back';
+
+export interface RunContext {
+  readonly attempt: number;
+  readonly workerId: string;
+  /** Aborted with a StopReason as `reason`. */
+  readonly signal: AbortSignal;
+  readonly now?: () => number;
+}
+
+export async function runJob(host: ModelHost, job: InferenceJob, sink: EventSink, ctx: RunContext): Promise<RunOutcome> {
+  const now = ctx.now ?? Date.now;
+  const { attempt } = ctx;
+  const emit = (e: StreamEvent): Promise<void> => sink.append(job.requestId, e);
+  const expired = (): Promise<RunOutcome> =>
+    emit({ t: 'err', attempt, error: { code: 'DEADLINE_EXCEEDED', message: 'deadline exceeded before the request finished' } }).then(() => 'expired');
+
+  // A job whose deadline passed while it waited never starts.
+  if (now() >= job.deadline) return expired();
+  if (ctx.signal.aborted) return stopped(ctx.signal.reason as StopReason);
+
+  const engineAbort = new AbortController();
+  const onStop = (): void => engineAbort.abort(ctx.signal.reason);
+  ctx.signal.addEventListener('abort', onStop, { once: true });
+  const deadlineTimer = setTimeout(() => engineAbort.abort('deadline' satisfies StopReason), Math.max(0, job.deadline - now()));
+  deadlineTimer.unref?.();
+
+  async function stopped(reason: StopReason | undefined): Promise<RunOutcome> {
+    if (reason === 'deadline') return expired();
+    if (reason === 'cancel') {
+      await emit({ t: 'err', attempt, error: { code: 'CANCELLED', message: 'cancelled by the client' } });
+      return 'cancelled';
+    }
+    // Lost lock or shutdown: write nothing, the next attempt (another worker) continues the request.
+    return 'handed-back';
+  }
+
+  try {
+    await emit({ t: 'start', attempt, worker: ctx.workerId, queueMs: Math.max(0, now() - job.acceptedAt) });
+    for await (const ev of host.generate(job.request, engineAbort.signal)) {
+      if (ev.type === 'token') {
+        await emit({
+          t: 'tok',
+          attempt,
+          i: ev.index,
+          id: ev.tokenId,
+          text: ev.text,
+          ...(ev.logprob !== undefined ? { logprob: ev.logprob } : {}),
+          ...(ev.topLogprobs ? { top: ev.topLogprobs } : {}),
+          at: now(),
+        });
+      } else {
+        if (ev.finishReason === 'cancelled') return await stopped(engineAbort.signal.reason as StopReason);
+        await emit({ t: 'done', attempt, finish: ev.finishReason, usage: ev.usage, timings: ev.timings, text: ev.text, at: now() });
+        return 'done';
+      }
+    }
+    throw new Error('generation ended without a done event');
+  } catch (e) {
+    if (engineAbort.signal.aborted && TrineError.is(e, 'CANCELLED')) return stopped(engineAbort.signal.reason as StopReason);
+    await emit({ t: 'err', attempt, error: toWireError(e) });
+    return 'failed';
+  } finally {
+    clearTimeout(deadlineTimer);
+    ctx.signal.removeEventListener('abort', onStop);
+  }
+}

@@ -1,0 +1,138 @@
+/**
+ * The distributed worker: a BullMQ Worker on the inference queue feeding one EngineHost. Concurrency = the
+ * engine's batch size, so concurrent jobs share decode steps (continuous batching happens inside the engine).
+ */
+import { randomUUID } from 'node:crypto';
+import { Worker, WaitingError, type Job } from 'bullmq';
+import { Redis } from 'ioredis';
+import { propagation, trace, ROOT_CONTEXT, SpanKind } from '@opentelemetry/api';
+import type { ModelHost } from './engine-host.js';
+import { keys, type InferenceJob } from './protocol.js';
+import { RedisEventSink } from './redis-sink.js';
+import { runJob, type RunOutcome, type StopReason } from './runner.js';
+
+export interface WorkerServiceOptions {
+  readonly redisUrl: string;
+  readonly host: ModelHost;
+  /** Jobs run at once (default: 8). Set it to the engine's maxBatch. */
+  readonly concurrency?: number;
+  /** BullMQ lock duration; a crashed worker's jobs are picked up again after about this long (default 30 s). */
+  readonly lockDuration?: number;
+  readonly stalledInterval?: number;
+  /** Times a job may stall (worker died) before it fails for good (default 2). */
+  readonly maxStalledCount?: number;
+  readonly workerId?: string;
+  readonly log?: (msg: string, fields?: Record<string, unknown>) => void;
+}
+
+const tracer = trace.getTracer('@trine/worker');
+
+export class WorkerService {
+  readonly workerId: string;
+  private readonly running = new Map<string, AbortController>();
+  private readonly redis: Redis;
+  private readonly subscriber: Redis;
+  private readonly worker: Worker<InferenceJob, RunOutcome>;
+  private readonly sink: RedisEventSink;
+  readonly counters = { started: 0, done: 0, failed: 0, cancelled: 0, expired: 0, handedBack: 0 };
+
+  private constructor(private readonly opts: WorkerServiceOptions) {
+    this.workerId = opts.workerId ?? `worker-${randomUUID().slice(0, 8)}`;
+    this.redis = new Redis(opts.redisUrl, { maxRetriesPerRequest: null });
+    this.subscriber = new Redis(opts.redisUrl, { maxRetriesPerRequest: null });
+    this.sink = new RedisEventSink(this.redis);
+    this.worker = new Worker<InferenceJob, RunOutcome>(keys.queueName, (job, token, signal) => this.process(job, token, signal), {
+      connection: new Redis(opts.redisUrl, { maxRetriesPerRequest: null }),
+      prefix: keys.prefix,
+      concurrency: opts.concurrency ?? 8,
+      lockDuration: opts.lockDuration ?? 30_000,
+      stalledInterval: opts.stalledInterval ?? 30_000,
+      maxStalledCount: opts.maxStalledCount ?? 2,
+      autorun: false,
+    });
+    // A job whose lock could not be renewed may already run elsewhere: stop it here, write nothing more.
+    this.worker.on('lockRenewalFailed', (ids) => ids.forEach((id) => this.stop(id, 'lock-lost')));
+    this.worker.on('error', (e) => this.log('worker error', { error: e.message }));
+  }
+
+  static async start(opts: WorkerServiceOptions): Promise<WorkerService> {
+    const s = new WorkerService(opts);
+    await s.subscriber.subscribe(keys.cancelChannel);
+    s.subscriber.on('message', (_channel: string, requestId: string) => s.stop(requestId, 'cancel'));
+    void s.worker.run();
+    await s.worker.waitUntilReady();
+    s.log('worker ready', { workerId: s.workerId, backend: opts.host.info.backend, concurrency: opts.concurrency ?? 8 });
+    return s;
+  }
+
+  private log(msg: string, fields: Record<string, unknown> = {}): void {
+    this.opts.log?.(msg, fields);
+  }
+
+  private stop(requestId: string, reason: StopReason): void {
+    this.running.get(requestId)?.abort(reason);
+  }
+
+  get activeJobs(): number {
+    return this.running.size;
+  }
+
+  private async process(job: Job<InferenceJob, RunOutcome>, token: string | undefined, bullSignal?: AbortSignal): Promise<RunOutcome> {
+    const data = job.data;
+    const ac = new AbortController();
+    this.running.set(data.requestId, ac);
+    bullSignal?.addEventListener('abort', () => ac.abort('lock-lost' satisfies StopReason), { once: true });
+    try {
+      // Cancelled while it waited (the pub/sub message found no worker holding it).
+      if (await this.redis.exists(keys.cancelled(data.requestId))) ac.abort('cancel' satisfies StopReason);
+      // Attempts are counted in Redis, not by BullMQ, so a restarted job's events are told apart exactly.
+      const attempt = await this.redis.incr(keys.attempts(data.requestId));
+      this.counters.started++;
+      const parent = propagation.extract(ROOT_CONTEXT, data.trace);
+      const outcome = await tracer.startActiveSpan(
+        'worker.generate',
+        { kind: SpanKind.CONSUMER, attributes: { 'trine.request_id': data.requestId, 'trine.attempt': attempt } },
+        parent,
+        async (span) => {
+          try {
+            return await runJob(this.opts.host, data, this.sink, { attempt, workerId: this.workerId, signal: ac.signal });
+          } finally {
+            span.end();
+          }
+        },
+      );
+      this.count(outcome);
+      if (outcome === 'handed-back') {
+        // Shutdown: put it back in the queue now (lock still ours). Lost lock: the stalled checker re-queues it.
+        if (ac.signal.reason === 'shutdown' && token) await job.moveToWait(token);
+        throw new WaitingError();
+      }
+      return outcome;
+    } finally {
+      this.running.delete(data.requestId);
+    }
+  }
+
+  private count(o: RunOutcome): void {
+    if (o === 'done') this.counters.done++;
+    else if (o === 'failed') this.counters.failed++;
+    else if (o === 'cancelled') this.counters.cancelled++;
+    else if (o === 'expired') this.counters.expired++;
+    else this.counters.handedBack++;
+  }
+
+  /**
+   * SIGTERM: take no new jobs, let running ones finish for up to `graceMs`, then hand the rest back to the queue
+   * (another worker continues them; the client sees a clean continuation), and close.
+   */
+  async close(graceMs = 10_000): Promise<void> {
+    await this.worker.pause(true);
+    const deadline = Date.now() + graceMs;
+    while (this.running.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    for (const ac of this.running.values()) ac.abort('shutdown' satisfies StopReason);
+    while (this.running.size > 0) await new Promise((r) => setTimeout(r, 20));
+    await this.worker.close();
+    await this.subscriber.quit().catch(() => undefined);
+    await this.redis.quit().catch(() => undefined);
+  }
+}

@@ -1,0 +1,3 @@
+import { defineConfig } from 'tsup';
+// engine-thread is its own entry: worker_threads loads it by file path.
+export default defineConfig({ entry: ['src/index.ts', 'src/main.ts', 'src/engine-thread.ts'], format: ['esm', 'cjs'], dts: { entry: 'src/index.ts' }, shims: true, sourcemap: true, clean: true });
