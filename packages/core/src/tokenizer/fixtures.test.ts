@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
 import { openGguf } from '../formats/gguf/reader.js';
 import { FIXTURE_NAMES, fixturePath, haveFixtures, readReference } from '../formats/test-support/fixtures.js';
 import { encodeChat, renderChat } from './chat.js';
@@ -80,6 +81,18 @@ describe.runIf(haveFixtures())('tokenizer against the llama.cpp / bitnet.cpp fix
           expect(deltas.join('')).toBe(p.greedy.text);
           for (const d of deltas) expect(d).not.toMatch(LONE_SURROGATE);
         }
+      });
+
+      it('round-trips arbitrary Unicode text through encode and decode', async () => {
+        const tok = createTokenizer(await load());
+        const scalar = fc.integer({ min: 0, max: 0x10ffff }).filter((c) => c < 0xd800 || c > 0xdfff);
+        const unit = fc.oneof(fc.constantFrom(' ', '\n', "'s", '12', 'the'), scalar.map((c) => String.fromCodePoint(c)));
+        fc.assert(
+          fc.property(fc.string({ unit, maxLength: 60 }), (text) => {
+            expect(tok.decode(tok.encode(text))).toBe(text);
+          }),
+          { numRuns: 100 },
+        );
       });
 
       it('streams the prompts back without ever splitting a character', async () => {
