@@ -26,6 +26,8 @@ import type { BitNetWeights, LayerWeights, RunState, TraceHook } from './weights
  * When attention probabilities are rounded to f16 before they multiply V. Each engine does it differently, and
  * Trine follows the engine that defines the file's weight type: llama.cpp (TQ1_0/TQ2_0, per_block256) always;
  * bitnet.cpp (I2_S, per_token) only for chunks of a single token (its multi-token path multiplies f32 probabilities).
+ * 'single-token' also covers batched decode chunks where every row is its slot's only token, so a sequence gets the
+ * same numbers in a batched decode step as it would alone (the engine's continuous batching relies on this).
  */
 export type RoundProbsPolicy = 'always' | 'single-token' | 'never';
 
@@ -52,6 +54,17 @@ export interface ForwardStep {
   readonly positions: Int32Array;
   readonly slots: Int32Array;
   readonly logitsFor: Int32Array;
+}
+
+/** True when no slot appears twice in slots[start, end): a decode chunk (one token per sequence). */
+function oneTokenPerSlot(slots: Int32Array, start: number, end: number): boolean {
+  if (end - start === 1) return true;
+  const seen = new Set<number>();
+  for (let i = start; i < end; i++) {
+    if (seen.has(slots[i]!)) return false;
+    seen.add(slots[i]!);
+  }
+  return true;
 }
 
 export function defaultRoundProbs(scheme: ActQuantScheme): RoundProbsPolicy {
@@ -234,7 +247,8 @@ export class BitNetModel<H extends Handles> {
     const rows = end - start;
     const batch = be.prepareBatch(step.positions.subarray(start, end), step.slots.subarray(start, end));
     const rope: RopeParams = { ropeDim: c.ropeDim, headDim: c.headDim, theta: c.ropeTheta };
-    const roundProbs = this.roundProbsF16 === 'always' || (this.roundProbsF16 === 'single-token' && rows === 1);
+    const roundProbs =
+      this.roundProbsF16 === 'always' || (this.roundProbsF16 === 'single-token' && oneTokenPerSlot(step.slots, start, end));
     const attention: AttentionParams = {
       heads: c.heads,
       kvHeads: c.kvHeads,

@@ -1,0 +1,222 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { writeGgufFile } from '../formats/gguf/index.js';
+import { TrineError } from '../errors/index.js';
+import { DEFAULT_SAMPLING, type GenerateEvent, type GenerateRequest, type SamplingParams } from '../generate/types.js';
+import { registerBackend } from '../kernels/registry.js';
+import { referenceBackendFactory } from '../reference/index.js';
+import { buildDefaultTokenizerSpec } from '../tokenizer/index.js';
+import { defaultModelContents } from '../default-model/build.js';
+import { Engine } from './engine.js';
+
+type Done = Extract<GenerateEvent, { type: 'done' }>;
+type Tok = Extract<GenerateEvent, { type: 'token' }>;
+
+const sampling = (over: Partial<SamplingParams> = {}): SamplingParams => ({ ...DEFAULT_SAMPLING, maxTokens: 16, ...over });
+
+async function collect(stream: AsyncIterable<GenerateEvent>, onToken?: (t: Tok) => void): Promise<{ tokens: Tok[]; done: Done; text: string }> {
+  const tokens: Tok[] = [];
+  let done: Done | undefined;
+  for await (const ev of stream) {
+    if (ev.type === 'token') {
+      tokens.push(ev);
+      onToken?.(ev);
+    } else done = ev;
+  }
+  expect(done).toBeDefined();
+  return { tokens, done: done!, text: tokens.map((t) => t.text).join('') + done!.text };
+}
+
+const ids = (r: { tokens: Tok[] }): number[] => r.tokens.map((t) => t.tokenId);
+
+let dir: string;
+let engine: Engine;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'trine-engine-'));
+  registerBackend(referenceBackendFactory);
+  engine = await Engine.load({ backend: 'reference', cacheDir: dir, maxBatch: 4, context: 128, maxQueue: 8 });
+});
+
+afterAll(async () => {
+  await engine?.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('Engine on the default model (reference backend)', () => {
+  it('generates max_tokens tokens greedily, deterministically, with usage and timings', async () => {
+    const request: GenerateRequest = { prompt: 'The quick brown fox', sampling: sampling() };
+    const a = await collect(engine.generate(request));
+    const b = await collect(engine.generate(request));
+    expect(a.done.finishReason).toBe('length');
+    expect(a.tokens.length).toBe(16);
+    expect(a.tokens.map((t) => t.index)).toEqual([...Array(16).keys()]);
+    expect(ids(b)).toEqual(ids(a));
+    expect(a.done.usage).toEqual({ inputTokens: engine.tokenize('The quick brown fox').length, outputTokens: 16 });
+    expect(a.done.timings.prefillMs).toBeGreaterThan(0);
+    expect(a.done.timings.timeToFirstTokenMs).toBeGreaterThanOrEqual(a.done.timings.prefillMs);
+    expect(a.done.timings.perTokenMs).toBeCloseTo(a.done.timings.decodeMs / 15, 6);
+    // The random model does not just repeat one token (the weights' scales were chosen for that).
+    expect(new Set(ids(a)).size).toBeGreaterThan(2);
+  });
+
+  it('streams UTF-8-safe deltas whose concatenation is the decoded text', async () => {
+    for (const seed of [1, 2]) {
+      const r = await collect(engine.generate({ prompt: 'naïve café 日本', sampling: sampling({ temperature: 1.5, seed, maxTokens: 16 }) }));
+      expect(r.text).toBe(engine.tokenizer.decode(ids(r)));
+      for (const t of r.tokens) expect(Buffer.from(t.text, 'utf8').toString('utf8')).toBe(t.text); // no lone surrogates
+    }
+  });
+
+  it('greedy through the argmax kernel equals greedy on read-back logits', async () => {
+    const viaKernel = await collect(engine.generate({ prompt: 'Hello', sampling: sampling() }));
+    const viaHost = await collect(engine.generate({ prompt: 'Hello', sampling: sampling({ topLogprobs: 3 }) }));
+    expect(ids(viaHost)).toEqual(ids(viaKernel));
+    for (const t of viaHost.tokens) {
+      expect(t.topLogprobs).toHaveLength(3);
+      expect(t.topLogprobs![0]!.tokenId).toBe(t.tokenId);
+      expect(t.logprob).toBeCloseTo(t.topLogprobs![0]!.logprob, 10);
+      expect(t.topLogprobs![0]!.logprob).toBeGreaterThanOrEqual(t.topLogprobs![1]!.logprob);
+      expect(t.topLogprobs![2]!.logprob).toBeLessThan(0);
+    }
+    expect(viaKernel.tokens[0]!.topLogprobs).toBeUndefined();
+  });
+
+  it('never emits a stop string, even split across tokens, and stops there', async () => {
+    const full = await collect(engine.generate({ prompt: 'Once upon a time', sampling: sampling({ maxTokens: 24 }) }));
+    // A stop string straddling token boundaries, taken from the middle of the greedy text.
+    const starts: number[] = [];
+    let at = 0;
+    for (const t of full.tokens) {
+      starts.push(at);
+      at += t.text.length;
+    }
+    const from = starts[8]! + Math.max(0, Math.floor(full.tokens[8]!.text.length / 2));
+    const stop = full.text.slice(from, Math.min(full.text.length, starts[11]! + 1));
+    expect(stop.length).toBeGreaterThan(1);
+    const expected = full.text.slice(0, full.text.indexOf(stop));
+    let emitted = '';
+    const r = await collect(engine.generate({ prompt: 'Once upon a time', sampling: sampling({ maxTokens: 24, stop: [stop] }) }), (t) => {
+      emitted += t.text;
+      expect(expected.startsWith(emitted)).toBe(true);
+    });
+    expect(r.done.finishReason).toBe('stop');
+    expect(r.text).toBe(expected);
+    expect(r.text.includes(stop)).toBe(false);
+    expect(ids(r)).toEqual(ids(full).slice(0, r.tokens.length));
+  });
+
+  it('max_tokens 1 yields one token', async () => {
+    const r = await collect(engine.generate({ prompt: 'a', sampling: sampling({ maxTokens: 1 }) }));
+    expect(r.tokens.length).toBe(1);
+    expect(r.done.finishReason).toBe('length');
+  });
+
+  it('stops at the context length', async () => {
+    const small = new Engine(engine.model, engine.tokenizer, { ...engine.config, context: 8 });
+    const prompt = engine.tokenize('one two three');
+    const r = await collect(small.generate({ prompt: 'one two three', sampling: sampling({ maxTokens: 8 }) }));
+    expect(r.done.finishReason).toBe('length');
+    expect(prompt.length + r.tokens.length).toBe(8 + 1); // the last token is sampled from position 7 and not fed back
+  });
+
+  it('accepts chat messages rendered with the model template', async () => {
+    const r = await collect(engine.generate({ messages: [{ role: 'user', content: 'Hi there' }], sampling: sampling({ maxTokens: 4 }) }));
+    expect(r.done.usage.inputTokens).toBe(engine.tokenize('Hi there', { chat: true }).length);
+    expect(engine.tokenize('Hi there', { chat: true }).length).toBeGreaterThan(engine.tokenize('Hi there').length);
+  });
+
+  it('cancels within one decode step when the signal fires mid-stream', async () => {
+    const ac = new AbortController();
+    const r = await collect(engine.generate({ prompt: 'abc', sampling: sampling({ maxTokens: 100 }) }, ac.signal), (t) => {
+      if (t.index === 2) ac.abort();
+    });
+    expect(r.done.finishReason).toBe('cancelled');
+    expect(r.tokens.length).toBeGreaterThanOrEqual(3);
+    expect(r.tokens.length).toBeLessThanOrEqual(4);
+    expect(engine.stats.active).toBe(0);
+  });
+
+  it('an already-aborted signal ends at once, and breaking out of the loop frees the slot', async () => {
+    const r = await collect(engine.generate({ prompt: 'abc', sampling: sampling() }, AbortSignal.abort()));
+    expect(r.done.finishReason).toBe('cancelled');
+    expect(r.tokens.length).toBe(0);
+    for await (const ev of engine.generate({ prompt: 'abc', sampling: sampling({ maxTokens: 100 }) })) {
+      if (ev.type === 'token') break;
+    }
+    // The step loop retires the abandoned sequence at its next step.
+    for (let i = 0; i < 50 && engine.stats.active > 0; i++) await new Promise((res) => setTimeout(res, 10));
+    expect(engine.stats.active).toBe(0);
+  });
+
+  it('batched streams get exactly the tokens they get alone (4 concurrent seeded requests)', async () => {
+    const requests: GenerateRequest[] = [
+      { prompt: 'The cat', sampling: sampling({ temperature: 0.9, topK: 40, seed: 11, maxTokens: 12 }) },
+      { prompt: 'A long time ago in a land', sampling: sampling({ temperature: 1.2, topP: 0.9, seed: 22, maxTokens: 12 }) },
+      { prompt: 'x', sampling: sampling({ temperature: 0.7, repetitionPenalty: 1.3, seed: 33, maxTokens: 12 }) },
+      { prompt: 'Numbers: 1 2 3', sampling: sampling({ maxTokens: 12 }) },
+    ];
+    const alone: number[][] = [];
+    for (const r of requests) alone.push(ids(await collect(engine.generate(r))));
+    const stepsBefore = engine.stats.steps;
+    const together = await Promise.all(requests.map((r) => collect(engine.generate(r))));
+    expect(together.map(ids)).toEqual(alone);
+    expect(engine.stats.maxDecodeBatch).toBe(4);
+    // Shared decode steps: far fewer than the 4 × 12 steps of running them one by one.
+    expect(engine.stats.steps - stepsBefore).toBeLessThan(4 * 12);
+  });
+
+  it('rejects requests beyond the bounded queue with OVERLOADED, and cancels waiting ones', async () => {
+    const tight = new Engine(engine.model, engine.tokenizer, { ...engine.config, maxBatch: 1, maxQueue: 1 });
+    const ac = new AbortController();
+    const a = tight.generate({ prompt: 'a', sampling: sampling({ maxTokens: 200 }) }, ac.signal)[Symbol.asyncIterator]();
+    expect((await a.next()).value).toMatchObject({ type: 'token' });
+    const waitingAc = new AbortController();
+    const b = collect(tight.generate({ prompt: 'b', sampling: sampling({ maxTokens: 4 }) }, waitingAc.signal));
+    await new Promise((res) => setTimeout(res, 0));
+    expect(tight.stats.waiting).toBe(1);
+    const c = tight.generate({ prompt: 'c', sampling: sampling() })[Symbol.asyncIterator]();
+    await expect(c.next()).rejects.toSatisfy((e: unknown) => TrineError.is(e, 'OVERLOADED'));
+    waitingAc.abort();
+    const bResult = await b;
+    expect(bResult.done.finishReason).toBe('cancelled');
+    expect(bResult.tokens.length).toBe(0);
+    ac.abort();
+    for (;;) if ((await a.next()).done) break;
+    expect(tight.stats).toMatchObject({ active: 0, waiting: 0 });
+  });
+
+  it('rejects bad requests with the field named', async () => {
+    const expectField = async (request: GenerateRequest, field: string): Promise<void> => {
+      const it = engine.generate(request)[Symbol.asyncIterator]();
+      await expect(it.next()).rejects.toSatisfy((e: unknown) => TrineError.is(e, 'INVALID_ARGUMENT') && e.field === field);
+    };
+    await expectField({ prompt: 'x', sampling: sampling({ maxTokens: 0 }) }, 'max_tokens');
+    await expectField({ prompt: 'x', sampling: sampling({ topP: 2 }) }, 'top_p');
+    await expectField({ prompt: 'word '.repeat(200), sampling: sampling() }, 'prompt');
+    await expectField({ messages: [], sampling: sampling() }, 'messages');
+  });
+});
+
+describe('Engine end-of-generation', () => {
+  it('stops at the EOS token without emitting it', async () => {
+    // A real file whose EOS is the token the model greedily produces 3rd: generation must stop right there.
+    const greedy = ids(await collect(engine.generate({ prompt: 'The quick brown fox', sampling: sampling() })));
+    const eos = greedy[2]!;
+    const spec = { ...buildDefaultTokenizerSpec(), eosId: eos };
+    const { metadata, tensors } = defaultModelContents(spec);
+    const path = join(dir, 'eos.gguf');
+    await writeGgufFile(path, metadata, tensors);
+    const e = await Engine.load({ model: path, backend: 'reference', maxBatch: 1, context: 64 });
+    try {
+      const r = await collect(e.generate({ prompt: 'The quick brown fox', sampling: sampling() }));
+      expect(r.done.finishReason).toBe('stop');
+      expect(ids(r)).toEqual(greedy.slice(0, greedy.indexOf(eos)));
+      expect(r.done.usage.outputTokens).toBe(greedy.indexOf(eos));
+    } finally {
+      await e.close();
+    }
+  });
+});

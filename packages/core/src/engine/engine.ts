@@ -1,0 +1,373 @@
+/**
+ * The engine: a `TextGenerator` over one loaded BitNet model, with continuous batching.
+ *
+ * One step loop owns the model. Each step is either one new sequence's prefill (its own forward pass), or one
+ * decode step that feeds the last token of every active sequence at once. New requests join between steps, finished
+ * ones leave between steps and free their KV slot. Every sequence keeps its own sampler and PRNG, and the model's
+ * math is per row, so a stream's tokens do not depend on what else shares its steps.
+ */
+import { TrineError, invalidArgument } from '../errors/index.js';
+import type { BackendInfo, KernelBackend, MatrixFormat, TensorDesc } from '../kernels/spec.js';
+import { resolveBackend } from '../kernels/registry.js';
+import { openModel } from '../formats/open-model.js';
+import { BitNetModel, type ForwardStep } from '../model/bitnet.js';
+import { createTokenizer } from '../tokenizer/tokenizer.js';
+import { ensureDefaultModel } from '../default-model/cache.js';
+import type { BitNetConfig } from '../model/config.js';
+import type { Tokenizer } from '../tokenizer/tokenizer.js';
+import { encodeChat } from '../tokenizer/chat.js';
+import type { ChatMessage, GenerateEvent, GenerateRequest, TextGenerator } from '../generate/types.js';
+import { argmaxFirst, validateSampling } from '../generate/sampling.js';
+import { yieldToEventLoop } from './channel.js';
+import { Sequence } from './sequence.js';
+import { tokenizeText } from './tokenize.js';
+
+/** What the engine needs of a loaded model; `BitNetModel` provides it. */
+export interface StepModel {
+  readonly config: BitNetConfig;
+  readonly backend: KernelBackend;
+  /** Returns the logits tensor [logitsFor.length, vocab] (valid until the next call). */
+  forward(step: ForwardStep): TensorDesc | Promise<TensorDesc>;
+}
+
+export interface EngineConfig {
+  /** Sequences decoded together (= KV slots the model was loaded with). */
+  readonly maxBatch: number;
+  /** Positions per KV slot. */
+  readonly context: number;
+  /** Tokens one forward pass carries; the model splits longer prompts into chunks of this size. */
+  readonly maxBatchTokens: number;
+  /** Requests that may wait for a slot; beyond it `generate` fails with OVERLOADED. */
+  readonly maxQueue: number;
+  /** Shown as `modelName`. */
+  readonly name: string;
+}
+
+/** Snapshot of the scheduler, for metrics and tests. */
+export interface EngineStats {
+  readonly active: number;
+  readonly waiting: number;
+  readonly steps: number;
+  /** Largest number of sequences one decode step carried so far. */
+  readonly maxDecodeBatch: number;
+}
+
+/** Load progress: bytes of weights uploaded so far, of the total. */
+export interface LoadProgress {
+  readonly loadedBytes: number;
+  readonly totalBytes: number;
+}
+
+export interface EngineLoadOptions {
+  /** GGUF file or Hugging Face directory; absent: the embedded default model (random weights). */
+  model?: string;
+  /** Force a backend by name (`reference`, `cpu`, `wasm`, `webgpu`); absent: the best registered one. */
+  backend?: string;
+  threads?: number;
+  /** Sequences decoded together (default 8). */
+  maxBatch?: number;
+  /** Positions per sequence (default and maximum: the model's context length). */
+  context?: number;
+  /** Tokens per forward pass (default 512): longer prompts are prefilled in chunks. */
+  maxBatchTokens?: number;
+  /** Requests that may wait for a slot (default 64). */
+  maxQueue?: number;
+  /** LM head format: `f16` (default, exact) or `q8` (8-bit, faster, approximate). */
+  lmHeadFormat?: MatrixFormat;
+  onProgress?: (p: LoadProgress) => void;
+  /** Where the default model is cached (default $TRINE_CACHE_DIR or ~/.cache/trine). */
+  cacheDir?: string;
+}
+
+export const ENGINE_DEFAULTS = { maxBatch: 8, maxBatchTokens: 512, maxQueue: 64 } as const;
+
+export class Engine implements TextGenerator {
+  /**
+   * Opens the model file (or the embedded default), resolves the backend from the registry (forced by name when
+   * given) and loads the weights. Register backends first (`registerBackend`); the CLI registers every one installed.
+   */
+  static async load(options: EngineLoadOptions = {}): Promise<Engine> {
+    const maxBatch = options.maxBatch ?? ENGINE_DEFAULTS.maxBatch;
+    const maxQueue = options.maxQueue ?? ENGINE_DEFAULTS.maxQueue;
+    const maxBatchTokensOpt = options.maxBatchTokens ?? ENGINE_DEFAULTS.maxBatchTokens;
+    for (const [field, v] of [['maxBatch', maxBatch], ['maxBatchTokens', maxBatchTokensOpt], ['maxQueue', maxQueue + 1]] as const) {
+      if (!Number.isSafeInteger(v) || v < 1 || v > 65536) throw invalidArgument(field, `must be an integer in [1, 65536], got ${String(v)}`);
+    }
+    const path = options.model ?? (await ensureDefaultModel(options.cacheDir !== undefined ? { cacheDir: options.cacheDir } : {}));
+    const source = await openModel(path);
+    let backend: KernelBackend | undefined;
+    try {
+      const cfg = source.config;
+      const context = options.context ?? cfg.context;
+      if (!Number.isSafeInteger(context) || context < 1 || context > cfg.context) {
+        throw invalidArgument('context', `must be an integer in [1, ${cfg.context}] for this model, got ${String(context)}`);
+      }
+      const tokenizer = createTokenizer(source.tokenizer);
+      backend = await resolveBackend({
+        ...(options.backend !== undefined ? { force: options.backend } : {}),
+        ...(options.threads !== undefined ? { options: { threads: options.threads } } : {}),
+      });
+      const maxBatchTokens = Math.min(maxBatchTokensOpt, context);
+      const model = await BitNetModel.load(source, backend, {
+        slots: maxBatch,
+        context,
+        maxBatchTokens,
+        ...(options.lmHeadFormat !== undefined ? { lmHeadFormat: options.lmHeadFormat } : {}),
+        ...(options.onProgress ? { onProgress: (loadedBytes: number, totalBytes: number) => options.onProgress!({ loadedBytes, totalBytes }) } : {}),
+      });
+      const engine = new Engine(model, tokenizer, { maxBatch, context, maxBatchTokens, maxQueue, name: source.name });
+      const b = backend;
+      engine.onClose = () => {
+        model.dispose();
+        b.destroy();
+      };
+      return engine;
+    } catch (e) {
+      backend?.destroy();
+      throw e;
+    } finally {
+      await source.close();
+    }
+  }
+
+  readonly modelName: string;
+  readonly model: StepModel;
+  readonly tokenizer: Tokenizer;
+  readonly config: EngineConfig;
+
+  private readonly waiting: Sequence[] = [];
+  private readonly active: Sequence[] = [];
+  private readonly freeSlots: number[];
+  private loop: Promise<void> | undefined;
+  private argmaxOut: TensorDesc | undefined;
+  private steps = 0;
+  private maxDecodeBatch = 0;
+  private closed = false;
+  /** Releases what the engine owns beyond the model (set by `Engine.load`). */
+  onClose: (() => Promise<void> | void) | undefined;
+
+  constructor(model: StepModel, tokenizer: Tokenizer, config: EngineConfig) {
+    for (const [field, v, min] of [
+      ['maxBatch', config.maxBatch, 1],
+      ['context', config.context, 1],
+      ['maxBatchTokens', config.maxBatchTokens, 1],
+      ['maxQueue', config.maxQueue, 0],
+    ] as const) {
+      if (!Number.isSafeInteger(v) || v < min) throw invalidArgument(field, `must be an integer ≥ ${min}, got ${String(v)}`);
+    }
+    this.model = model;
+    this.tokenizer = tokenizer;
+    this.config = config;
+    this.modelName = config.name;
+    this.freeSlots = Array.from({ length: config.maxBatch }, (_, i) => config.maxBatch - 1 - i);
+  }
+
+  get stats(): EngineStats {
+    return { active: this.active.length, waiting: this.waiting.length, steps: this.steps, maxDecodeBatch: this.maxDecodeBatch };
+  }
+
+  /** The backend running the model (name, code path, threads). */
+  get backendInfo(): BackendInfo {
+    return this.model.backend.info;
+  }
+
+  tokenize(text: string, options: { chat?: boolean } = {}): number[] {
+    return tokenizeText(this.tokenizer, this.model.config.arch, text, options);
+  }
+
+  /** The model's chat template with the assistant's generation prompt, control tokens parsed as tokens. */
+  private encodeChat(messages: readonly ChatMessage[]): number[] {
+    return encodeChat(this.tokenizer, messages, { addGenerationPrompt: true, arch: this.model.config.arch });
+  }
+
+  generate(request: GenerateRequest, signal?: AbortSignal): AsyncIterable<GenerateEvent> {
+    return this.stream(request, signal);
+  }
+
+  private promptTokens(request: GenerateRequest): Int32Array {
+    if (typeof request !== 'object' || request === null) throw invalidArgument('request', 'must be an object');
+    let ids: number[];
+    if (request.messages !== undefined) {
+      if (!Array.isArray(request.messages) || request.messages.length === 0) {
+        throw invalidArgument('messages', 'must be a non-empty list');
+      }
+      request.messages.forEach((m, i) => {
+        if (typeof m?.role !== 'string' || typeof m.content !== 'string') {
+          throw invalidArgument(`messages[${i}]`, 'needs a string role and content');
+        }
+      });
+      ids = this.encodeChat(request.messages);
+    } else {
+      if (typeof request.prompt !== 'string') throw invalidArgument('prompt', 'must be a string');
+      ids = this.tokenizer.encode(request.prompt);
+    }
+    if (ids.length === 0) throw invalidArgument('prompt', 'is empty and the model adds no BOS token');
+    if (ids.length > this.config.context) {
+      throw invalidArgument('prompt', `is ${ids.length} tokens, but the context holds ${this.config.context}`);
+    }
+    return Int32Array.from(ids);
+  }
+
+  private async *stream(request: GenerateRequest, signal?: AbortSignal): AsyncGenerator<GenerateEvent, void, undefined> {
+    if (this.closed) throw new TrineError('CANCELLED', 'the engine is closed');
+    // max_tokens is not bounded by the context: a sequence that reaches the context ends with 'length'.
+    validateSampling(request?.sampling);
+    const prompt = this.promptTokens(request);
+    const seq = new Sequence(prompt, request.sampling, this.tokenizer.streamDecoder());
+    if (signal?.aborted) {
+      seq.finish('cancelled');
+    } else {
+      if (this.active.length + this.waiting.length >= this.config.maxBatch + this.config.maxQueue) {
+        throw new TrineError(
+          'OVERLOADED',
+          `the engine is at capacity (${this.config.maxBatch} running, ${this.config.maxQueue} waiting); retry later`,
+          { field: 'queue' },
+        );
+      }
+      this.waiting.push(seq);
+      this.kick();
+    }
+    const onAbort = (): void => this.cancel(seq);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      yield* seq.events;
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+      // The consumer stopped reading (break, return, throw): free the slot at the next step.
+      if (!seq.finished) this.cancel(seq);
+    }
+  }
+
+  private cancel(seq: Sequence): void {
+    seq.cancelled = true;
+    const at = this.waiting.indexOf(seq);
+    if (at >= 0) {
+      this.waiting.splice(at, 1);
+      seq.finish('cancelled');
+    }
+  }
+
+  private kick(): void {
+    if (this.loop) return;
+    this.loop = this.run().finally(() => {
+      this.loop = undefined;
+      if (this.waiting.length > 0 || this.active.length > 0) this.kick();
+    });
+  }
+
+  /** The step loop: runs while any sequence is active or waiting. */
+  private async run(): Promise<void> {
+    while (this.active.length > 0 || this.waiting.length > 0) {
+      this.retire();
+      const next = this.freeSlots.length > 0 ? this.waiting.shift() : undefined;
+      try {
+        if (next) await this.prefill(next);
+        this.retire();
+        if (this.active.some((s) => s.pending >= 0)) await this.decode();
+      } catch (error) {
+        // A failed step leaves the KV cache of every active sequence unknown: end them all with the error.
+        for (const s of this.active) s.fail(error);
+        if (next && !next.finished) next.fail(error);
+        this.retire();
+      }
+      await yieldToEventLoop();
+    }
+  }
+
+  /** Ends cancelled sequences and frees the slots of finished ones. */
+  private retire(): void {
+    for (let i = this.active.length - 1; i >= 0; i--) {
+      const s = this.active[i]!;
+      if (s.cancelled && !s.finished) s.finish('cancelled');
+      if (s.finished) {
+        this.active.splice(i, 1);
+        this.freeSlots.push(s.slot);
+        s.slot = -1;
+      }
+    }
+  }
+
+  private async prefill(seq: Sequence): Promise<void> {
+    if (seq.cancelled) {
+      seq.finish('cancelled');
+      return;
+    }
+    seq.slot = this.freeSlots.pop()!;
+    this.active.push(seq);
+    const prompt = seq.promptTokens;
+    const n = prompt.length;
+    seq.startPrefill();
+    // One step; the model runs prompts longer than maxBatchTokens in chunks itself.
+    const logits = await this.model.forward({
+      tokens: prompt,
+      positions: Int32Array.from({ length: n }, (_, i) => i),
+      slots: new Int32Array(n).fill(seq.slot),
+      logitsFor: Int32Array.of(n - 1),
+    });
+    this.steps++;
+    seq.cached = n;
+    await this.sampleRows(logits, [seq]);
+  }
+
+  private async decode(): Promise<void> {
+    const batch = this.active.filter((s) => s.pending >= 0 && !s.finished && !s.cancelled);
+    if (batch.length === 0) return;
+    const n = batch.length;
+    const tokens = Int32Array.from(batch, (s) => s.pending);
+    const positions = Int32Array.from(batch, (s) => s.cached);
+    const slots = Int32Array.from(batch, (s) => s.slot);
+    const logits = await this.model.forward({ tokens, positions, slots, logitsFor: Int32Array.from({ length: n }, (_, i) => i) });
+    this.steps++;
+    this.maxDecodeBatch = Math.max(this.maxDecodeBatch, n);
+    for (const s of batch) {
+      s.cached++;
+      s.pending = -1;
+    }
+    await this.sampleRows(logits, batch);
+  }
+
+  /** Row i of `logits` belongs to seqs[i]. Greedy-only batches read one int per row via the backend's argmax. */
+  private async sampleRows(logits: TensorDesc, seqs: readonly Sequence[]): Promise<void> {
+    const backend = this.model.backend;
+    const n = seqs.length;
+    const vocab = this.model.config.vocab;
+    let ids: Int32Array | undefined;
+    let rows: Float32Array | undefined;
+    if (seqs.every((s) => s.sampler.argmaxOnly)) {
+      this.argmaxOut ??= backend.alloc('i32', [this.config.maxBatch]);
+      backend.argmax(this.argmaxOut, logits, n);
+      ids = (await backend.read(this.argmaxOut, n)).data as Int32Array;
+    } else {
+      rows = (await backend.read(logits, n)).data as Float32Array;
+    }
+    for (let i = 0; i < n; i++) {
+      const s = seqs[i]!;
+      let token: { tokenId: number; logprob?: number; topLogprobs?: readonly { tokenId: number; logprob: number }[] };
+      if (ids) {
+        token = { tokenId: ids[i]! };
+      } else {
+        const row = rows!.subarray(i * vocab, (i + 1) * vocab);
+        // The host argmax follows the kernel's rule (first maximum), so mixing never changes a greedy stream.
+        token = s.sampler.argmaxOnly ? { tokenId: argmaxFirst(row) } : s.sampler.sample(row);
+      }
+      if (s.finished) continue;
+      if (s.cancelled) {
+        s.finish('cancelled');
+        continue;
+      }
+      const reason = s.accept(token, this.tokenizer.isEndOfGeneration(token.tokenId), this.config.context);
+      if (reason) s.finish(reason);
+    }
+  }
+
+  /** Cancels everything in flight, waits for the step loop, then frees the model's backend. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const s of [...this.waiting]) this.cancel(s);
+    for (const s of this.active) s.cancelled = true;
+    await this.loop;
+    if (this.argmaxOut) this.model.backend.dispose(this.argmaxOut);
+    await this.onClose?.();
+  }
+}

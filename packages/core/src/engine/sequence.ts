@@ -1,0 +1,104 @@
+import type { StreamDecoder } from '../tokenizer/tokenizer.js';
+import type { FinishReason, GenerateEvent, SamplingParams, Timings } from '../generate/types.js';
+import { Sampler } from '../generate/sampling.js';
+import { StopStringFilter } from '../generate/stop.js';
+import { Channel } from './channel.js';
+
+const now = (): number => performance.now();
+
+/** One request's state inside the engine: tokens, KV slot, sampler, text assembly and its event stream. */
+export class Sequence {
+  readonly promptTokens: Int32Array;
+  readonly sampling: SamplingParams;
+  readonly sampler: Sampler;
+  readonly events = new Channel<GenerateEvent>();
+  private readonly decoder: StreamDecoder;
+  private readonly stops: StopStringFilter;
+
+  /** KV slot while active; -1 while waiting or after it left. */
+  slot = -1;
+  /** Positions filled in the KV cache (the next token goes at this position). */
+  cached = 0;
+  /** The last sampled token, to be fed at position `cached` by the next decode step. */
+  pending = -1;
+  generated = 0;
+  cancelled = false;
+  finished = false;
+
+  private readonly createdAt = now();
+  private prefillStart = 0;
+  private prefillMs = 0;
+  private firstTokenAt = 0;
+
+  constructor(promptTokens: Int32Array, sampling: SamplingParams, decoder: StreamDecoder) {
+    this.promptTokens = promptTokens;
+    this.sampling = sampling;
+    this.sampler = new Sampler(sampling, promptTokens);
+    this.decoder = decoder;
+    this.stops = new StopStringFilter(sampling.stop);
+  }
+
+  /** Prefill runs from here to the first sampled token. */
+  startPrefill(): void {
+    this.prefillStart = now();
+  }
+
+  /**
+   * Takes a sampled token: emits its text (held back where it could start a stop string) and says how the sequence
+   * ends, if it does. End-of-generation tokens end it without an event and are not counted as output.
+   */
+  accept(token: { tokenId: number; logprob?: number; topLogprobs?: readonly { tokenId: number; logprob: number }[] }, isEog: boolean, context: number): FinishReason | undefined {
+    if (this.firstTokenAt === 0) {
+      this.firstTokenAt = now();
+      this.prefillMs = this.firstTokenAt - this.prefillStart;
+    }
+    if (isEog) return 'stop';
+    this.sampler.accept(token.tokenId);
+    const step = this.stops.push(this.decoder.push(token.tokenId));
+    const withLogprobs = this.sampling.topLogprobs > 0;
+    this.events.push({
+      type: 'token',
+      index: this.generated++,
+      tokenId: token.tokenId,
+      text: step.text,
+      ...(withLogprobs && token.logprob !== undefined ? { logprob: token.logprob } : {}),
+      ...(withLogprobs && token.topLogprobs ? { topLogprobs: token.topLogprobs } : {}),
+    });
+    this.pending = token.tokenId;
+    if (step.stopped) return 'stop';
+    if (this.generated >= this.sampling.maxTokens) return 'length';
+    if (this.cached >= context) return 'length';
+    return undefined;
+  }
+
+  /** Emits the final event (flushing held text) and closes the stream. */
+  finish(reason: FinishReason): void {
+    if (this.finished) return;
+    this.finished = true;
+    const tail = this.stops.push(this.decoder.flush());
+    const text = tail.text + this.stops.flush();
+    const end = now();
+    const first = this.firstTokenAt || end;
+    const decodeMs = this.firstTokenAt ? end - first : 0;
+    const timings: Timings = {
+      prefillMs: this.prefillMs,
+      timeToFirstTokenMs: this.firstTokenAt ? first - this.createdAt : 0,
+      decodeMs,
+      perTokenMs: this.generated > 1 ? decodeMs / (this.generated - 1) : 0,
+    };
+    this.events.push({
+      type: 'done',
+      finishReason: reason,
+      usage: { inputTokens: this.promptTokens.length, outputTokens: this.generated },
+      timings,
+      text,
+    });
+    this.events.close();
+  }
+
+  fail(error: unknown): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.events.fail(error);
+  }
+}
