@@ -15,3 +15,4 @@ export * from './generate/stop.js';
 export * from './engine/index.js';
 export * from './default-model/index.js';
 export * from './model/bitnet.js';
+export * from './model/weights.js';

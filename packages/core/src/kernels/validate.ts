@@ -98,7 +98,7 @@ function heads(op: string, p: { heads?: number; kvHeads?: number; headDim: numbe
 // One validator per op (exported so a backend or the model can reuse them without the wrapper)
 // ---------------------------------------------------------------------------------------------------------------
 
-export const validate = {
+export const kernelValidators = {
   embedding(out: TensorDesc, table: Handles['matrix'], ids: Int32Array): void {
     if (!table || !isCount(table.rows) || !isCount(table.cols)) bad('embedding', 'table', 'is not a matrix');
     indexArray('embedding', 'ids', ids, table.rows, 'table rows');
@@ -220,7 +220,7 @@ export const validate = {
   uploadMatrix(host: HostTensor<'f16' | 'f32'>, format: MatrixFormat): void {
     if (!host || (host.dtype !== 'f16' && host.dtype !== 'f32')) bad('uploadMatrix', 'host.dtype', 'must be f16 or f32');
     if (host.shape.length !== 2) bad('uploadMatrix', 'host.shape', `must be [rows, cols], got ${shapeStr(host.shape)}`);
-    validate.upload(host);
+    kernelValidators.upload(host);
     if (!MATRIX_FORMATS.includes(format)) bad('uploadMatrix', 'format', `must be f32, f16 or q8, got ${String(format)}`);
   },
   createKvCache(spec: KvCacheSpec): void {
@@ -313,103 +313,103 @@ export class CheckedBackend<H extends Handles> implements KernelBackend<H> {
 
   embedding(out: H['tensor'], table: H['matrix'], ids: Int32Array): void {
     if (this.enabled) {
-      validate.embedding(out, table, ids);
+      kernelValidators.embedding(out, table, ids);
       this.need({ op: 'embedding', format: table.format });
     }
     this.inner.embedding(out, table, ids);
   }
   rmsNorm(out: H['tensor'], x: H['tensor'], weight: H['tensor'], eps: number, rows: number): void {
-    if (this.enabled) validate.rmsNorm(out, x, weight, eps, rows);
+    if (this.enabled) kernelValidators.rmsNorm(out, x, weight, eps, rows);
     this.inner.rmsNorm(out, x, weight, eps, rows);
   }
   add(out: H['tensor'], a: H['tensor'], b: H['tensor'], rows: number): void {
-    if (this.enabled) validate.add(out, a, b, rows);
+    if (this.enabled) kernelValidators.add(out, a, b, rows);
     this.inner.add(out, a, b, rows);
   }
   quantizeActs(out: QuantizedActs<H['tensor']>, x: H['tensor'], rows: number): void {
     if (this.enabled) {
-      validate.quantizeActs(out, x, rows);
+      kernelValidators.quantizeActs(out, x, rows);
       this.need({ op: 'quantizeActs', scheme: out.scheme });
     }
     this.inner.quantizeActs(out, x, rows);
   }
   ternaryMatmul(out: H['tensor'], a: QuantizedActs<H['tensor']>, w: H['ternary'], rows: number): void {
     if (this.enabled) {
-      validate.ternaryMatmul(out, a, w, rows);
+      kernelValidators.ternaryMatmul(out, a, w, rows);
       this.need({ op: 'ternaryMatmul', scheme: a.scheme });
     }
     this.inner.ternaryMatmul(out, a, w, rows);
   }
   ternaryMatmulAcc(out: H['tensor'], a: QuantizedActs<H['tensor']>, w: H['ternary'], rows: number): void {
     if (this.enabled) {
-      validate.ternaryMatmulAcc(out, a, w, rows);
+      kernelValidators.ternaryMatmulAcc(out, a, w, rows);
       this.need({ op: 'ternaryMatmulAcc', scheme: a.scheme });
     }
     this.inner.ternaryMatmulAcc(out, a, w, rows);
   }
   rope(x: H['tensor'], nHeads: number, batch: H['batch'], p: RopeParams): void {
-    if (this.enabled) validate.rope(x, nHeads, batch, p);
+    if (this.enabled) kernelValidators.rope(x, nHeads, batch, p);
     this.inner.rope(x, nHeads, batch, p);
   }
   kvStore(cache: H['kv'], layer: number, k: H['tensor'], v: H['tensor'], batch: H['batch']): void {
     if (this.enabled) {
-      validate.kvStore(cache, layer, k, v, batch);
+      kernelValidators.kvStore(cache, layer, k, v, batch);
       this.need({ op: 'kvStore', dtype: cache.spec.dtype });
     }
     this.inner.kvStore(cache, layer, k, v, batch);
   }
   attention(out: H['tensor'], q: H['tensor'], cache: H['kv'], layer: number, batch: H['batch'], p: AttentionParams): void {
     if (this.enabled) {
-      validate.attention(out, q, cache, layer, batch, p);
+      kernelValidators.attention(out, q, cache, layer, batch, p);
       this.need({ op: 'attention', dtype: cache.spec.dtype });
     }
     this.inner.attention(out, q, cache, layer, batch, p);
   }
   gatedActivation(out: H['tensor'], gate: H['tensor'], up: H['tensor'], act: GateActivation, rows: number): void {
     if (this.enabled) {
-      validate.gatedActivation(out, gate, up, act, rows);
+      kernelValidators.gatedActivation(out, gate, up, act, rows);
       this.need({ op: 'gatedActivation', act });
     }
     this.inner.gatedActivation(out, gate, up, act, rows);
   }
   lmHead(out: H['tensor'], x: H['tensor'], matrix: H['matrix'], select: Int32Array): void {
     if (this.enabled) {
-      validate.lmHead(out, x, matrix, select);
+      kernelValidators.lmHead(out, x, matrix, select);
       this.need({ op: 'lmHead', format: matrix.format });
     }
     this.inner.lmHead(out, x, matrix, select);
   }
   argmax(out: H['tensor'], logits: H['tensor'], rows: number): void {
-    if (this.enabled) validate.argmax(out, logits, rows);
+    if (this.enabled) kernelValidators.argmax(out, logits, rows);
     this.inner.argmax(out, logits, rows);
   }
 
   alloc(dtype: DType, shape: readonly number[]): H['tensor'] {
-    if (this.enabled) validate.alloc(dtype, shape);
+    if (this.enabled) kernelValidators.alloc(dtype, shape);
     return this.inner.alloc(dtype, shape);
   }
   upload<D extends DType>(host: HostTensor<D>): H['tensor'] {
-    if (this.enabled) validate.upload(host);
+    if (this.enabled) kernelValidators.upload(host);
     return this.inner.upload(host);
   }
   read(t: H['tensor'], rows?: number): Promise<HostTensor> {
-    if (this.enabled) validate.read(t, rows);
+    if (this.enabled) kernelValidators.read(t, rows);
     return this.inner.read(t, rows);
   }
   uploadTernary(t: TernaryTensor): H['ternary'] {
-    if (this.enabled) validate.uploadTernary(t);
+    if (this.enabled) kernelValidators.uploadTernary(t);
     return this.inner.uploadTernary(t);
   }
   uploadMatrix(host: HostTensor<'f16' | 'f32'>, format: MatrixFormat): H['matrix'] {
-    if (this.enabled) validate.uploadMatrix(host, format);
+    if (this.enabled) kernelValidators.uploadMatrix(host, format);
     return this.inner.uploadMatrix(host, format);
   }
   createKvCache(spec: KvCacheSpec): H['kv'] {
-    if (this.enabled) validate.createKvCache(spec);
+    if (this.enabled) kernelValidators.createKvCache(spec);
     return this.inner.createKvCache(spec);
   }
   prepareBatch(positions: Int32Array, slots: Int32Array): H['batch'] {
-    if (this.enabled) validate.prepareBatch(positions, slots);
+    if (this.enabled) kernelValidators.prepareBatch(positions, slots);
     return this.inner.prepareBatch(positions, slots);
   }
   dispose(h: H['tensor'] | H['ternary'] | H['matrix'] | H['kv']): void {

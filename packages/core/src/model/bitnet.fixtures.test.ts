@@ -108,6 +108,9 @@ describe.skipIf(!haveFixtures())(`fixtures in ${fixturesDir()}`, () => {
       );
       expect(maxDiff).toBeLessThan(TOLERANCE);
       expect(maxFull).toBeLessThan(TOLERANCE);
+      // Tighter, as measured: the reference repeats bitnet.cpp's I2_S arithmetic (2e-5), and llama.cpp's TQ
+      // arithmetic up to one int8 activation code that flips at TQ prompt 1 position 4 and stays in the KV cache (0.074).
+      expect(maxDiff).toBeLessThan(name.includes('i2_s') ? 1e-3 : 0.1);
       model.dispose();
     });
   }
