@@ -58,7 +58,7 @@ export async function createWasmBackend(options: WasmBackendOptions = {}): Promi
   if (options.threads !== undefined && (!Number.isInteger(options.threads) || options.threads < 1)) {
     throw new TrineError('INVALID_ARGUMENT', `threads must be a positive integer, got ${options.threads}`, { field: 'threads' });
   }
-  const wantThreads = options.threads ?? 1;
+  const wantThreads = options.threads ?? (await hostCores());
   const mt = threadsAvailable();
   const threaded = wantThreads > 1 && mt.ok;
   const suffix = threaded ? '-mt' : '';

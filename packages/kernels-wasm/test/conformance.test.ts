@@ -8,3 +8,5 @@ describeConformance('wasm scalar', () => createWasmBackend({ threads: 1, variant
   requireSupport: true,
   large: false,
 });
+// Two threads: the ternary products, attention and the LM head split their ranges over a worker.
+describeConformance('wasm 2 threads', () => createWasmBackend({ threads: 2 }), { requireSupport: true, large: false });
