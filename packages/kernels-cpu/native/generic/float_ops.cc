@@ -1,0 +1,125 @@
+#include <cmath>
+
+#include "../common.h"
+#include "../ops.h"
+
+namespace trine {
+
+// ggml's rms_norm: squares in f32 summed in f64, scale = f32(1 / sqrt(mean + eps)), then ·weight (two f32 muls).
+void rms_norm_rows(float* out, const float* x, const float* w, float eps, int64_t rows, int64_t d) {
+  for (int64_t r = 0; r < rows; r++) {
+    const float* xr = x + r * d;
+    float* o = out + r * d;
+    double sum = 0.0;
+    for (int64_t i = 0; i < d; i++) sum += static_cast<double>(xr[i] * xr[i]);
+    const float mean = static_cast<float>(sum / static_cast<double>(d));
+    const float scale = 1.0f / std::sqrt(mean + eps);
+    for (int64_t i = 0; i < d; i++) o[i] = (xr[i] * scale) * w[i];
+  }
+}
+
+void add_f32(float* out, const float* a, const float* b, int64_t count) {
+  for (int64_t i = 0; i < count; i++) out[i] = a[i] + b[i];
+}
+
+void rope_token(float* x, int64_t heads, int64_t head_dim, int64_t rope_dim, double theta, int32_t pos) {
+  const int64_t half = rope_dim / 2;
+  for (int64_t i = 0; i < half; i++) {
+    const double angle = static_cast<double>(pos) * std::pow(theta, -2.0 * static_cast<double>(i) / static_cast<double>(rope_dim));
+    const float c = static_cast<float>(std::cos(angle)), s = static_cast<float>(std::sin(angle));
+    for (int64_t h = 0; h < heads; h++) {
+      float* p = x + h * head_dim;
+      const float a = p[i], b = p[i + half];
+      p[i] = a * c - b * s;
+      p[i + half] = a * s + b * c;
+    }
+  }
+}
+
+void gated_act(float* out, const float* gate, const float* up, int act, int64_t count) {
+  if (act == 0) {
+    for (int64_t i = 0; i < count; i++) {
+      const float r = gate[i] > 0.f ? gate[i] : 0.f;
+      out[i] = r * r * up[i];
+    }
+  } else {
+    for (int64_t i = 0; i < count; i++) {
+      const float g = gate[i];
+      out[i] = g / (1.0f + std::exp(-g)) * up[i];
+    }
+  }
+}
+
+int32_t argmax_row(const float* x, int64_t n) {
+  int64_t best = 0;
+  for (int64_t i = 1; i < n; i++)
+    if (x[i] > x[best]) best = i;
+  return static_cast<int32_t>(best);
+}
+
+void kv_store_token(void* cache, const KvLayout& kv, int64_t layer, int64_t slot, int64_t pos, const float* k,
+                    const float* v) {
+  const int64_t total = kv.elements();
+  for (int64_t h = 0; h < kv.kv_heads; h++) {
+    const int64_t off = kv.offset(layer, slot, h, pos);
+    const float* ks = k + h * kv.head_dim;
+    const float* vs = v + h * kv.head_dim;
+    if (kv.f16) {
+      uint16_t* c = static_cast<uint16_t*>(cache);
+      for (int64_t i = 0; i < kv.head_dim; i++) {
+        c[off + i] = f32_to_f16(ks[i]);
+        c[total + off + i] = f32_to_f16(vs[i]);
+      }
+    } else {
+      float* c = static_cast<float*>(cache);
+      for (int64_t i = 0; i < kv.head_dim; i++) {
+        c[off + i] = ks[i];
+        c[total + off + i] = vs[i];
+      }
+    }
+  }
+}
+
+// Scores in f32 (Q rounded to f16 for an f16 cache, as llama.cpp does), softmax with exp in f32 and the sum in
+// f64, probabilities normalized before they weight V (rounded to f16 when asked).
+void attention_head(float* out, const float* q, const void* cache, const KvLayout& kv, int64_t layer, int64_t slot,
+                    int64_t pos, int64_t kv_head, float scale, bool round_probs, float* scratch,
+                    const KernelTable& kt) {
+  const int64_t dh = kv.head_dim;
+  const int64_t base = kv.offset(layer, slot, kv_head, 0);
+  const int64_t total = kv.elements();
+  float qr[512];  // head_dim ≤ 512 is checked by the caller
+  for (int64_t i = 0; i < dh; i++) qr[i] = kv.f16 ? round_f16(q[i]) : q[i];
+  float mx = -INFINITY;
+  for (int64_t p = 0; p <= pos; p++) {
+    float s = 0.f;
+    if (kv.f16) {
+      s = kt.dot_f16(qr, static_cast<const uint16_t*>(cache) + base + p * dh, dh);
+    } else {
+      const float* kr = static_cast<const float*>(cache) + base + p * dh;
+      for (int64_t i = 0; i < dh; i++) s += qr[i] * kr[i];
+    }
+    s *= scale;
+    scratch[p] = s;
+    mx = s > mx ? s : mx;
+  }
+  double sum = 0.0;
+  for (int64_t p = 0; p <= pos; p++) {
+    scratch[p] = std::exp(scratch[p] - mx);
+    sum += scratch[p];
+  }
+  const float inv = static_cast<float>(1.0 / sum);
+  for (int64_t i = 0; i < dh; i++) out[i] = 0.f;
+  for (int64_t p = 0; p <= pos; p++) {
+    float pr = scratch[p] * inv;
+    if (round_probs) pr = round_f16(pr);
+    if (kv.f16) {
+      kt.axpy_f16(out, pr, static_cast<const uint16_t*>(cache) + total + base + p * dh, dh);
+    } else {
+      const float* vr = static_cast<const float*>(cache) + total + base + p * dh;
+      for (int64_t i = 0; i < dh; i++) out[i] += pr * vr[i];
+    }
+  }
+}
+
+}  // namespace trine

@@ -1,0 +1,50 @@
+/**
+ * @trine/kernels-cpu: the native SIMD backend (AVX-512 VNNI, AVX2, NEON dot-product, scalar), compiled from source
+ * by `pnpm install`. `cpuBackendFactory` registers it (priority 20); `createCpuBackend` makes one directly.
+ */
+import { TrineError, type BackendFactory, type BackendOptions } from '@trine/core';
+import { CpuBackend, type CpuBackendOptions } from './backend.js';
+import { loadNative } from './native.js';
+import { physicalCores } from './threads.js';
+
+export { CpuBackend } from './backend.js';
+export type { CpuBackendOptions, CpuBatch, CpuHandles, CpuKvCache, CpuMatrix, CpuTensor, CpuTernary } from './backend.js';
+export { loadNative, type HostInfo, type NativeAddon } from './native.js';
+export { physicalCores } from './threads.js';
+
+const MAX_THREADS = 256;
+
+function threadsFrom(options: CpuBackendOptions): number {
+  const env = process.env.TRINE_THREADS;
+  const raw: unknown = options.threads ?? (env !== undefined && env !== '' ? Number(env) : undefined);
+  if (raw === undefined) return physicalCores();
+  if (typeof raw !== 'number' || !Number.isInteger(raw) || raw < 1 || raw > MAX_THREADS) {
+    const field = options.threads !== undefined ? 'threads' : 'TRINE_THREADS';
+    throw new TrineError('INVALID_ARGUMENT', `${field} must be an integer in [1, ${MAX_THREADS}], got ${String(options.threads ?? env)}`, { field });
+  }
+  return raw;
+}
+
+/** Create the CPU backend. Throws BACKEND_UNAVAILABLE when the addon is missing or the forced path cannot run here. */
+export function createCpuBackend(options: CpuBackendOptions = {}): CpuBackend {
+  const addon = loadNative();
+  const host = addon.hostInfo();
+  const envVariant = process.env.TRINE_CPU_VARIANT;
+  const variant = options.variant ?? (envVariant !== undefined && envVariant !== '' ? envVariant : host.best);
+  const threads = threadsFrom(options);
+  return new CpuBackend(addon, variant, threads, {
+    best: host.best,
+    avx2: host.avx2,
+    avx512vnni: host.avx512vnni,
+    neonDot: host.neonDot,
+    layout: `TB256 (${host.tb256BlockWeights} weights / ${host.tb256BlockBytes} bytes)`,
+  });
+}
+
+export const cpuBackendFactory: BackendFactory = {
+  name: 'cpu',
+  priority: 20,
+  async create(options?: BackendOptions) {
+    return createCpuBackend(options ?? {});
+  },
+};
