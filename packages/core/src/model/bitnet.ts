@@ -186,6 +186,9 @@ export class BitNetModel<H extends Handles> {
     try {
       const { hidden: D, ffn: F, heads: Hq, kvHeads: Hkv, headDim: Dh } = c;
       const token_embd = await matrix('token_embd.weight', undefined);
+      const emb = backend.supports({ op: 'embedding', format: token_embd.format });
+      if (!emb.ok)
+        throw new TrineError('UNSUPPORTED', `backend ${backend.info.name}: embedding ${token_embd.format}: ${emb.reason}`, { field: 'backend' });
       const output = tied
         ? opts.lmHeadFormat === undefined || opts.lmHeadFormat === token_embd.format
           ? token_embd
