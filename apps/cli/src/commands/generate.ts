@@ -1,0 +1,88 @@
+import { DEFAULT_SAMPLING, invalidArgument, SAMPLING_LIMITS, type GenerateRequest, type SamplingParams } from '@trine/core';
+import { parseArgs, type FlagSpec } from '../args.js';
+import { BACKEND_FLAG, loadEngine, MODEL_FLAG, THREADS_FLAG } from './common.js';
+
+export const GENERATE_FLAGS: Readonly<Record<string, FlagSpec>> = {
+  model: MODEL_FLAG,
+  prompt: { kind: 'string', help: 'the prompt text (required)' },
+  chat: { kind: 'boolean', help: "render the prompt as one user turn with the model's chat template" },
+  'max-tokens': { kind: 'int', min: 1, help: `tokens to generate at most (default ${DEFAULT_SAMPLING.maxTokens})` },
+  temperature: { kind: 'number', min: 0, max: SAMPLING_LIMITS.maxTemperature, help: 'sampling temperature; 0 = greedy (default 0)' },
+  'top-p': { kind: 'number', above: 0, max: 1, help: 'nucleus sampling mass in (0, 1] (default 1)' },
+  'top-k': { kind: 'int', min: 0, help: 'keep the K most likely tokens; 0 = off (default 0)' },
+  'repetition-penalty': { kind: 'number', above: 0, help: 'penalty > 1 for tokens already seen; 1 = off (default 1)' },
+  seed: { kind: 'int', help: 'PRNG seed: the same seed gives the same tokens on every backend' },
+  'top-logprobs': { kind: 'int', min: 0, max: SAMPLING_LIMITS.maxTopLogprobs, help: 'report the K most likely tokens per step (with --json)' },
+  stop: { kind: 'strings', help: 'stop before this string (repeatable)' },
+  backend: BACKEND_FLAG,
+  threads: THREADS_FLAG,
+  json: { kind: 'boolean', help: 'print one JSON object (text, token_ids, finish_reason, usage, timings, top_logprobs)' },
+};
+
+export async function runGenerate(argv: string[]): Promise<number> {
+  const { flags, positionals } = parseArgs(argv, GENERATE_FLAGS);
+  if (positionals.length > 0) throw invalidArgument('prompt', `unexpected argument '${positionals[0]}' (pass the prompt with --prompt)`);
+  const prompt = flags.prompt as string | undefined;
+  if (prompt === undefined) throw invalidArgument('--prompt', 'is required');
+  const sampling: SamplingParams = {
+    ...DEFAULT_SAMPLING,
+    ...(flags['max-tokens'] !== undefined ? { maxTokens: flags['max-tokens'] as number } : {}),
+    ...(flags.temperature !== undefined ? { temperature: flags.temperature as number } : {}),
+    ...(flags['top-p'] !== undefined ? { topP: flags['top-p'] as number } : {}),
+    ...(flags['top-k'] !== undefined ? { topK: flags['top-k'] as number } : {}),
+    ...(flags['repetition-penalty'] !== undefined ? { repetitionPenalty: flags['repetition-penalty'] as number } : {}),
+    ...(flags.seed !== undefined ? { seed: flags.seed as number } : {}),
+    ...(flags['top-logprobs'] !== undefined ? { topLogprobs: flags['top-logprobs'] as number } : {}),
+    ...(flags.stop !== undefined ? { stop: flags.stop as string[] } : {}),
+  };
+  const request: GenerateRequest = flags.chat
+    ? { messages: [{ role: 'user', content: prompt }], sampling }
+    : { prompt, sampling };
+  const json = flags.json === true;
+
+  const engine = await loadEngine(flags);
+  const abort = new AbortController();
+  const onSigint = (): void => abort.abort();
+  process.once('SIGINT', onSigint);
+  try {
+    let text = '';
+    const tokenIds: number[] = [];
+    const topLogprobs: { token_id: number; logprob: number }[][] = [];
+    for await (const ev of engine.generate(request, abort.signal)) {
+      if (ev.type === 'token') {
+        text += ev.text;
+        tokenIds.push(ev.tokenId);
+        if (ev.topLogprobs) topLogprobs.push(ev.topLogprobs.map((t) => ({ token_id: t.tokenId, logprob: t.logprob })));
+        if (!json && ev.text) process.stdout.write(ev.text);
+        continue;
+      }
+      text += ev.text;
+      if (json) {
+        const out = {
+          text,
+          token_ids: tokenIds,
+          finish_reason: ev.finishReason,
+          usage: { input_tokens: ev.usage.inputTokens, output_tokens: ev.usage.outputTokens },
+          timings: {
+            prefill_ms: ev.timings.prefillMs,
+            time_to_first_token_ms: ev.timings.timeToFirstTokenMs,
+            decode_ms: ev.timings.decodeMs,
+            per_token_ms: ev.timings.perTokenMs,
+          },
+          ...(sampling.topLogprobs > 0 ? { top_logprobs: topLogprobs } : {}),
+          model: engine.modelName,
+          backend: engine.backendInfo.name,
+        };
+        process.stdout.write(`${JSON.stringify(out)}\n`);
+      } else {
+        if (ev.text) process.stdout.write(ev.text);
+        if (process.stdout.isTTY) process.stdout.write('\n');
+      }
+      return ev.finishReason === 'cancelled' ? 130 : 0;
+    }
+    return 1;
+  } finally {
+    process.off('SIGINT', onSigint);
+    await engine.close();
+  }
+}

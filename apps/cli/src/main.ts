@@ -1,0 +1,96 @@
+/**
+ * `trine`: generate, tokenize, info, conformance. Errors print one sentence on stderr and exit non-zero
+ * (2 for usage errors, 1 otherwise); --verbose adds the stack.
+ */
+import { TrineError } from '@trine/core';
+import { runConformance } from './commands/conformance.js';
+import { GENERATE_FLAGS, runGenerate } from './commands/generate.js';
+import { INFO_FLAGS, runInfo } from './commands/info.js';
+import { runTokenize, TOKENIZE_FLAGS } from './commands/tokenize.js';
+import { flagHelp, type FlagSpec } from './args.js';
+
+/** `flags` undefined: the command parses its own flags and prints its own help. */
+const COMMANDS: Record<string, { usage: string; flags?: Readonly<Record<string, FlagSpec>>; run: (argv: string[]) => Promise<number> }> = {
+  generate: {
+    usage: 'trine generate [--model FILE] --prompt TEXT [options]   stream a completion (default model: built-in, random weights)',
+    flags: GENERATE_FLAGS,
+    run: runGenerate,
+  },
+  tokenize: {
+    usage: 'trine tokenize [--model FILE] [--chat] TEXT              print token ids as a JSON array',
+    flags: TOKENIZE_FLAGS,
+    run: runTokenize,
+  },
+  info: {
+    usage: 'trine info FILE                                         describe a model file',
+    flags: INFO_FLAGS,
+    run: runInfo,
+  },
+  conformance: {
+    usage: 'trine conformance [--backend NAME]                      cross-backend conformance suite',
+    run: runConformance,
+  },
+};
+
+function usage(): string {
+  return [
+    'Usage:',
+    ...Object.values(COMMANDS).map((c) => `  ${c.usage}`),
+    '',
+    'Run `trine <command> --help` for its options; --verbose adds stack traces to errors.',
+    'Backends: reference, cpu, wasm, webgpu (the installed ones; TRINE_BACKEND forces one).',
+  ].join('\n');
+}
+
+function commandHelp(name: string): string {
+  const c = COMMANDS[name]!;
+  const flags = c.flags ? flagHelp(c.flags) : '';
+  return `Usage: ${c.usage}\n${flags ? `\nOptions:\n${flags}\n` : ''}`;
+}
+
+/** One sentence for the user: TrineErrors carry it; anything else is reported as unexpected. */
+export function describeError(e: unknown): string {
+  if (TrineError.is(e)) return e.message.endsWith('.') ? e.message : `${e.message}.`;
+  if (e instanceof Error) return `unexpected error: ${e.message} (run with --verbose for details)`;
+  return `unexpected error: ${String(e)}`;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const verbose = argv.includes('--verbose');
+  const args = argv.filter((a) => a !== '--verbose');
+  const [name, ...rest] = args;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(`${usage()}\n`);
+    return name === undefined ? 2 : 0;
+  }
+  if (name === '--version') {
+    process.stdout.write('0.1.0\n');
+    return 0;
+  }
+  const command = COMMANDS[name];
+  if (!command) {
+    process.stderr.write(`trine: unknown command '${name}'.\n${usage()}\n`);
+    return 2;
+  }
+  if (command.flags && (rest.includes('--help') || rest.includes('-h'))) {
+    process.stdout.write(commandHelp(name));
+    return 0;
+  }
+  try {
+    return await command.run(rest);
+  } catch (e) {
+    process.stderr.write(`trine ${name}: ${describeError(e)}\n`);
+    if (verbose && e instanceof Error) process.stderr.write(`${e.stack ?? ''}\n${e.cause ? `cause: ${String(e.cause)}\n` : ''}`);
+    return TrineError.is(e, 'INVALID_ARGUMENT') ? 2 : 1;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (e: unknown) => {
+    process.stderr.write(`trine: ${describeError(e)}\n`);
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,129 @@
+/**
+ * End to end: spawns the built CLI (apps/cli/dist/main.js, built by `pnpm build` / turbo before the tests) on the
+ * embedded default model, cached in a temporary directory.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildDefaultTokenizerSpec, ensureDefaultModel } from '@trine/core';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+const main = join(root, 'apps', 'cli', 'dist', 'main.js');
+let cacheDir: string;
+
+function trine(...args: string[]): { code: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [main, ...args], {
+    cwd: root,
+    encoding: 'utf8',
+    timeout: 60_000,
+    env: { ...process.env, TRINE_CACHE_DIR: cacheDir, TRINE_BACKEND: '', TRINE_THREADS: '' },
+  });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+beforeAll(() => {
+  expect(existsSync(main), `${main} is missing: run \`pnpm build\` first`).toBe(true);
+  cacheDir = mkdtempSync(join(tmpdir(), 'trine-cli-'));
+});
+afterAll(() => rmSync(cacheDir, { recursive: true, force: true }));
+
+describe('trine generate', () => {
+  it('--json prints one object with text, token_ids, finish_reason, usage and timings', () => {
+    const r = trine('generate', '--prompt', 'hi', '--max-tokens', '8', '--json');
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const out = JSON.parse(r.stdout) as Record<string, unknown>;
+    expect(typeof out.text).toBe('string');
+    const ids = out.token_ids as number[];
+    expect(ids.length).toBeGreaterThan(0);
+    expect(ids.length).toBeLessThanOrEqual(8);
+    expect(ids.every((t) => Number.isInteger(t) && t >= 0)).toBe(true);
+    expect(['stop', 'length']).toContain(out.finish_reason);
+    expect(out.usage).toEqual({ input_tokens: expect.any(Number), output_tokens: ids.length });
+    expect((out.usage as { input_tokens: number }).input_tokens).toBeGreaterThan(0);
+    const timings = out.timings as Record<string, number>;
+    for (const k of ['prefill_ms', 'time_to_first_token_ms', 'decode_ms', 'per_token_ms']) expect(timings[k]).toBeGreaterThanOrEqual(0);
+    expect(out.top_logprobs).toBeUndefined();
+    expect(String(out.model)).toMatch(/random/);
+  });
+
+  it('streams the same text as --json gives, and seeded sampling with top logprobs repeats exactly', () => {
+    const json = JSON.parse(trine('generate', '--prompt', 'Once upon', '--max-tokens', '10', '--backend', 'reference', '--json').stdout) as { text: string };
+    const streamed = trine('generate', '--prompt', 'Once upon', '--max-tokens', '10', '--backend', 'reference');
+    expect(streamed.code).toBe(0);
+    expect(streamed.stdout).toBe(json.text);
+
+    const args = ['generate', '--prompt', 'x', '--max-tokens', '6', '--temperature', '0.9', '--top-k', '50', '--seed', '42', '--top-logprobs', '3', '--backend', 'reference', '--json'];
+    const a = JSON.parse(trine(...args).stdout) as { token_ids: number[]; top_logprobs: { token_id: number; logprob: number }[][] };
+    const b = JSON.parse(trine(...args).stdout) as { token_ids: number[] };
+    expect(b.token_ids).toEqual(a.token_ids);
+    expect(a.top_logprobs).toHaveLength(a.token_ids.length);
+    for (const step of a.top_logprobs) {
+      expect(step).toHaveLength(3);
+      expect(step[0]!.logprob).toBeGreaterThanOrEqual(step[1]!.logprob);
+      expect(step[0]!.logprob).toBeLessThanOrEqual(0);
+    }
+  });
+
+  it('--chat renders the prompt with the chat template (more input tokens)', () => {
+    const plain = JSON.parse(trine('generate', '--prompt', 'hi', '--max-tokens', '1', '--backend', 'reference', '--json').stdout) as { usage: { input_tokens: number } };
+    const chat = JSON.parse(trine('generate', '--prompt', 'hi', '--chat', '--max-tokens', '1', '--backend', 'reference', '--json').stdout) as { usage: { input_tokens: number } };
+    expect(chat.usage.input_tokens).toBeGreaterThan(plain.usage.input_tokens);
+  });
+});
+
+describe('trine tokenize and info', () => {
+  it('tokenize prints ids with BOS; --chat adds the template', () => {
+    const spec = buildDefaultTokenizerSpec();
+    const plain = trine('tokenize', 'hello world');
+    expect(plain.code).toBe(0);
+    const ids = JSON.parse(plain.stdout) as number[];
+    expect(ids[0]).toBe(spec.bosId);
+    expect(ids.length).toBeGreaterThan(1);
+    const chat = JSON.parse(trine('tokenize', '--chat', 'hello world').stdout) as number[];
+    expect(chat.length).toBeGreaterThan(ids.length);
+    expect(chat[0]).toBe(spec.bosId);
+  });
+
+  it('info describes the default model file', async () => {
+    const path = await ensureDefaultModel({ cacheDir });
+    const r = trine('info', path);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/bitnet-b1\.58/);
+    expect(r.stdout).toMatch(/I2_S/);
+  });
+});
+
+describe('trine errors', () => {
+  it('a missing model file is one clear sentence on stderr and a non-zero exit', () => {
+    const r = trine('generate', '--model', join(cacheDir, 'missing.gguf'), '--prompt', 'hi');
+    expect(r.code).not.toBe(0);
+    expect(r.stdout).toBe('');
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(/not found/);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+    const verbose = trine('generate', '--model', join(cacheDir, 'missing.gguf'), '--prompt', 'hi', '--verbose');
+    expect(verbose.code).not.toBe(0);
+    expect(verbose.stderr).toMatch(/\n\s+at /);
+  });
+
+  it('bad flag values are rejected with the flag named', () => {
+    for (const [args, flag] of [
+      [['--top-p', '1.5'], '--top-p'],
+      [['--max-tokens', 'ten'], '--max-tokens'],
+      [['--temperature', '-1'], '--temperature'],
+      [['--seed', '1.5'], '--seed'],
+      [['--wat'], '--wat'],
+    ] as const) {
+      const r = trine('generate', '--prompt', 'hi', ...args);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain(flag);
+    }
+    expect(trine('generate').stderr).toContain('--prompt');
+    expect(trine('frobnicate').code).toBe(2);
+    expect(trine('generate', '--prompt', 'hi', '--backend', 'nosuch').stderr).toMatch(/nosuch/);
+  });
+});
