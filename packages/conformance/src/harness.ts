@@ -6,8 +6,10 @@ export class Uploads {
   private readonly handles: Parameters<KernelBackend['dispose']>[0][] = [];
   constructor(readonly b: KernelBackend) {}
 
+  /** Uploads a copy, so a backend that keeps (and an in-place op that writes) the host array cannot change the
+   *  inputs the next backend receives. */
   tensor<D extends DType>(dtype: D, shape: readonly number[], data: HostArray<D>): TensorDesc {
-    return this.keep(this.b.upload({ dtype, shape, data } as HostTensor<D>));
+    return this.keep(this.b.upload({ dtype, shape, data: data.slice() } as HostTensor<D>));
   }
   alloc(dtype: DType, shape: readonly number[]): TensorDesc {
     return this.keep(this.b.alloc(dtype, shape));
@@ -16,7 +18,7 @@ export class Uploads {
     return this.keep(this.b.uploadTernary(t));
   }
   matrix(host: HostTensor<'f16' | 'f32'>, format: MatrixFormat) {
-    return this.keep(this.b.uploadMatrix(host, format));
+    return this.keep(this.b.uploadMatrix({ ...host, data: host.data.slice() } as HostTensor<'f16' | 'f32'>, format));
   }
   kv(spec: KvCacheSpec) {
     return this.keep(this.b.createKvCache(spec));
@@ -28,6 +30,20 @@ export class Uploads {
     this.handles.push(h);
     return h;
   }
+}
+
+let memoKey: string | undefined;
+let memoValue: unknown;
+/**
+ * Host inputs built once per case and reused for the second backend (the backend under test, then the reference):
+ * building large random inputs costs more than the reference's op. One entry, so memory does not grow with the kit.
+ */
+export function memoInputs<T>(key: string, build: () => T): T {
+  if (memoKey !== key) {
+    memoValue = build();
+    memoKey = key;
+  }
+  return memoValue as T;
 }
 
 /** A tensor to read back after the run, and how to judge it. */

@@ -1,5 +1,6 @@
 import type { ConformanceCase } from '../types.js';
 import { OP_CASES } from './index.js';
+import { modelCases } from './model.js';
 
 /** Every case the kit runs: the op cases, then the whole-model cases. */
-export const ALL_CASES: readonly ConformanceCase[] = [...OP_CASES];
+export const ALL_CASES: readonly ConformanceCase[] = [...OP_CASES, ...modelCases];

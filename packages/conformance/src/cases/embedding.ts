@@ -1,5 +1,5 @@
 import type { MatrixFormat } from '@trine/core';
-import { opCase, nmseAtMost } from '../harness.js';
+import { memoInputs, opCase, nmseAtMost } from '../harness.js';
 import { Prng } from '../prng.js';
 import { TOL } from '../tolerances.js';
 import type { ConformanceCase } from '../types.js';
@@ -13,8 +13,7 @@ function embeddingCase(format: MatrixFormat, V: number, D: number, ids: number[]
     description: `rows ${ids.join(',')} (first, last, repeated, the zero row 0); capacity ${cap} rows`,
     size: 'small',
     setup(u) {
-      const rng = new Prng(seed);
-      const m = u.matrix(hostMatrix(rng, V, D, format), format);
+      const m = u.matrix(memoInputs(`embedding${seed}`, () => hostMatrix(new Prng(seed), V, D, format)), format);
       const out = u.alloc('f32', [cap, D]);
       const idArray = Int32Array.from(ids);
       return {
@@ -30,5 +29,5 @@ export const embeddingCases: ConformanceCase[] = [
   embeddingCase('f32', 97, 64, [0, 96, 5, 5, 50], 6, 1101),
   embeddingCase('f16', 1000, 256, [999, 0, 7, 7, 512, 3, 1], 8, 1102),
   embeddingCase('q8', 1000, 256, [1, 999, 0, 1], 4, 1103),
-  embeddingCase('f16', 4096, 2560, [4095, 128], 2, 1104),
+  embeddingCase('f16', 2048, 2560, [2047, 128], 2, 1104),
 ];

@@ -1,5 +1,5 @@
 import type { MatrixFormat } from '@trine/core';
-import { opCase, nmseAtMost } from '../harness.js';
+import { memoInputs, opCase, nmseAtMost } from '../harness.js';
 import { activations, normalF32, toF16 } from '../inputs.js';
 import { Prng } from '../prng.js';
 import { TOL } from '../tolerances.js';
@@ -23,9 +23,12 @@ function lmHeadCase(format: MatrixFormat, V: number, D: number, xRows: number, s
     description: `logits of rows ${select.join(',')} of a ${xRows}-row x (repeats and order kept)`,
     size: V * D * select.length > 4_000_000 ? 'large' : 'small',
     setup(u) {
-      const rng = new Prng(seed);
-      const m = u.matrix(hostMatrix(rng, V, D, format), format);
-      const x = u.tensor('f32', [xRows, D], activations(rng, xRows, D, ['normal', 'outlier']));
+      const host = memoInputs(`lmHead${seed}`, () => {
+        const rng = new Prng(seed);
+        return { m: hostMatrix(rng, V, D, format), x: activations(rng, xRows, D, ['normal', 'outlier']) };
+      });
+      const m = u.matrix(host.m, format);
+      const x = u.tensor('f32', [xRows, D], host.x);
       const out = u.alloc('f32', [select.length, V]);
       const sel = Int32Array.from(select);
       return {

@@ -1,6 +1,6 @@
 import { accumulatorGroups, type ActQuantScheme, type ScaleGranularity, type TernaryFormat } from '@trine/core';
-import type { Uploads } from '../harness.js';
-import type { Prng } from '../prng.js';
+import { memoInputs, type Uploads } from '../harness.js';
+import { Prng } from '../prng.js';
 import { randomCodes, ternaryTensor } from '../ternary.js';
 
 /** Shared inputs of the ternaryMatmul and ternaryMatmulAcc cases. */
@@ -55,10 +55,16 @@ function actScales(rng: Prng, s: TernaryShape): Float32Array {
 }
 
 /** Upload pre-quantized activations (so the matmul cases do not depend on the backend's quantizeActs) and W. */
-export function ternaryInputs(u: Uploads, rng: Prng, s: TernaryShape) {
-  const w = u.ternary(ternaryTensor(rng, 'w', codes(rng, s), s.N, s.K, s.format, s.granularity));
-  const q = u.tensor('i8', [s.cap, s.K], acts(rng, s));
-  const scales = u.tensor('f32', [s.cap, accumulatorGroups(s.scheme, s.K)], actScales(rng, s));
+export function ternaryInputs(u: Uploads, s: TernaryShape) {
+  const host = memoInputs(`ternary${s.seed}`, () => {
+    const rng = new Prng(s.seed);
+    const t = ternaryTensor(rng, 'w', codes(rng, s), s.N, s.K, s.format, s.granularity);
+    return { t, q: acts(rng, s), scales: actScales(rng, s) };
+  });
+  // A fresh copy of the packed bytes: the caller of uploadTernary may drop (or a backend reuse) them.
+  const w = u.ternary({ ...host.t, data: host.t.data.slice(), scales: host.t.scales.slice() });
+  const q = u.tensor('i8', [s.cap, s.K], host.q);
+  const scales = u.tensor('f32', [s.cap, accumulatorGroups(s.scheme, s.K)], host.scales);
   return { w, a: { scheme: s.scheme, q, scales } };
 }
 

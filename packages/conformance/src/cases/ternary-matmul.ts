@@ -1,5 +1,4 @@
 import { opCase, nmseAtMost } from '../harness.js';
-import { Prng } from '../prng.js';
 import { TOL } from '../tolerances.js';
 import type { ConformanceCase } from '../types.js';
 import { TERNARY_REAL_SHAPES, TERNARY_SHAPES, ternaryInputs, ternaryShapeName, ternarySize, type TernaryShape } from './ternary-common.js';
@@ -12,8 +11,7 @@ function matmulCase(s: TernaryShape): ConformanceCase {
     description: `BitLinear product of ${s.format} weights and int8 activations with the ${s.scheme} float epilogue`,
     size: ternarySize(s),
     setup(u) {
-      const rng = new Prng(s.seed);
-      const { w, a } = ternaryInputs(u, rng, s);
+      const { w, a } = ternaryInputs(u, s);
       const out = u.alloc('f32', [s.cap, s.N]);
       return {
         run: () => u.b.ternaryMatmul(out, a, w, s.rows),
