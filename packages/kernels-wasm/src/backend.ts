@@ -84,6 +84,12 @@ export class WasmBackend implements KernelBackend<WasmHandles> {
     return this.heap.used;
   }
 
+  /** Bytes still available under the budget: pass it as a model reader's `memoryBudgetBytes` to refuse a model
+   *  that cannot fit before reading any tensor. */
+  get memoryAvailable(): number {
+    return this.heap.limitBytes - this.heap.used - 65536;
+  }
+
   // -------------------------------------------------------------------------------------------------------------
   // Storage
   // -------------------------------------------------------------------------------------------------------------
@@ -91,8 +97,7 @@ export class WasmBackend implements KernelBackend<WasmHandles> {
   alloc(dtype: DType, shape: readonly number[]): WasmTensor {
     const elems = shape.reduce((a, b) => a * b, 1);
     const bytes = elems * DTYPE_BYTES[dtype];
-    const ptr = this.heap.alloc(bytes, `tensor ${dtype}[${shape.join(', ')}]`);
-    this.heap.u8.fill(0, ptr, ptr + bytes);
+    const ptr = this.heap.allocZeroed(bytes, `tensor ${dtype}[${shape.join(', ')}]`);
     return new WasmTensor(dtype, [...shape], ptr, bytes);
   }
 
@@ -128,13 +133,16 @@ export class WasmBackend implements KernelBackend<WasmHandles> {
         field: 'uploadTernary.t.scales',
       });
     }
-    const codes = decodeTernaryCodes(t);
+    // module memory first: a matrix over budget is refused before the host decodes anything
     const ptr = this.heap.alloc(bytes, `ternary ${t.name}`);
-    let scalesPtr: number;
+    let scalesPtr = -1;
+    let codes: Int8Array;
     try {
       scalesPtr = this.heap.alloc(nScales * 4, `ternary ${t.name} scales`);
+      codes = decodeTernaryCodes(t);
     } catch (e) {
       this.heap.release(ptr, bytes);
+      if (scalesPtr >= 0) this.heap.release(scalesPtr, nScales * 4);
       throw e;
     }
     packTernaryRows(codes, t.rows, t.cols, Kp, this.heap.u8.subarray(ptr, ptr + bytes));
@@ -187,8 +195,7 @@ export class WasmBackend implements KernelBackend<WasmHandles> {
   createKvCache(spec: KvCacheSpec): WasmKvCache {
     const elem = spec.dtype === 'f16' ? 2 : 4;
     const bytes = spec.layers * 2 * spec.slots * spec.context * spec.kvHeads * spec.headDim * elem;
-    const ptr = this.heap.alloc(bytes, 'kv cache');
-    this.heap.u8.fill(0, ptr, ptr + bytes);
+    const ptr = this.heap.allocZeroed(bytes, 'kv cache');
     return new WasmKvCache({ ...spec }, ptr, bytes);
   }
 

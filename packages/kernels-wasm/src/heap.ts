@@ -20,6 +20,8 @@ interface Block {
  */
 export class Heap {
   private top = RESERVED;
+  /** Highest address ever handed out: memory above it has never been written since grow zeroed it. */
+  private highWater = RESERVED;
   private readonly free: Block[] = [];
   private u8view: Uint8Array | null = null;
   private viewBuffer: ArrayBufferLike | null = null;
@@ -76,8 +78,18 @@ export class Heap {
     }
     this.ensure(end, what);
     this.top = end;
+    this.highWater = Math.max(this.highWater, end);
     this.used += size;
     return end - size;
+  }
+
+  /** Allocate and zero `bytes`. Memory fresh from `grow` is already zero, so only reused blocks are cleared (a
+   *  large tensor at the top of memory then costs address space, not touched pages). */
+  allocZeroed(bytes: number, what: string): number {
+    const dirtyEnd = this.highWater;
+    const ptr = this.alloc(bytes, what);
+    if (ptr < dirtyEnd) this.u8.fill(0, ptr, Math.min(ptr + bytes, dirtyEnd));
+    return ptr;
   }
 
   /** Return an allocation. Adjacent free blocks merge; a block at the top lowers the top. */
