@@ -3,4 +3,7 @@ export * from './gguf/index.js';
 export * from './gguf/model.js';
 export * from './model-check.js';
 export * from './float-tensors.js';
+export * from './json-strict.js';
+export * from './safetensors/index.js';
+export * from './hf/index.js';
 export * from './open-model.js';
