@@ -41,7 +41,11 @@ function postProcessorAddsBos(node: Json | undefined, bos: string | undefined): 
  * tokenizer.json (+ tokenizer_config.json, + generation_config.json) of a byte-level BPE tokenizer (LLaMA-3, as in
  * microsoft/bitnet-b1.58-2B-4T) → TokenizerSpec. Ids must cover 0..n−1 without gaps or clashes.
  */
-export function tokenizerSpecFromHfJson(tokenizerJson: Json, tokenizerConfigJson?: Json, generationConfigJson?: Json): TokenizerSpec {
+export function tokenizerSpecFromHfJson(tokenizerJsonIn: unknown, tokenizerConfigJsonIn?: unknown, generationConfigJsonIn?: unknown): TokenizerSpec {
+  // Accepts parsed JSON from any parser (parseStrictJson or JSON.parse); only JSON-shaped values are inspected.
+  const tokenizerJson = tokenizerJsonIn as Json;
+  const tokenizerConfigJson = tokenizerConfigJsonIn as Json | undefined;
+  const generationConfigJson = generationConfigJsonIn as Json | undefined;
   const F = 'tokenizer.json';
   if (!isJsonObject(tokenizerJson) || !isJsonObject(tokenizerJson.model)) throw invalidModelFile(`${F}.model`, 0, 'missing "model" object');
   const model = tokenizerJson.model;
