@@ -249,10 +249,16 @@ export class Engine implements TextGenerator {
 
   private kick(): void {
     if (this.loop) return;
-    this.loop = this.run().finally(() => {
-      this.loop = undefined;
-      if (this.waiting.length > 0 || this.active.length > 0) this.kick();
-    });
+    this.loop = this.run()
+      .catch((error: unknown) => {
+        // Only a bug gets here (step errors are handled in run): fail every stream rather than leave it hanging.
+        for (const s of [...this.active, ...this.waiting.splice(0)]) s.fail(error);
+        this.retire();
+      })
+      .finally(() => {
+        this.loop = undefined;
+        if (!this.closed && (this.waiting.length > 0 || this.active.length > 0)) this.kick();
+      });
   }
 
   /** The step loop: runs while any sequence is active or waiting. */
