@@ -28,6 +28,7 @@ export async function startDistributedGateway(env: NodeJS.ProcessEnv = process.e
   const config: GatewayConfig = gatewayConfig(env);
   const queue = new RedisJobQueue(redisUrl);
   const redis = new Redis(redisUrl, { maxRetriesPerRequest: 2 });
+  redis.on('error', (e: Error) => log('redis error', { error: e.message }));
   const server = new GatewayServer(config, {
     queue,
     ...(config.rateLimit ? { rateLimiter: new RedisRateLimiter(redis, config.rateLimit) } : {}),

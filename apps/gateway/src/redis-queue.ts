@@ -25,7 +25,8 @@ export class RedisJobQueue implements JobQueue {
 
   constructor(private readonly redisUrl: string) {
     // Producers fail fast when Redis is down (the caller gets UNAVAILABLE) instead of queueing commands.
-    this.redis = new Redis(redisUrl, { maxRetriesPerRequest: 2, enableOfflineQueue: true });
+    this.redis = new Redis(redisUrl, { maxRetriesPerRequest: 2 });
+    this.redis.on('error', () => undefined); // reconnects by itself; calls in flight fail with UNAVAILABLE
     this.queue = new Queue<InferenceJob>(keys.queueName, { connection: this.redis, prefix: keys.prefix });
   }
 
@@ -50,6 +51,7 @@ export class RedisJobQueue implements JobQueue {
     const c = this.idle.pop();
     if (c) return c;
     const fresh = new Redis(this.redisUrl, { maxRetriesPerRequest: null });
+    fresh.on('error', () => undefined);
     this.all.add(fresh);
     return fresh;
   }

@@ -148,6 +148,7 @@ export class InferenceHandlers {
     let finished = false;
     try {
       for await (const ev of deps.queue.events(requestId, stop.signal)) {
+        if (stop.signal.aborted) break;
         for (const out of relay.push(ev)) {
           if (out.kind === 'start') queueMs = out.queueMs;
           else if (out.kind === 'restart') {
@@ -204,10 +205,17 @@ export class InferenceHandlers {
   generateStream = (call: ServerWritableStream<GenerateRequest, GenerateStreamResponse>): void => {
     const cancelled = new AbortController();
     call.on('cancelled', () => cancelled.abort());
+    // Back-pressure: wait for 'drain' — unless the call is gone, in which case no drain will ever come.
     const write = (msg: GenerateStreamResponse): Promise<void> =>
       new Promise((resolve) => {
-        if (call.write(msg)) resolve();
-        else call.once('drain', () => resolve());
+        if (call.cancelled || call.write(msg)) return resolve();
+        const done = (): void => {
+          call.off('drain', done);
+          cancelled.signal.removeEventListener('abort', done);
+          resolve();
+        };
+        call.once('drain', done);
+        cancelled.signal.addEventListener('abort', done, { once: true });
       });
     const empty = { id: '', tokens: [], text: '', restarted: false, done: false, finishReason: FinishReason.FINISH_REASON_UNSPECIFIED, usage: undefined, timings: undefined, cached: false, model: '' };
     const sink: Sink = {

@@ -2,6 +2,8 @@
  * The main-thread side of the engine thread. Inference runs on a worker_threads thread that owns the Engine, so
  * the main event loop (BullMQ lock renewals, Redis, gRPC) never waits on a decode step.
  */
+import { createRequire } from 'node:module';
+import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { TrineError, type GenerateEvent, type GenerateRequest } from '@trine/core';
 import type { EngineThreadOptions, FromThread, ServedModelInfo, ToThread } from './engine-messages.js';
@@ -44,9 +46,15 @@ export class EngineHost implements ModelHost {
   /** Starts the thread, loads the model, picks the backend and runs one warm-up step. */
   static async start(options: EngineThreadOptions): Promise<EngineHost> {
     const entry = threadEntry();
-    // Under tsx/vitest the thread needs the TypeScript loader too (built .js needs nothing).
-    const execArgv = entry.pathname.endsWith('.ts') ? [...process.execArgv, '--import', 'tsx'] : process.execArgv;
-    const thread = new Worker(entry, { workerData: options, execArgv });
+    // Built .js runs as is. From sources (tsx, vitest) the thread registers tsx's loader first, then imports the .ts.
+    const thread = entry.pathname.endsWith('.ts')
+      ? new Worker(
+          `const { register } = await import(${JSON.stringify(pathToFileURL(createRequire(import.meta.url).resolve('tsx/esm/api')).href.replace(/index\.cjs$/, 'index.mjs'))});
+           register();
+           await import(${JSON.stringify(entry.href)});`,
+          { eval: true, workerData: options },
+        )
+      : new Worker(entry, { workerData: options });
     const info = await new Promise<ServedModelInfo>((resolve, reject) => {
       const onMessage = (m: FromThread): void => {
         if (m.type === 'ready') resolve(m.info);

@@ -32,6 +32,7 @@ export class WorkerService {
   private readonly running = new Map<string, AbortController>();
   private readonly redis: Redis;
   private readonly subscriber: Redis;
+  private readonly bullConnection: Redis;
   private readonly worker: Worker<InferenceJob, RunOutcome>;
   private readonly sink: RedisEventSink;
   readonly counters = { started: 0, done: 0, failed: 0, cancelled: 0, expired: 0, handedBack: 0 };
@@ -40,9 +41,12 @@ export class WorkerService {
     this.workerId = opts.workerId ?? `worker-${randomUUID().slice(0, 8)}`;
     this.redis = new Redis(opts.redisUrl, { maxRetriesPerRequest: null });
     this.subscriber = new Redis(opts.redisUrl, { maxRetriesPerRequest: null });
+    this.bullConnection = new Redis(opts.redisUrl, { maxRetriesPerRequest: null });
+    // ioredis reconnects by itself; without listeners its errors would be reported as unhandled.
+    for (const c of [this.redis, this.subscriber, this.bullConnection]) c.on('error', (e: Error) => this.log('redis error', { error: e.message }));
     this.sink = new RedisEventSink(this.redis);
     this.worker = new Worker<InferenceJob, RunOutcome>(keys.queueName, (job, token, signal) => this.process(job, token, signal), {
-      connection: new Redis(opts.redisUrl, { maxRetriesPerRequest: null }),
+      connection: this.bullConnection,
       prefix: keys.prefix,
       concurrency: opts.concurrency ?? 8,
       lockDuration: opts.lockDuration ?? 30_000,
@@ -134,5 +138,6 @@ export class WorkerService {
     await this.worker.close();
     await this.subscriber.quit().catch(() => undefined);
     await this.redis.quit().catch(() => undefined);
+    await this.bullConnection.quit().catch(() => undefined);
   }
 }

@@ -1,0 +1,13 @@
+import { credentials } from '@grpc/grpc-js';
+import { InferenceClient } from '@trine/proto';
+import { startStandalone } from './index.ts';
+const t0 = Date.now();
+const r = await startStandalone({ TRINE_LISTEN: '127.0.0.1:0', TRINE_BACKEND: process.env.TRINE_BACKEND }, (m, f) => console.log(m, JSON.stringify(f)));
+console.log('started in', Date.now() - t0, 'ms; port', r.port, r.host.info);
+const c = new InferenceClient(`127.0.0.1:${r.port}`, credentials.createInsecure());
+const res = await new Promise((res, rej) => c.generate({ model: '', prompt: 'Hello world', messages: [], stop: [], maxTokens: 8 } as any, (e, v) => (e ? rej(e) : res(v))));
+console.log(JSON.stringify(res));
+const s = c.generateStream({ model: '', prompt: 'Hello world', messages: [], stop: [], maxTokens: 8, seed: 5n, temperature: 0.8 } as any);
+for await (const m of s) console.log(JSON.stringify(m, (k, v) => typeof v === 'bigint' ? String(v) : v));
+c.close();
+await r.stop();
