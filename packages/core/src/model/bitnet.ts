@@ -226,8 +226,9 @@ export class BitNetModel<H extends Handles> {
 
   /**
    * One step: token i at (slots[i], positions[i]); returns logits f32 [logitsFor.length, vocab] for the token rows
-   * listed in logitsFor (a backend tensor valid until the next forward). Steps longer than maxBatchTokens run in
-   * chunks; then every logitsFor row must lie in the last maxBatchTokens tokens.
+   * listed in logitsFor (a backend tensor valid until the next forward; its shape is [maxBatchTokens, vocab] and
+   * row j holds the logits of token logitsFor[j]). Steps longer than maxBatchTokens run in chunks; then every
+   * logitsFor row must lie in the last maxBatchTokens tokens.
    */
   forward(step: ForwardStep): H['tensor'] {
     if (this.disposed) throw invalidArgument('model', 'is disposed');
@@ -268,7 +269,7 @@ export class BitNetModel<H extends Handles> {
       attentionBlock(ctx, l, w);
       ffnBlock(ctx, l, w);
     }
-    if (!logitsFor) return;
+    if (!logitsFor || logitsFor.length === 0) return;
     be.rmsNorm(s.x_final, s.x, this.weights.output_norm, c.rmsEps, rows);
     this.trace?.('output_norm', -1, s.x_final, rows);
     const select = start === 0 ? logitsFor : logitsFor.map((r) => r - start);
