@@ -195,6 +195,7 @@ describe('BitNetModel', () => {
     }
     await expect(load(SMALL_I2S, { slots: 0 })).rejects.toThrow(/slots/);
     await expect(load(SMALL_I2S, { context: 65 })).rejects.toThrow(/context/);
+    await expect(load(SMALL_I2S, { lmHeadFormat: 'q4' as 'q8' })).rejects.toThrow(/lmHeadFormat/);
   });
 
   it('refuses a backend that lacks an op variant the model needs, naming it', async () => {

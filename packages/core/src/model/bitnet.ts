@@ -132,6 +132,9 @@ export class BitNetModel<H extends Handles> {
     if (!['always', 'single-token', 'never'].includes(roundProbsF16))
       throw invalidArgument('roundProbsF16', `must be always, single-token or never, got ${String(roundProbsF16)}`);
     const kvDtype = opts.kvDtype ?? 'f16';
+    if (kvDtype !== 'f16' && kvDtype !== 'f32') throw invalidArgument('kvDtype', `must be f16 or f32, got ${String(kvDtype)}`);
+    if (opts.lmHeadFormat !== undefined && !['f16', 'f32', 'q8'].includes(opts.lmHeadFormat))
+      throw invalidArgument('lmHeadFormat', `must be f16, f32 or q8, got ${String(opts.lmHeadFormat)}`);
 
     const be = opts.validate === false ? backend : checked(backend);
     const tied = !source.hasTensor('output.weight');
