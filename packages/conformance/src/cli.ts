@@ -9,7 +9,7 @@ import { pathToFileURL } from 'node:url';
 import { TrineError, createReferenceBackend, type BackendFactory, type KernelBackend } from '@trine/core';
 import { formatMatrix, formatReport, summaryLine } from './report.js';
 import { runConformance } from './runner.js';
-import type { CaseResult, ConformanceMode, ConformanceReport } from './types.js';
+import type { CaseOutput, CaseResult, ConformanceMode, ConformanceReport } from './types.js';
 
 export const KNOWN_BACKENDS = ['reference', 'cpu', 'wasm', 'webgpu'] as const;
 
@@ -146,6 +146,8 @@ export async function runConformanceCli(argv: readonly string[], io: CliIo = def
   const explicit = parsed.backends.length > 0;
   const names = explicit ? ['reference', ...parsed.backends.filter((b) => b !== 'reference')] : [...KNOWN_BACKENDS];
   const reports: ConformanceReport[] = [];
+  // The reference computes each case once for all backends.
+  const expectedCache = new Map<string, CaseOutput[]>();
   let failed = false;
   for (const name of names) {
     let backend: KernelBackend;
@@ -165,6 +167,7 @@ export async function runConformanceCli(argv: readonly string[], io: CliIo = def
         mode: parsed.mode,
         ...(parsed.filter !== undefined ? { filter: parsed.filter } : {}),
         large: !parsed.quick,
+        expectedCache,
         onResult: parsed.json ? undefined : (r: CaseResult) => r.status === 'fail' && io.err(`${name}: FAIL ${r.name}: ${r.reason ?? ''}`),
       });
       reports.push(report);

@@ -2,6 +2,7 @@ import { checked, createReferenceBackend, type KernelBackend, type Support } fro
 import { compareOutputs, describeCheck, formatNumber } from './compare.js';
 import { ALL_CASES } from './cases/all.js';
 import type {
+  CaseOutput,
   CaseResult,
   CaseStatus,
   ConformanceCase,
@@ -33,6 +34,11 @@ export interface RunOptions {
   /** perf mode: time each case for at least this long (default 200 ms) and at most this many runs (default 1000). */
   perfMinMs?: number;
   perfMaxRuns?: number;
+  /**
+   * Reference outputs by case name, shared between runs of several backends so the reference computes each case
+   * once (the CLI passes one map to every backend's run).
+   */
+  expectedCache?: Map<string, CaseOutput[]>;
   /** Called after each case (progress output). */
   onResult?: (r: CaseResult) => void;
 }
@@ -97,6 +103,7 @@ export async function runCase(
   reference: KernelBackend,
   mode: ConformanceMode = 'test',
   perf: { minMs?: number; maxRuns?: number } = {},
+  expectedCache?: Map<string, CaseOutput[]>,
 ): Promise<CaseResult> {
   const base = { name: c.name, op: c.op };
   let support: Support;
@@ -118,13 +125,16 @@ export async function runCase(
   } catch (e) {
     return { ...base, status: 'fail', reason: `${backend.info.name} threw: ${message(e)}`, tolerance: '', ms: 0 };
   }
-  let expected;
-  try {
-    expected = await runOnce(reference, c);
-  } catch (e) {
-    return { ...base, status: 'fail', reason: `reference threw: ${message(e)}`, tolerance: '', ms: actual.ms };
+  let expected = expectedCache?.get(c.name);
+  if (!expected) {
+    try {
+      expected = (await runOnce(reference, c)).outputs;
+    } catch (e) {
+      return { ...base, status: 'fail', reason: `reference threw: ${message(e)}`, tolerance: '', ms: actual.ms };
+    }
+    expectedCache?.set(c.name, expected);
   }
-  const cmp = c.compare ? c.compare(expected.outputs, actual.outputs) : compareOutputs(expected.outputs, actual.outputs);
+  const cmp = c.compare ? c.compare(expected, actual.outputs) : compareOutputs(expected, actual.outputs);
   const failed = cmp.filter((o) => !o.ok);
   const status: CaseStatus = failed.length === 0 ? 'pass' : 'fail';
   return {
@@ -175,7 +185,8 @@ export async function runConformance(backend: KernelBackend, options: RunOptions
   const t0 = now();
   try {
     for (const c of cases) {
-      const r = await runCase(backend, c, reference, mode, { minMs: options.perfMinMs, maxRuns: options.perfMaxRuns });
+      const perf = { minMs: options.perfMinMs, maxRuns: options.perfMaxRuns };
+      const r = await runCase(backend, c, reference, mode, perf, options.expectedCache);
       results.push(r);
       options.onResult?.(r);
     }
