@@ -94,6 +94,7 @@ describe('trine tokenize and info', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/bitnet-b1\.58/);
     expect(r.stdout).toMatch(/I2_S/);
+    expect(r.stdout).toMatch(/weights are RANDOM/);
   });
 });
 
