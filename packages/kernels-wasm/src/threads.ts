@@ -23,6 +23,8 @@ const CTL_INTS = 8;
 const MAX_ARGS = 24;
 /** How long a caller waits for the workers before declaring the pool lost. */
 const JOB_TIMEOUT_MS = 120_000;
+/** Atomics.wait is allowed on Node's main thread (and in workers), never on a browser's main thread. */
+const canBlock = isNode;
 
 const WORKER_SOURCE = String.raw`
 const isNode = typeof process !== 'undefined' && !!(process.versions && process.versions.node);
@@ -37,7 +39,7 @@ function start(msg, reply) {
   for (;;) {
     let spins = 0;
     while (Atomics.load(ctl, 0) === seen) {
-      if (++spins > 200000) { Atomics.wait(ctl, 0, seen, 50); spins = 0; }
+      if (++spins > 20000) { Atomics.wait(ctl, 0, seen, 20); spins = 0; }
     }
     seen = Atomics.load(ctl, 0);
     if (Atomics.load(ctl, 5) === 1) break;
@@ -52,6 +54,7 @@ function start(msg, reply) {
       try { fns[ctl[2]].apply(null, a); } catch (e) { Atomics.store(ctl, 6, 1); }
     }
     Atomics.add(ctl, 1, 1);
+    Atomics.notify(ctl, 1);
   }
 }
 if (isNode) {
@@ -139,9 +142,12 @@ export class ThreadPool implements Executor {
     const want = T - 1;
     let spins = 0;
     let since = 0;
-    while (Atomics.load(ctl, DONE) < want) {
-      if (++spins === 1_000_000) {
-        spins = 0;
+    for (let done = Atomics.load(ctl, DONE); done < want; done = Atomics.load(ctl, DONE)) {
+      // Node may block the calling thread: after a short spin, sleep until a worker reports (it notifies DONE),
+      // which frees the core when threads outnumber idle cores. Browsers forbid that on the main thread.
+      if (++spins >= 20_000 && canBlock) Atomics.wait(ctl, DONE, done, 5);
+      if (spins >= 1_000_000 || (canBlock && spins >= 20_000 && spins % 1000 === 0)) {
+        if (spins >= 1_000_000) spins = 0;
         since ||= Date.now();
         if (Date.now() - since > JOB_TIMEOUT_MS) {
           this.destroy();
