@@ -6,6 +6,9 @@ const root = fileURLToPath(new URL('.', import.meta.url));
 /** Workspace packages resolve to their TypeScript sources in tests, so tests never run against a stale dist. */
 export const workspaceAlias = {
   '@trine/core': `${root}packages/core/src/index.ts`,
+  // Subpath entries first: the first matching prefix wins.
+  '@trine/conformance/vitest': `${root}packages/conformance/src/vitest.ts`,
+  '@trine/conformance/cli': `${root}packages/conformance/src/cli.ts`,
   '@trine/conformance': `${root}packages/conformance/src/index.ts`,
   '@trine/kernels-cpu': `${root}packages/kernels-cpu/src/index.ts`,
   '@trine/kernels-wasm': `${root}packages/kernels-wasm/src/index.ts`,

@@ -1,6 +1,7 @@
 import { createReferenceBackend, KERNEL_NAMES } from '@trine/core';
 import { describe, expect, it } from 'vitest';
 import { ALL_CASES } from '../src/cases/all.js';
+import { compareGreedy } from '../src/cases/model.js';
 import { compareOutput, nmse } from '../src/compare.js';
 import { Prng } from '../src/prng.js';
 import { runConformance } from '../src/runner.js';
@@ -87,4 +88,31 @@ it('perf mode times each supported case without comparing', async () => {
     expect(c.iterations).toBeLessThanOrEqual(8);
     expect(c.metric).toMatch(/ms\/run$/);
   }
+});
+
+describe('greedy comparison', () => {
+  const V = 4;
+  const expected = [
+    { name: 'tokens', data: Int32Array.of(2, 1, 3), check: { kind: 'exact' } as const },
+    // Step 1: tokens 1 and 0 are a near-tie (gap 0.0005); step 0: token 2 leads token 3 by 0.5.
+    { name: 'logits', data: Float32Array.of(0, 0, 1, 0.5, 0.9995, 1, 0, 0, 0, 0, 0, 1), check: { kind: 'nmse', max: 1e-3 } as const, rowLength: V },
+  ];
+  const actualWith = (tokens: number[]) => [
+    { ...expected[0]!, data: Int32Array.from(tokens) },
+    { ...expected[1]!, data: (expected[1]!.data as Float32Array).slice() },
+  ];
+
+  it('passes equal tokens', () => {
+    expect(compareGreedy(expected, actualWith([2, 1, 3]), V).every((c) => c.ok)).toBe(true);
+  });
+  it('accepts a divergence at a near-tie and reports its step and gap', () => {
+    const [tokens] = compareGreedy(expected, actualWith([2, 0, 1]), V);
+    expect(tokens!.ok).toBe(true);
+    expect(tokens!.detail).toMatch(/first differ at step 1 \(got 0, expected 1\); reference logit gap 5\.0*e-4 ≤ 0\.001: a near-tie/);
+  });
+  it('fails a divergence where the reference had a clear winner', () => {
+    const [tokens] = compareGreedy(expected, actualWith([3, 1, 3]), V);
+    expect(tokens!.ok).toBe(false);
+    expect(tokens!.detail).toMatch(/first differ at step 0 \(got 3, expected 2\); reference logit gap 0\.5 > 0\.001: not a near-tie/);
+  });
 });
