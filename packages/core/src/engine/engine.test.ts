@@ -9,7 +9,7 @@ import { registerBackend } from '../kernels/registry.js';
 import { referenceBackendFactory } from '../reference/index.js';
 import { buildDefaultTokenizerSpec } from '../tokenizer/index.js';
 import { defaultModelContents } from '../default-model/build.js';
-import { Engine } from './engine.js';
+import { Engine, type StepModel } from './engine.js';
 
 type Done = Extract<GenerateEvent, { type: 'done' }>;
 type Tok = Extract<GenerateEvent, { type: 'token' }>;
@@ -197,6 +197,38 @@ describe('Engine on the default model (reference backend)', () => {
     await expectField({ prompt: 'x', sampling: sampling({ topP: 2 }) }, 'top_p');
     await expectField({ prompt: 'word '.repeat(200), sampling: sampling() }, 'prompt');
     await expectField({ messages: [], sampling: sampling() }, 'messages');
+  });
+});
+
+describe('Engine faults and shutdown', () => {
+  it('a failed step fails the streams in it with the error, and the engine keeps serving', async () => {
+    // Fault injection around the real model: the third forward pass reports a lost device.
+    let calls = 0;
+    const flaky: StepModel = {
+      config: engine.model.config,
+      backend: engine.model.backend,
+      forward: (step) => {
+        if (++calls === 3) throw new TrineError('DEVICE_LOST', 'device lost (injected)');
+        return engine.model.forward(step);
+      },
+    };
+    const e = new Engine(flaky, engine.tokenizer, engine.config);
+    await expect(collect(e.generate({ prompt: 'abc', sampling: sampling() }))).rejects.toSatisfy((err: unknown) => TrineError.is(err, 'DEVICE_LOST'));
+    expect(e.stats.active).toBe(0);
+    const after = await collect(e.generate({ prompt: 'abc', sampling: sampling({ maxTokens: 3 }) }));
+    expect(after.tokens.length).toBe(3);
+  });
+
+  it('close() ends running and waiting streams as cancelled and refuses new ones', async () => {
+    const e = new Engine(engine.model, engine.tokenizer, { ...engine.config, maxBatch: 1, maxQueue: 2 });
+    const running = collect(e.generate({ prompt: 'a', sampling: sampling({ maxTokens: 100 }) }));
+    const waiting = collect(e.generate({ prompt: 'b', sampling: sampling({ maxTokens: 100 }) }));
+    await new Promise((res) => setTimeout(res, 20));
+    await e.close();
+    expect((await running).done.finishReason).toBe('cancelled');
+    expect((await waiting).done.finishReason).toBe('cancelled');
+    const it = e.generate({ prompt: 'c', sampling: sampling() })[Symbol.asyncIterator]();
+    await expect(it.next()).rejects.toSatisfy((err: unknown) => TrineError.is(err, 'CANCELLED'));
   });
 });
 
