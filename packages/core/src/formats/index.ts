@@ -7,3 +7,4 @@ export * from './json-strict.js';
 export * from './safetensors/index.js';
 export * from './hf/index.js';
 export * from './open-model.js';
+export * from './describe.js';

@@ -98,7 +98,21 @@ function alignmentOf(metadata: ReadonlyMap<string, GgufValue>): number {
   return a.value;
 }
 
-function checkTensor(t: GgufWriteTensor): void {
+/** A tensor's header entry without its data (streaming writes). */
+export interface GgufTensorInfo {
+  readonly name: string;
+  readonly ne: readonly number[];
+  readonly type: GgmlTypeName;
+}
+
+/** Bytes a tensor's data occupies (before alignment padding). */
+export function ggufTensorDataBytes(t: GgufTensorInfo): number {
+  const type = GGML_TYPES[t.type];
+  if (!type) throw invalidArgument(`tensors.${t.name}.type`, `cannot write type ${t.type}`);
+  return ggmlTensorBytes(type, t.ne.reduce((a, b) => a * b, 1));
+}
+
+function checkTensor(t: GgufTensorInfo & { readonly data?: Uint8Array }): void {
   const type = GGML_TYPES[t.type];
   if (!type) throw invalidArgument(`tensors.${t.name}.type`, `cannot write type ${t.type}`);
   const n = t.ne.reduce((a, b) => a * b, 1);
@@ -107,11 +121,11 @@ function checkTensor(t: GgufWriteTensor): void {
   }
   if (t.ne[0]! % type.blockSize !== 0) throw invalidArgument(`tensors.${t.name}.ne`, `ne[0] must be a multiple of ${type.blockSize}`);
   const want = ggmlTensorBytes(type, n);
-  if (t.data.byteLength !== want) throw invalidArgument(`tensors.${t.name}.data`, `${t.data.byteLength} bytes, ${t.type} [${t.ne.join(', ')}] needs ${want}`);
+  if (t.data !== undefined && t.data.byteLength !== want) throw invalidArgument(`tensors.${t.name}.data`, `${t.data.byteLength} bytes, ${t.type} [${t.ne.join(', ')}] needs ${want}`);
 }
 
 /** The header (magic .. tensor infos, padded to the alignment) and the data offsets of each tensor. */
-function header(metadata: ReadonlyMap<string, GgufValue>, tensors: readonly GgufWriteTensor[], options: GgufWriteOptions): { head: Uint8Array; alignment: number } {
+function header(metadata: ReadonlyMap<string, GgufValue>, tensors: readonly (GgufTensorInfo & { readonly data?: Uint8Array })[], options: GgufWriteOptions): { head: Uint8Array; alignment: number } {
   const alignment = alignmentOf(metadata);
   const out = new Out();
   out.u32(GGUF_MAGIC);
@@ -138,7 +152,7 @@ function header(metadata: ReadonlyMap<string, GgufValue>, tensors: readonly Gguf
     for (const d of t.ne) out.i64(BigInt(d));
     out.i32(GGML_TYPES[t.type].id);
     out.u64(BigInt(offset));
-    offset += Math.ceil(t.data.byteLength / alignment) * alignment;
+    offset += Math.ceil(ggufTensorDataBytes(t) / alignment) * alignment;
   }
   out.pad(alignment);
   return { head: out.result(), alignment };
@@ -182,6 +196,41 @@ export async function writeGgufFile(
     for (const t of tensors) {
       await fh.write(t.data);
       const pad = (alignment - (t.data.byteLength % alignment)) % alignment;
+      if (pad) await fh.write(new Uint8Array(pad));
+    }
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
+ * Write a GGUF file to disk with tensor data produced on demand, in chunks: `chunks(t, i)` yields tensor i's bytes
+ * in order (any chunk sizes) and is called once per tensor, in order, so a generator can stream multi-GB files
+ * without holding a whole tensor. The byte count of each tensor is checked against its type and shape.
+ */
+export async function writeGgufFileStreaming(
+  path: string,
+  metadata: ReadonlyMap<string, GgufValue> | Iterable<readonly [string, GgufValue]>,
+  tensors: readonly GgufTensorInfo[],
+  chunks: (t: GgufTensorInfo, index: number) => Iterable<Uint8Array> | AsyncIterable<Uint8Array>,
+  options: GgufWriteOptions = {},
+): Promise<void> {
+  const { head, alignment } = header(toMap(metadata), tensors, options);
+  const fs = await import('node:fs/promises');
+  const fh = await fs.open(path, 'w');
+  try {
+    await fh.write(head);
+    for (let i = 0; i < tensors.length; i++) {
+      const t = tensors[i]!;
+      const want = ggufTensorDataBytes(t);
+      let written = 0;
+      for await (const c of chunks(t, i)) {
+        written += c.byteLength;
+        if (written > want) throw invalidArgument(`tensors.${t.name}.data`, `more than the ${want} bytes ${t.type} [${t.ne.join(', ')}] needs`);
+        await fh.write(c);
+      }
+      if (written !== want) throw invalidArgument(`tensors.${t.name}.data`, `${written} bytes, ${t.type} [${t.ne.join(', ')}] needs ${want}`);
+      const pad = (alignment - (want % alignment)) % alignment;
       if (pad) await fh.write(new Uint8Array(pad));
     }
   } finally {
