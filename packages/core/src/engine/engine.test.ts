@@ -8,7 +8,7 @@ import { DEFAULT_SAMPLING, type GenerateEvent, type GenerateRequest, type Sampli
 import { registerBackend } from '../kernels/registry.js';
 import { referenceBackendFactory } from '../reference/index.js';
 import { buildDefaultTokenizerSpec } from '../tokenizer/index.js';
-import { defaultModelContents } from '../default-model/build.js';
+import { buildDefaultModelBytes, defaultModelContents } from '../default-model/build.js';
 import { Engine, type StepModel } from './engine.js';
 
 type Done = Extract<GenerateEvent, { type: 'done' }>;
@@ -229,6 +229,28 @@ describe('Engine faults and shutdown', () => {
     expect((await waiting).done.finishReason).toBe('cancelled');
     const it = e.generate({ prompt: 'c', sampling: sampling() })[Symbol.asyncIterator]();
     await expect(it.next()).rejects.toSatisfy((err: unknown) => TrineError.is(err, 'CANCELLED'));
+  });
+});
+
+describe('Engine.load inputs', () => {
+  it('loads GGUF bytes (no file system needed) and matches the cached default model', async () => {
+    const e = await Engine.load({ model: buildDefaultModelBytes(buildDefaultTokenizerSpec()), backend: 'reference', maxBatch: 1, context: 32 });
+    try {
+      const request: GenerateRequest = { prompt: 'Hello', sampling: sampling({ maxTokens: 4 }) };
+      expect(ids(await collect(e.generate(request)))).toEqual(ids(await collect(engine.generate(request))));
+      expect(e.modelName).toBe(engine.modelName);
+    } finally {
+      await e.close();
+    }
+  });
+
+  it('rejects a context beyond the model and an unknown backend, naming them', async () => {
+    await expect(Engine.load({ backend: 'reference', cacheDir: dir, context: 100_000 })).rejects.toSatisfy(
+      (e: unknown) => TrineError.is(e, 'INVALID_ARGUMENT') && e.field === 'context',
+    );
+    await expect(Engine.load({ backend: 'nosuch', cacheDir: dir })).rejects.toSatisfy(
+      (e: unknown) => TrineError.is(e, 'BACKEND_UNAVAILABLE') && e.field === 'backend',
+    );
   });
 });
 

@@ -13,6 +13,9 @@ import { openModel } from '../formats/open-model.js';
 import { BitNetModel, type ForwardStep } from '../model/bitnet.js';
 import { createTokenizer } from '../tokenizer/tokenizer.js';
 import { ensureDefaultModel } from '../default-model/cache.js';
+import { buildDefaultModelBytes } from '../default-model/build.js';
+import { buildDefaultTokenizerSpec } from '../tokenizer/default.js';
+import type { ByteSource } from '../formats/byte-source.js';
 import type { BitNetConfig } from '../model/config.js';
 import type { Tokenizer } from '../tokenizer/tokenizer.js';
 import { encodeChat } from '../tokenizer/chat.js';
@@ -59,8 +62,8 @@ export interface LoadProgress {
 }
 
 export interface EngineLoadOptions {
-  /** GGUF file or Hugging Face directory; absent: the embedded default model (random weights). */
-  model?: string;
+  /** GGUF file or Hugging Face directory, or GGUF bytes; absent: the embedded default model (random weights). */
+  model?: string | Uint8Array | ByteSource;
   /** Force a backend by name (`reference`, `cpu`, `wasm`, `webgpu`); absent: the best registered one. */
   backend?: string;
   threads?: number;
@@ -79,6 +82,13 @@ export interface EngineLoadOptions {
   cacheDir?: string;
 }
 
+/** The default model: cached on disk under Node, built in memory where there is no file system (browsers). */
+async function defaultModelInput(cacheDir: string | undefined): Promise<string | Uint8Array> {
+  const hasFs = typeof process !== 'undefined' && typeof process.versions?.node === 'string';
+  if (!hasFs) return buildDefaultModelBytes(buildDefaultTokenizerSpec());
+  return ensureDefaultModel(cacheDir !== undefined ? { cacheDir } : {});
+}
+
 export const ENGINE_DEFAULTS = { maxBatch: 8, maxBatchTokens: 512, maxQueue: 64 } as const;
 
 export class Engine implements TextGenerator {
@@ -93,8 +103,7 @@ export class Engine implements TextGenerator {
     for (const [field, v] of [['maxBatch', maxBatch], ['maxBatchTokens', maxBatchTokensOpt], ['maxQueue', maxQueue + 1]] as const) {
       if (!Number.isSafeInteger(v) || v < 1 || v > 65536) throw invalidArgument(field, `must be an integer in [1, 65536], got ${String(v)}`);
     }
-    const path = options.model ?? (await ensureDefaultModel(options.cacheDir !== undefined ? { cacheDir: options.cacheDir } : {}));
-    const source = await openModel(path);
+    const source = await openModel(options.model ?? (await defaultModelInput(options.cacheDir)));
     let backend: KernelBackend | undefined;
     try {
       const cfg = source.config;
