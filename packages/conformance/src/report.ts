@@ -27,7 +27,7 @@ export function summaryLine(report: ConformanceReport): string {
 
 /**
  * The backend × case table: one row per case, one column per backend (pass / FAIL / unsupported / — when the
- * case was not run there), as Markdown so it pastes into reports.
+ * case was not run there; ms per run in perf mode), as Markdown so it pastes into reports.
  */
 export function formatMatrix(reports: readonly ConformanceReport[]): string {
   const names: string[] = [];
@@ -46,7 +46,9 @@ export function formatMatrix(reports: readonly ConformanceReport[]): string {
   for (const n of names) {
     lines.push(row(n, reports.map((rep) => {
       const r = rep.results.find((x) => x.name === n);
-      return r ? MARK[r.status] : '—';
+      if (!r) return '—';
+      // perf mode: the time per run is the cell (failures and unsupported still show as such).
+      return rep.mode === 'perf' && r.status === 'pass' ? `${r.ms.toPrecision(3)} ms` : MARK[r.status];
     })));
   }
   lines.push(row('total', reports.map((rep) => `${rep.counts.pass}/${rep.counts.fail}/${rep.counts.unsupported}`)));

@@ -168,7 +168,7 @@ async function perfCase(b: KernelBackend, c: ConformanceCase, perf: { minMs?: nu
       runs += batch;
       elapsed = now() - t0;
     }
-    return { ...base, status: 'pass', ms: elapsed / runs, iterations: runs, metric: `${formatNumber(elapsed / runs)} ms/run` };
+    return { ...base, status: 'pass', ms: elapsed / runs, iterations: runs, metric: `${formatNumber(elapsed / runs)} ms/run over ${runs} runs` };
   } catch (e) {
     return { ...base, status: 'fail', reason: `${b.info.name} threw: ${message(e)}`, ms: 0 };
   } finally {

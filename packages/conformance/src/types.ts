@@ -4,7 +4,7 @@ import type { BackendInfo, KernelBackend, KernelName, KernelVariant } from '@tri
 export type Check =
   /** Bit-for-bit equal (integer results: accumulators, int8 activations, argmax, token ids). */
   | { readonly kind: 'exact' }
-  /** Normalized mean squared error Σ(a−r)² / Σr² at most `max` (float results). */
+  /** Normalized mean squared error Σ(a−r)² / Σr², per row (worst row), at most `max` (float results). */
   | { readonly kind: 'nmse'; readonly max: number };
 
 export type OutputData = Float32Array | Int32Array | Int8Array | Uint16Array;

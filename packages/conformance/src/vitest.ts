@@ -7,7 +7,13 @@ import { createReferenceBackend, type KernelBackend } from '@trine/core';
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import { describeCheck } from './compare.js';
 import { runCase, selectCases, type RunOptions } from './runner.js';
-import type { CaseResult } from './types.js';
+import type { CaseOutput, CaseResult } from './types.js';
+
+/**
+ * Reference outputs by case name, shared by every describeConformance in a test file (a backend package often runs
+ * the kit once per code path): the reference computes each case once. Its outputs depend only on the case.
+ */
+const expectedCache = new Map<string, CaseOutput[]>();
 
 export interface DescribeOptions extends Pick<RunOptions, 'filter' | 'large' | 'cases'> {
   /** Fail (instead of skip) a case the backend reports unsupported. */
@@ -46,7 +52,7 @@ export function describeConformance(
     for (const c of selectCases(options)) {
       it(c.name, async (ctx) => {
         if (!backend) throw new Error(`backend ${name} could not be created: ${String(setupError)}`);
-        const r = await runCase(backend, c, reference, 'test');
+        const r = await runCase(backend, c, reference, 'test', {}, expectedCache);
         if (r.status === 'unsupported') {
           if (options.requireSupport) throw new Error(`${c.name}: unsupported — ${r.reason}`);
           ctx.skip(`unsupported: ${r.reason}`);
