@@ -14,8 +14,11 @@ export const TOL = {
   rmsNorm: 1e-10,
   /** Exact integer accumulators, then one or two f32 multiplies (per_token) or an f32 sum over K/256 blocks. */
   ternaryMatmul: 1e-10,
-  /** sin/cos of position·θ^(−2i/d): backends may build the angle in f32 or f64; error grows with position. */
+  /** sin/cos of position·θ^(−2i/d): the reference follows ggml's f32 angle recurrence; a backend may build the
+   *  angle another way (directly, in f64), which moves it by an ulp of the angle. */
   rope: 1e-9,
+  /** At position 32767 an f32 angle's ulp is 2–4e-3 rad: a backend computing pos·θ^(−2i/d) directly instead of
+   *  the recurrence lands near 3e-7 (kernels-cpu measured 3.2e-7). Wrong pairing or position gives NMSE near 1. */
   ropeLargePosition: 1e-6,
   /** relu(x)² is two multiplies; silu needs exp, whose last bits differ between math libraries. */
   relu2: 1e-12,
