@@ -38,7 +38,7 @@ export const gv = {
 
 const enc = new TextEncoder();
 
-/** Growable little-endian byte buffer. */
+/** Growable little-endian byte buffer. (Each write calls grow() before reading this.view: grow may replace it.) */
 class Out {
   buf = new Uint8Array(1 << 16);
   view = new DataView(this.buf.buffer);
@@ -56,16 +56,16 @@ class Out {
     this.len += n;
     return at;
   }
-  u8(v: number) { this.view.setUint8(this.grow(1), v); }
-  i8(v: number) { this.view.setInt8(this.grow(1), v); }
-  u16(v: number) { this.view.setUint16(this.grow(2), v, true); }
-  i16(v: number) { this.view.setInt16(this.grow(2), v, true); }
-  u32(v: number) { this.view.setUint32(this.grow(4), v, true); }
-  i32(v: number) { this.view.setInt32(this.grow(4), v, true); }
-  f32(v: number) { this.view.setFloat32(this.grow(4), v, true); }
-  f64(v: number) { this.view.setFloat64(this.grow(8), v, true); }
-  u64(v: bigint) { this.view.setBigUint64(this.grow(8), v, true); }
-  i64(v: bigint) { this.view.setBigInt64(this.grow(8), v, true); }
+  u8(v: number) { const at = this.grow(1); this.view.setUint8(at, v); }
+  i8(v: number) { const at = this.grow(1); this.view.setInt8(at, v); }
+  u16(v: number) { const at = this.grow(2); this.view.setUint16(at, v, true); }
+  i16(v: number) { const at = this.grow(2); this.view.setInt16(at, v, true); }
+  u32(v: number) { const at = this.grow(4); this.view.setUint32(at, v, true); }
+  i32(v: number) { const at = this.grow(4); this.view.setInt32(at, v, true); }
+  f32(v: number) { const at = this.grow(4); this.view.setFloat32(at, v, true); }
+  f64(v: number) { const at = this.grow(8); this.view.setFloat64(at, v, true); }
+  u64(v: bigint) { const at = this.grow(8); this.view.setBigUint64(at, v, true); }
+  i64(v: bigint) { const at = this.grow(8); this.view.setBigInt64(at, v, true); }
   bytes(b: Uint8Array) { const at = this.grow(b.length); this.buf.set(b, at); }
   str(s: string) { const b = enc.encode(s); this.u64(BigInt(b.length)); this.bytes(b); }
   pad(alignment: number) { const n = (alignment - (this.len % alignment)) % alignment; this.grow(n); }
@@ -99,20 +99,20 @@ function alignmentOf(metadata: ReadonlyMap<string, GgufValue>): number {
 }
 
 /** A tensor's header entry without its data (streaming writes). */
-export interface GgufTensorInfo {
+export interface GgufWriteTensorInfo {
   readonly name: string;
   readonly ne: readonly number[];
   readonly type: GgmlTypeName;
 }
 
 /** Bytes a tensor's data occupies (before alignment padding). */
-export function ggufTensorDataBytes(t: GgufTensorInfo): number {
+export function ggufTensorDataBytes(t: GgufWriteTensorInfo): number {
   const type = GGML_TYPES[t.type];
   if (!type) throw invalidArgument(`tensors.${t.name}.type`, `cannot write type ${t.type}`);
   return ggmlTensorBytes(type, t.ne.reduce((a, b) => a * b, 1));
 }
 
-function checkTensor(t: GgufTensorInfo & { readonly data?: Uint8Array }): void {
+function checkTensor(t: GgufWriteTensorInfo & { readonly data?: Uint8Array }): void {
   const type = GGML_TYPES[t.type];
   if (!type) throw invalidArgument(`tensors.${t.name}.type`, `cannot write type ${t.type}`);
   const n = t.ne.reduce((a, b) => a * b, 1);
@@ -125,7 +125,7 @@ function checkTensor(t: GgufTensorInfo & { readonly data?: Uint8Array }): void {
 }
 
 /** The header (magic .. tensor infos, padded to the alignment) and the data offsets of each tensor. */
-function header(metadata: ReadonlyMap<string, GgufValue>, tensors: readonly (GgufTensorInfo & { readonly data?: Uint8Array })[], options: GgufWriteOptions): { head: Uint8Array; alignment: number } {
+function header(metadata: ReadonlyMap<string, GgufValue>, tensors: readonly (GgufWriteTensorInfo & { readonly data?: Uint8Array })[], options: GgufWriteOptions): { head: Uint8Array; alignment: number } {
   const alignment = alignmentOf(metadata);
   const out = new Out();
   out.u32(GGUF_MAGIC);
@@ -211,8 +211,8 @@ export async function writeGgufFile(
 export async function writeGgufFileStreaming(
   path: string,
   metadata: ReadonlyMap<string, GgufValue> | Iterable<readonly [string, GgufValue]>,
-  tensors: readonly GgufTensorInfo[],
-  chunks: (t: GgufTensorInfo, index: number) => Iterable<Uint8Array> | AsyncIterable<Uint8Array>,
+  tensors: readonly GgufWriteTensorInfo[],
+  chunks: (t: GgufWriteTensorInfo, index: number) => Iterable<Uint8Array> | AsyncIterable<Uint8Array>,
   options: GgufWriteOptions = {},
 ): Promise<void> {
   const { head, alignment } = header(toMap(metadata), tensors, options);
