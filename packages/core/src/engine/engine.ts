@@ -116,7 +116,8 @@ export class Engine implements TextGenerator {
         ...(options.backend !== undefined ? { force: options.backend } : {}),
         ...(options.threads !== undefined ? { options: { threads: options.threads } } : {}),
       });
-      const maxBatchTokens = Math.min(maxBatchTokensOpt, context);
+      // A decode step carries one row per sequence, so a step must hold at least maxBatch tokens.
+      const maxBatchTokens = Math.max(maxBatch, Math.min(maxBatchTokensOpt, context));
       const model = await BitNetModel.load(source, backend, {
         slots: maxBatch,
         context,
