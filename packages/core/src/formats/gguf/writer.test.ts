@@ -7,7 +7,7 @@ import { openModel } from '../open-model.js';
 import { buildTinyModel } from '../test-support/tiny-model.js';
 import { openGguf } from './reader.js';
 import type { GgufValue } from './types.js';
-import { gv, writeGguf, writeGgufFile } from './writer.js';
+import { gv, writeGguf, writeGgufFile, writeGgufFileStreaming } from './writer.js';
 
 const tmp = mkdtempSync(path.join(tmpdir(), 'trine-gguf-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -95,6 +95,18 @@ describe('GGUF writer → reader round trips', () => {
     const m = await openModel(file);
     expect(m.path).toBe(file);
     await m.close();
+  });
+
+  it('streams tensors in arbitrary chunks to the same bytes, and checks each byte count', async () => {
+    const tiny = buildTinyModel({ ternary: 'I2_S', seed: 2 });
+    const file = path.join(tmp, 'streamed.gguf');
+    const chunked = function* (t: { name: string }) {
+      const data = tiny.tensors.find((x) => x.name === t.name)!.data;
+      for (let i = 0; i < data.length; i += 1000) yield data.subarray(i, i + 1000);
+    };
+    await writeGgufFileStreaming(file, tiny.metadata, tiny.tensors, chunked);
+    expect(new Uint8Array(readFileSync(file))).toEqual(tiny.bytes);
+    await expect(writeGgufFileStreaming(file, tiny.metadata, tiny.tensors, () => [new Uint8Array(3)])).rejects.toThrow(/3 bytes/);
   });
 
   it('refuses to write a tensor whose data does not match its type and shape', () => {
