@@ -109,6 +109,17 @@ describe('GGUF writer → reader round trips', () => {
     await expect(writeGgufFileStreaming(file, tiny.metadata, tiny.tensors, () => [new Uint8Array(3)])).rejects.toThrow(/3 bytes/);
   });
 
+  it('round-trips a header far above the writer's initial 64 KiB buffer (growth keeps every byte)', async () => {
+    const tokens = Array.from({ length: 30_000 }, (_, i) => `token-${i}`);
+    const ids = Int32Array.from({ length: 30_000 }, (_, i) => i * 7 - 5);
+    const file = writeGguf([['t', gv.strs(tokens)], ['ids', gv.i32s(ids)], ['after', gv.u64(2n ** 63n + 5n)]], []);
+    expect(file.length).toBeGreaterThan(1 << 19);
+    const g = await openGguf(file);
+    expect(g.metadata.get('t')!.value).toEqual(tokens);
+    expect(g.metadata.get('ids')!.value).toEqual(ids);
+    expect(g.metadata.get('after')!.value).toBe(2n ** 63n + 5n);
+  });
+
   it('refuses to write a tensor whose data does not match its type and shape', () => {
     expect(() => writeGguf([], [{ name: 'x', ne: [256], type: 'TQ2_0', data: new Uint8Array(65) }])).toThrow(/needs 66/);
   });
