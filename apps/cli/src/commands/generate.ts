@@ -41,9 +41,20 @@ export async function runGenerate(argv: string[]): Promise<number> {
   const json = flags.json === true;
 
   const engine = await loadEngine(flags);
+  if (flags.model === undefined && process.stderr.isTTY) {
+    process.stderr.write('note: using the built-in demo model (random weights: its text is gibberish); pass --model FILE for a real one\n');
+  }
   const abort = new AbortController();
   const onSigint = (): void => abort.abort();
+  // A reader that goes away (`trine generate ... | head`) ends the generation quietly.
+  let readerGone = false;
+  const onStdoutError = (e: NodeJS.ErrnoException): void => {
+    if (e.code !== 'EPIPE') throw e;
+    readerGone = true;
+    abort.abort();
+  };
   process.once('SIGINT', onSigint);
+  process.stdout.on('error', onStdoutError);
   try {
     let text = '';
     const tokenIds: number[] = [];
@@ -78,11 +89,13 @@ export async function runGenerate(argv: string[]): Promise<number> {
         if (ev.text) process.stdout.write(ev.text);
         if (process.stdout.isTTY) process.stdout.write('\n');
       }
+      if (readerGone) return 0;
       return ev.finishReason === 'cancelled' ? 130 : 0;
     }
     return 1;
   } finally {
     process.off('SIGINT', onSigint);
+    process.stdout.off('error', onStdoutError);
     await engine.close();
   }
 }
