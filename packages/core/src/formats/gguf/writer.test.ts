@@ -109,7 +109,7 @@ describe('GGUF writer → reader round trips', () => {
     await expect(writeGgufFileStreaming(file, tiny.metadata, tiny.tensors, () => [new Uint8Array(3)])).rejects.toThrow(/3 bytes/);
   });
 
-  it('round-trips a header far above the writer's initial 64 KiB buffer (growth keeps every byte)', async () => {
+  it('round-trips a header far above the initial 64 KiB writer buffer (growth keeps every byte)', async () => {
     const tokens = Array.from({ length: 30_000 }, (_, i) => `token-${i}`);
     const ids = Int32Array.from({ length: 30_000 }, (_, i) => i * 7 - 5);
     const file = writeGguf([['t', gv.strs(tokens)], ['ids', gv.i32s(ids)], ['after', gv.u64(2n ** 63n + 5n)]], []);
