@@ -168,6 +168,31 @@ describe('Engine on the default model (reference backend)', () => {
     expect(engine.stats.steps - stepsBefore).toBeLessThan(4 * 12);
   });
 
+  it('prefills long prompts in chunks between decode steps, without changing tokens', async () => {
+    const prompt = 'word '.repeat(31).trim();
+    const n = engine.tokenize(prompt).length;
+    expect(n % 4).not.toBe(1); // a 1-token last chunk would round attention probabilities like a decode step
+    const whole = await collect(engine.generate({ prompt, sampling: sampling({ maxTokens: 6 }) }));
+    const chunked = new Engine(engine.model, engine.tokenizer, { ...engine.config, maxBatchTokens: 4 });
+    expect(ids(await collect(chunked.generate({ prompt, sampling: sampling({ maxTokens: 6 }) })))).toEqual(ids(whole));
+
+    // A running stream keeps getting tokens while the long prompt is prefilled chunk by chunk.
+    const order: string[] = [];
+    let started!: () => void;
+    const aStarted = new Promise<void>((res) => (started = res));
+    const a = collect(chunked.generate({ prompt: 'a', sampling: sampling({ maxTokens: 40 }) }), () => {
+      order.push('a');
+      started();
+    });
+    await aStarted;
+    const b = collect(chunked.generate({ prompt, sampling: sampling({ maxTokens: 2 }) }), () => order.push('b'));
+    await Promise.all([a, b]);
+    const firstB = order.indexOf('b');
+    expect(firstB).toBeGreaterThan(0);
+    // ceil(n / 4) chunks, each followed by a decode step for the running stream.
+    expect(order.slice(1, firstB).filter((x) => x === 'a').length).toBeGreaterThanOrEqual(Math.ceil(n / 4) - 2);
+  });
+
   it('rejects requests beyond the bounded queue with OVERLOADED, and cancels waiting ones', async () => {
     const tight = new Engine(engine.model, engine.tokenizer, { ...engine.config, maxBatch: 1, maxQueue: 1 });
     const ac = new AbortController();

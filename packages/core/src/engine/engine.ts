@@ -271,23 +271,37 @@ export class Engine implements TextGenerator {
       });
   }
 
-  /** The step loop: runs while any sequence is active or waiting. */
+  /**
+   * The step loop: runs while any sequence is active or waiting. Each turn runs at most one prefill chunk (of the
+   * sequence being admitted) and then one decode step for every sequence that has a token to feed, so a long prompt
+   * delays running streams by one chunk per token, not by its whole prefill.
+   */
   private async run(): Promise<void> {
     while (this.active.length > 0 || this.waiting.length > 0) {
       this.retire();
-      const next = this.freeSlots.length > 0 ? this.waiting.shift() : undefined;
+      let prefilling = this.active.find((s) => s.cached < s.promptTokens.length);
+      if (!prefilling && this.freeSlots.length > 0) prefilling = this.admit();
       try {
-        if (next) await this.prefill(next);
+        if (prefilling) await this.prefillChunk(prefilling);
         this.retire();
         if (this.active.some((s) => s.pending >= 0)) await this.decode();
       } catch (error) {
         // A failed step leaves the KV cache of every active sequence unknown: end them all with the error.
         for (const s of this.active) s.fail(error);
-        if (next && !next.finished) next.fail(error);
         this.retire();
       }
       await yieldToEventLoop();
     }
+  }
+
+  /** Moves the oldest waiting request into a free KV slot (FIFO). */
+  private admit(): Sequence | undefined {
+    const seq = this.waiting.shift();
+    if (!seq) return undefined;
+    seq.slot = this.freeSlots.pop()!;
+    this.active.push(seq);
+    seq.startPrefill();
+    return seq;
   }
 
   /** Ends cancelled sequences and frees the slots of finished ones. */
@@ -303,26 +317,27 @@ export class Engine implements TextGenerator {
     }
   }
 
-  private async prefill(seq: Sequence): Promise<void> {
+  /** The next maxBatchTokens of a prompt, as a step of its own; the last chunk's logits give the first token. */
+  private async prefillChunk(seq: Sequence): Promise<void> {
     if (seq.cancelled) {
       seq.finish('cancelled');
       return;
     }
-    seq.slot = this.freeSlots.pop()!;
-    this.active.push(seq);
     const prompt = seq.promptTokens;
-    const n = prompt.length;
-    seq.startPrefill();
-    // One step; the model runs prompts longer than maxBatchTokens in chunks itself.
+    const start = seq.cached;
+    const end = Math.min(prompt.length, start + this.config.maxBatchTokens);
+    const n = end - start;
+    // Every chunk asks for its last row's logits (one LM-head row, negligible next to the chunk), so no backend
+    // ever sees an empty selection; only the final chunk's are sampled.
     const logits = await this.model.forward({
-      tokens: prompt,
-      positions: Int32Array.from({ length: n }, (_, i) => i),
+      tokens: prompt.subarray(start, end),
+      positions: Int32Array.from({ length: n }, (_, i) => start + i),
       slots: new Int32Array(n).fill(seq.slot),
       logitsFor: Int32Array.of(n - 1),
     });
     this.steps++;
-    seq.cached = n;
-    await this.sampleRows(logits, [seq]);
+    seq.cached = end;
+    if (end === prompt.length) await this.sampleRows(logits, [seq]);
   }
 
   private async decode(): Promise<void> {
