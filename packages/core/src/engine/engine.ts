@@ -1,8 +1,8 @@
 /**
  * The engine: a `TextGenerator` over one loaded BitNet model, with continuous batching.
  *
- * One step loop owns the model. Each step is either one new sequence's prefill (its own forward pass), or one
- * decode step that feeds the last token of every active sequence at once. New requests join between steps, finished
+ * One step loop owns the model. Each step is either one chunk of a new sequence's prefill (its own forward pass), or
+ * one decode step that feeds the last token of every active sequence at once. New requests join between steps, finished
  * ones leave between steps and free their KV slot. Every sequence keeps its own sampler and PRNG, and the model's
  * math is per row, so a stream's tokens do not depend on what else shares its steps.
  */
@@ -38,7 +38,7 @@ export interface EngineConfig {
   readonly maxBatch: number;
   /** Positions per KV slot. */
   readonly context: number;
-  /** Tokens one forward pass carries; the model splits longer prompts into chunks of this size. */
+  /** Tokens one forward pass carries (≤ the model's): prompts are prefilled in chunks of this size, one per step. */
   readonly maxBatchTokens: number;
   /** Requests that may wait for a slot; beyond it `generate` fails with OVERLOADED. */
   readonly maxQueue: number;
