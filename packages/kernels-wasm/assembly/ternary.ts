@@ -5,51 +5,48 @@
 //   a row is Kp/64 blocks of 16 bytes; byte m of block b holds the codes of columns 64b+m, 64b+16+m, 64b+32+m,
 //   64b+48+m in bits 0–1, 2–3, 4–5, 6–7 (least significant first).
 //   Worked byte: columns (m, 16+m, 32+m, 48+m) = (+1, 0, −1, +1) → codes (2, 1, 0, 2) → 0b10_00_01_10 = 0x86.
-// So one 16-byte load + 3 shifts + 4 masks yields 64 codes as four i8x16 vectors aligned with 64 contiguous
-// activations. The SIMD kernel sums c·q (products fit i16) and subtracts Σq, which equals Σ w·q exactly.
+// The SIMD kernels sum c·q and subtract Σq, which equals Σ w·q exactly.
 
 const M3: v128 = i8x16.splat(3);
 
-/** Σ_{k in blocks [b0,b1)} c[k]·q[k] (codes 0..2) with SIMD128. i16 partial sums are widened every 4 blocks:
- *  each i16 lane gets 8 products of |c·q| ≤ 256 per block, so 4 blocks stay below 8192. */
-@inline function dot_codes_simd(wrow: usize, arow: usize, b0: i32, b1: i32): i32 {
-  let acc32 = i32x4.splat(0);
-  let b = b0;
-  while (b < b1) {
-    const stop = min(b + 4, b1);
-    if (ASC_FEATURE_RELAXED_SIMD) {
-      // codes are 7-bit, so relaxed dot is deterministic here (validated at load, see src/detect.ts)
-      for (; b < stop; b++) {
-        const wv = v128.load(wrow + ((<usize>b) << 4));
-        const a = arow + ((<usize>b) << 6);
-        acc32 = i32x4.relaxed_dot_i8x16_i7x16_add_s(v128.load(a), v128.and(wv, M3), acc32);
-        acc32 = i32x4.relaxed_dot_i8x16_i7x16_add_s(v128.load(a, 16), v128.and(i8x16.shr_u(wv, 2), M3), acc32);
-        acc32 = i32x4.relaxed_dot_i8x16_i7x16_add_s(v128.load(a, 32), v128.and(i8x16.shr_u(wv, 4), M3), acc32);
-        acc32 = i32x4.relaxed_dot_i8x16_i7x16_add_s(v128.load(a, 48), i8x16.shr_u(wv, 6), acc32);
-      }
-    } else {
-      let acc16 = i16x8.splat(0);
-      for (; b < stop; b++) {
-        const wv = v128.load(wrow + ((<usize>b) << 4));
-        const a = arow + ((<usize>b) << 6);
-        const c0 = v128.and(wv, M3);
-        const c1 = v128.and(i8x16.shr_u(wv, 2), M3);
-        const c2 = v128.and(i8x16.shr_u(wv, 4), M3);
-        const c3 = i8x16.shr_u(wv, 6);
-        const a0 = v128.load(a);
-        const a1 = v128.load(a, 16);
-        const a2 = v128.load(a, 32);
-        const a3 = v128.load(a, 48);
-        acc16 = i16x8.add(acc16, i16x8.add(i16x8.extmul_low_i8x16_s(c0, a0), i16x8.extmul_high_i8x16_s(c0, a0)));
-        acc16 = i16x8.add(acc16, i16x8.add(i16x8.extmul_low_i8x16_s(c1, a1), i16x8.extmul_high_i8x16_s(c1, a1)));
-        acc16 = i16x8.add(acc16, i16x8.add(i16x8.extmul_low_i8x16_s(c2, a2), i16x8.extmul_high_i8x16_s(c2, a2)));
-        acc16 = i16x8.add(acc16, i16x8.add(i16x8.extmul_low_i8x16_s(c3, a3), i16x8.extmul_high_i8x16_s(c3, a3)));
-      }
-      acc32 = i32x4.add(acc32, i32x4.extadd_pairwise_i16x8_s(acc16));
+/**
+ * Σ_{k in blocks [b0,b1)} c[k]·q[k] (codes 0..2) with SIMD128. Plain SIMD widens both sides to i16 and uses
+ * i32x4.dot_i16x8_s (one pmaddwd per 8 products): a block's 16 code bytes zero-extend into two i16x8 vectors whose
+ * lane m holds the byte of columns m, m+16, m+32, m+48, so shifting by 2j and masking yields the codes of 8
+ * contiguous columns; `a16` is the activation row widened to i16 by ternary_prepare. Relaxed SIMD instead multiplies
+ * i8 activations by the 7-bit codes directly (validated at load, see src/detect.ts).
+ */
+@inline function dot_codes_simd(wrow: usize, arow: usize, a16: usize, b0: i32, b1: i32): i32 {
+  let acc0 = i32x4.splat(0);
+  let acc1 = i32x4.splat(0);
+  if (ASC_FEATURE_RELAXED_SIMD) {
+    for (let b = b0; b < b1; b++) {
+      const wv = v128.load(wrow + ((<usize>b) << 4));
+      const a = arow + ((<usize>b) << 6);
+      acc0 = i32x4.relaxed_dot_i8x16_i7x16_add_s(v128.load(a), v128.and(wv, M3), acc0);
+      acc1 = i32x4.relaxed_dot_i8x16_i7x16_add_s(v128.load(a, 16), v128.and(i8x16.shr_u(wv, 2), M3), acc1);
+      acc0 = i32x4.relaxed_dot_i8x16_i7x16_add_s(v128.load(a, 32), v128.and(i8x16.shr_u(wv, 4), M3), acc0);
+      acc1 = i32x4.relaxed_dot_i8x16_i7x16_add_s(v128.load(a, 48), i8x16.shr_u(wv, 6), acc1);
+    }
+  } else {
+    const m3 = i16x8.splat(3);
+    for (let b = b0; b < b1; b++) {
+      const wv = v128.load(wrow + ((<usize>b) << 4));
+      const lo = i16x8.extend_low_i8x16_u(wv);
+      const hi = i16x8.extend_high_i8x16_u(wv);
+      const a = a16 + ((<usize>b) << 7);
+      acc0 = i32x4.add(acc0, i32x4.dot_i16x8_s(v128.and(lo, m3), v128.load(a)));
+      acc1 = i32x4.add(acc1, i32x4.dot_i16x8_s(v128.and(hi, m3), v128.load(a, 16)));
+      acc0 = i32x4.add(acc0, i32x4.dot_i16x8_s(v128.and(i16x8.shr_u(lo, 2), m3), v128.load(a, 32)));
+      acc1 = i32x4.add(acc1, i32x4.dot_i16x8_s(v128.and(i16x8.shr_u(hi, 2), m3), v128.load(a, 48)));
+      acc0 = i32x4.add(acc0, i32x4.dot_i16x8_s(v128.and(i16x8.shr_u(lo, 4), m3), v128.load(a, 64)));
+      acc1 = i32x4.add(acc1, i32x4.dot_i16x8_s(v128.and(i16x8.shr_u(hi, 4), m3), v128.load(a, 80)));
+      acc0 = i32x4.add(acc0, i32x4.dot_i16x8_s(i16x8.shr_u(lo, 6), v128.load(a, 96)));
+      acc1 = i32x4.add(acc1, i32x4.dot_i16x8_s(i16x8.shr_u(hi, 6), v128.load(a, 112)));
     }
   }
-  return i32x4.extract_lane(acc32, 0) + i32x4.extract_lane(acc32, 1) + i32x4.extract_lane(acc32, 2) +
-    i32x4.extract_lane(acc32, 3);
+  const acc = i32x4.add(acc0, acc1);
+  return i32x4.extract_lane(acc, 0) + i32x4.extract_lane(acc, 1) + i32x4.extract_lane(acc, 2) + i32x4.extract_lane(acc, 3);
 }
 
 /** The readable scalar twin: Σ w·q over blocks [b0,b1), decoding each 2-bit code to w = c − 1. */
@@ -68,21 +65,31 @@ function dot_scalar(wrow: usize, arow: usize, b0: i32, b1: i32): i32 {
 }
 
 /** Σ w·q of one (weight row, activation row, block range); `sum` is Σq over the same columns. */
-@inline function dot(scalar: bool, wrow: usize, arow: usize, b0: i32, b1: i32, sum: i32): i32 {
-  return scalar ? dot_scalar(wrow, arow, b0, b1) : dot_codes_simd(wrow, arow, b0, b1) - sum;
+@inline function dot(scalar: bool, wrow: usize, arow: usize, a16: usize, b0: i32, b1: i32, sum: i32): i32 {
+  return scalar ? dot_scalar(wrow, arow, b0, b1) : dot_codes_simd(wrow, arow, a16, b0, b1) - sum;
 }
 
 /**
- * Copy activation rows q [rows, K] into act [rows, Kp] with zero padding (skipped when copy = 0, i.e. K = Kp)
- * and write sums[r, g] = Σ q over group g (G groups of Kp/G columns).
+ * Copy activation rows q [rows, K] into act [rows, Kp] with zero padding (skipped when copy = 0, i.e. K = Kp),
+ * widen them to i16 into a16 [rows, Kp] (plain SIMD only), and write sums[r, g] = Σ q over group g (G groups of
+ * Kp/G columns).
  */
-export function ternary_prepare(act: usize, sums: usize, q: usize, K: i32, Kp: i32, G: i32, rows: i32, copy: bool): void {
+export function ternary_prepare(act: usize, a16: usize, sums: usize, q: usize, K: i32, Kp: i32, G: i32, rows: i32,
+  copy: bool): void {
   for (let r = 0; r < rows; r++) {
     const src = q + <usize>r * <usize>K;
     const dst = copy ? act + <usize>r * <usize>Kp : src;
     if (copy) {
       memory.copy(dst, src, <usize>K);
       memory.fill(dst + <usize>K, 0, <usize>(Kp - K));
+    }
+    if (!ASC_FEATURE_RELAXED_SIMD) {
+      const d16 = a16 + ((<usize>r * <usize>Kp) << 1);
+      for (let k = 0; k < Kp; k += 16) {
+        const v = v128.load(dst + <usize>k);
+        v128.store(d16 + ((<usize>k) << 1), i16x8.extend_low_i8x16_s(v));
+        v128.store(d16 + ((<usize>k) << 1), i16x8.extend_high_i8x16_s(v), 16);
+      }
     }
     const span = Kp / G;
     for (let g = 0; g < G; g++) {
@@ -96,7 +103,7 @@ export function ternary_prepare(act: usize, sums: usize, q: usize, K: i32, Kp: i
 
 /** out i32 [rows, N, G] for output rows [n0, n1): the raw accumulators. (tid, n0, n1) close every parallel kernel. */
 export function ternary_acc(
-  out: usize, w: usize, act: usize, sums: usize, Kp: i32, G: i32, N: i32, rows: i32, scalar: bool,
+  out: usize, w: usize, act: usize, a16: usize, sums: usize, Kp: i32, G: i32, N: i32, rows: i32, scalar: bool,
   tid: i32, n0: i32, n1: i32,
 ): void {
   const rowBytes = <usize>(Kp >> 2);
@@ -107,7 +114,8 @@ export function ternary_acc(
       const arow = act + <usize>r * <usize>Kp;
       for (let g = 0; g < G; g++) {
         const s = load<i32>(sums + ((<usize>(r * G + g)) << 2));
-        store<i32>(out + ((<usize>((r * N + n) * G + g)) << 2), dot(scalar, wrow, arow, g * bpg, (g + 1) * bpg, s));
+        const a16row = a16 + ((<usize>r * <usize>Kp) << 1);
+        store<i32>(out + ((<usize>((r * N + n) * G + g)) << 2), dot(scalar, wrow, arow, a16row, g * bpg, (g + 1) * bpg, s));
       }
     }
   }
@@ -118,7 +126,7 @@ export function ternary_acc(
  * per-tensor weight scale, else the number of 256-column scale blocks per row.
  */
 export function ternary_matmul_per_token(
-  out: usize, w: usize, act: usize, sums: usize, ascales: usize, wscales: usize, wGroups: i32,
+  out: usize, w: usize, act: usize, a16: usize, sums: usize, ascales: usize, wscales: usize, wGroups: i32,
   Kp: i32, N: i32, rows: i32, scalar: bool, tid: i32, n0: i32, n1: i32,
 ): void {
   const rowBytes = <usize>(Kp >> 2);
@@ -127,7 +135,8 @@ export function ternary_matmul_per_token(
     const wrow = w + <usize>n * rowBytes;
     const ws = load<f32>(wscales + ((<usize>(n * wGroups)) << 2));
     for (let r = 0; r < rows; r++) {
-      const acc = dot(scalar, wrow, act + <usize>r * <usize>Kp, 0, nb, load<i32>(sums + ((<usize>r) << 2)));
+      const acc = dot(scalar, wrow, act + <usize>r * <usize>Kp, a16 + ((<usize>r * <usize>Kp) << 1), 0, nb,
+        load<i32>(sums + ((<usize>r) << 2)));
       const s = load<f32>(ascales + ((<usize>r) << 2));
       store<f32>(out + ((<usize>(r * N + n)) << 2), (<f32>acc / s) * ws);
     }
@@ -136,7 +145,7 @@ export function ternary_matmul_per_token(
 
 /** per_block256 epilogue (ggml TQ × Q8_K): out[r, n] = Σ_g f32(acc_g · f32(d_w(n,g) · d_a(r,g))), in f32, in order. */
 export function ternary_matmul_per_block(
-  out: usize, w: usize, act: usize, sums: usize, ascales: usize, wscales: usize, wGroups: i32,
+  out: usize, w: usize, act: usize, a16: usize, sums: usize, ascales: usize, wscales: usize, wGroups: i32,
   Kp: i32, N: i32, rows: i32, scalar: bool, tid: i32, n0: i32, n1: i32,
 ): void {
   const rowBytes = <usize>(Kp >> 2);
@@ -145,10 +154,11 @@ export function ternary_matmul_per_block(
     const wrow = w + <usize>n * rowBytes;
     for (let r = 0; r < rows; r++) {
       const arow = act + <usize>r * <usize>Kp;
+      const a16row = a16 + ((<usize>r * <usize>Kp) << 1);
       let y: f32 = 0;
       for (let g = 0; g < G; g++) {
         const s = load<i32>(sums + ((<usize>(r * G + g)) << 2));
-        const acc = dot(scalar, wrow, arow, g * 4, g * 4 + 4, s);
+        const acc = dot(scalar, wrow, arow, a16row, g * 4, g * 4 + 4, s);
         const dw = load<f32>(wscales + ((<usize>(wGroups == 0 ? 0 : n * wGroups + g)) << 2));
         const da = load<f32>(ascales + ((<usize>(r * G + g)) << 2));
         y += <f32>acc * (dw * da);

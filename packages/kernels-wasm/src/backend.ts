@@ -261,13 +261,14 @@ export class WasmBackend implements KernelBackend<WasmHandles> {
   }
 
   /** Padded activation rows and their group sums, as the ternary kernels read them. */
-  private prepareActs(a: QuantizedActs<WasmTensor>, w: WasmTernary, rows: number, G: number): [number, number] {
+  private prepareActs(a: QuantizedActs<WasmTensor>, w: WasmTernary, rows: number, G: number): [number, number, number] {
     const K = w.cols;
     const copy = w.Kp !== K;
     const act = copy ? this.area('act', rows * w.Kp) : a.q.ptr;
+    const a16 = this.area('act16', rows * w.Kp * 2);
     const sums = this.area('sums', rows * G * 4);
-    this.x.ternary_prepare(act, sums, a.q.ptr, K, w.Kp, G, rows, copy ? 1 : 0);
-    return [act, sums];
+    this.x.ternary_prepare(act, a16, sums, a.q.ptr, K, w.Kp, G, rows, copy ? 1 : 0);
+    return [act, a16, sums];
   }
 
   private groups(scheme: ActQuantScheme, w: WasmTernary): number {
@@ -277,11 +278,11 @@ export class WasmBackend implements KernelBackend<WasmHandles> {
   ternaryMatmul(out: WasmTensor, a: QuantizedActs<WasmTensor>, w: WasmTernary, rows: number): void {
     if (w.disposed) gone('ternaryMatmul.w');
     const G = this.groups(a.scheme, w);
-    const [act, sums] = this.prepareActs(a, w, rows, G);
+    const [act, a16, sums] = this.prepareActs(a, w, rows, G);
     const kernel = a.scheme === 'per_token' ? 'ternary_matmul_per_token' : 'ternary_matmul_per_block';
     this.exec.run(
       kernel,
-      [out.ptr, w.ptr, act, sums, a.scales.ptr, w.scalesPtr, w.wGroups, w.Kp, w.rows, rows, this.scalar],
+      [out.ptr, w.ptr, act, a16, sums, a.scales.ptr, w.scalesPtr, w.wGroups, w.Kp, w.rows, rows, this.scalar],
       w.rows,
     );
   }
@@ -289,8 +290,8 @@ export class WasmBackend implements KernelBackend<WasmHandles> {
   ternaryMatmulAcc(out: WasmTensor, a: QuantizedActs<WasmTensor>, w: WasmTernary, rows: number): void {
     if (w.disposed) gone('ternaryMatmulAcc.w');
     const G = this.groups(a.scheme, w);
-    const [act, sums] = this.prepareActs(a, w, rows, G);
-    this.exec.run('ternary_acc', [out.ptr, w.ptr, act, sums, w.Kp, G, w.rows, rows, this.scalar], w.rows);
+    const [act, a16, sums] = this.prepareActs(a, w, rows, G);
+    this.exec.run('ternary_acc', [out.ptr, w.ptr, act, a16, sums, w.Kp, G, w.rows, rows, this.scalar], w.rows);
   }
 
   rope(x: WasmTensor, heads: number, batch: WasmBatch, p: RopeParams): void {

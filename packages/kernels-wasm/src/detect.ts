@@ -18,6 +18,7 @@ export function relaxedDotIsCorrect(module: WebAssembly.Module, shared: boolean)
     const act = w + (N * K) / 4;
     const sums = act + K;
     const out = sums + 64;
+    const a16 = out + 64;
     let seed = 12345;
     const rnd = (): number => ((seed = (seed * 1103515245 + 12345) >>> 0) >>> 16) & 0xff;
     for (let i = 0; i < (N * K) / 4; i++) {
@@ -26,9 +27,9 @@ export function relaxedDotIsCorrect(module: WebAssembly.Module, shared: boolean)
       u8[w + i] = b;
     }
     for (let k = 0; k < K; k++) u8[act + k] = k < 4 ? 0x80 : rnd(); // include −128, the corner a wrong lowering misses
-    x.ternary_prepare(act, sums, act, K, K, 1, 1, 0);
-    x.ternary_acc(out, w, act, sums, K, 1, N, 1, 0, 0, 0, N);
-    x.ternary_acc(out + 4 * N, w, act, sums, K, 1, N, 1, 1, 0, 0, N);
+    x.ternary_prepare(act, a16, sums, act, K, K, 1, 1, 0);
+    x.ternary_acc(out, w, act, a16, sums, K, 1, N, 1, 0, 0, 0, N);
+    x.ternary_acc(out + 4 * N, w, act, a16, sums, K, 1, N, 1, 1, 0, 0, N);
     const r = new Int32Array(memory.buffer, out, 2 * N);
     for (let n = 0; n < N; n++) if (r[n] !== r[N + n]) return false;
     return true;

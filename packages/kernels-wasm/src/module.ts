@@ -12,12 +12,12 @@ export interface KernelExports {
   f32_to_f16_row(dst: P, src: P, n: number): void;
   f16_to_f32_row_simd(dst: P, src: P, n: number): void;
   round_f16_row(dst: P, src: P, n: number): void;
-  ternary_prepare(act: P, sums: P, q: P, K: number, Kp: number, G: number, rows: number, copy: B): void;
-  ternary_acc(out: P, w: P, act: P, sums: P, Kp: number, G: number, N: number, rows: number, scalar: B,
+  ternary_prepare(act: P, a16: P, sums: P, q: P, K: number, Kp: number, G: number, rows: number, copy: B): void;
+  ternary_acc(out: P, w: P, act: P, a16: P, sums: P, Kp: number, G: number, N: number, rows: number, scalar: B,
     tid: number, n0: number, n1: number): void;
-  ternary_matmul_per_token(out: P, w: P, act: P, sums: P, ascales: P, wscales: P, wGroups: number, Kp: number,
+  ternary_matmul_per_token(out: P, w: P, act: P, a16: P, sums: P, ascales: P, wscales: P, wGroups: number, Kp: number,
     N: number, rows: number, scalar: B, tid: number, n0: number, n1: number): void;
-  ternary_matmul_per_block(out: P, w: P, act: P, sums: P, ascales: P, wscales: P, wGroups: number, Kp: number,
+  ternary_matmul_per_block(out: P, w: P, act: P, a16: P, sums: P, ascales: P, wscales: P, wGroups: number, Kp: number,
     N: number, rows: number, scalar: B, tid: number, n0: number, n1: number): void;
   quantize_per_token(q: P, scales: P, x: P, K: number, rows: number, scalar: B): void;
   quantize_per_block256(q: P, scales: P, x: P, K: number, rows: number, scalar: B): void;
