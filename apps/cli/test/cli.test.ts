@@ -98,6 +98,15 @@ describe('trine tokenize and info', () => {
   });
 });
 
+describe('trine conformance', () => {
+  it('delegates to the conformance kit (exit 0 when the reference passes, 2 on a bad flag)', () => {
+    const r = trine('conformance', '--backend', 'reference', '--quick', '--filter', 'argmax');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/reference: \d+ pass, 0 fail/);
+    expect(trine('conformance', '--bogus').code).toBe(2);
+  });
+});
+
 describe('trine errors', () => {
   it('a missing model file is one clear sentence on stderr and a non-zero exit', () => {
     const r = trine('generate', '--model', join(cacheDir, 'missing.gguf'), '--prompt', 'hi');
