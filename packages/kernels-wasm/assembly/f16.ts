@@ -58,6 +58,25 @@ export function round_f16_row(dst: usize, src: usize, n: i32): void {
   }
 }
 
+/** dst[i] = round_f16(src[i]) · scale (scale a power of two: exact). */
+export function round_f16_row_scaled(dst: usize, src: usize, n: i32, scale: f32): void {
+  for (let i = 0; i < n; i++) {
+    const o = (<usize>i) << 2;
+    store<f32>(dst + o, round_f16(load<f32>(src + o)) * scale);
+  }
+}
+
+/** 1 when any of n halves is Inf or NaN (exponent all ones): such matrices take the exact LM head kernel. */
+export function f16_has_special(src: usize, n: usize): i32 {
+  const e = i16x8.splat(0x7c00);
+  let any = i16x8.splat(0);
+  let i: usize = 0;
+  for (; i + 8 <= n; i += 8) any = v128.or(any, i16x8.eq(v128.and(v128.load(src + (i << 1)), e), e));
+  if (v128.any_true(any)) return 1;
+  for (; i < n; i++) if ((load<u16>(src + (i << 1)) & 0x7c00) == 0x7c00) return 1;
+  return 0;
+}
+
 /** Exposed for tests: convert n f32 values to f16 bits and back through the SIMD path. */
 export function f32_to_f16_row(dst: usize, src: usize, n: i32): void {
   for (let i = 0; i < n; i++) store<u16>(dst + ((<usize>i) << 1), <u16>f32_to_f16(load<f32>(src + ((<usize>i) << 2))));

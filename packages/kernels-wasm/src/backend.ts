@@ -158,7 +158,9 @@ export class WasmBackend implements KernelBackend<WasmHandles> {
       const dst = new Uint16Array(this.heap.buffer, ptr, n);
       if (host.dtype === 'f16') dst.set(host.data as Uint16Array);
       else for (let i = 0; i < n; i++) dst[i] = f32ToF16(host.data[i]!);
-      return new WasmMatrix(rows, cols, 'f16', ptr, n * 2, 0, 0);
+      const m = new WasmMatrix(rows, cols, 'f16', ptr, n * 2, 0, 0);
+      m.hasSpecial = this.x.f16_has_special(ptr, n) === 1;
+      return m;
     }
     if (format === 'f32') {
       const ptr = this.heap.alloc(n * 4, 'matrix f32');
@@ -339,13 +341,16 @@ export class WasmBackend implements KernelBackend<WasmHandles> {
     const { rows: V, cols: D } = matrix;
     for (let i = 0; i < select.length; i++) {
       let xp = x.ptr + select[i]! * D * 4;
+      const fast = matrix.format === 'f16' && !matrix.hasSpecial;
       if (matrix.format !== 'f32') {
         const rounded = this.area('lmhead-x', D * 4);
-        this.x.round_f16_row(rounded, xp, D);
+        // the fast f16 kernel reads halves as f32 bit patterns scaled by 2^-112 and takes x scaled by 2^112
+        this.x.round_f16_row_scaled(rounded, xp, D, fast ? 2 ** 112 : 1);
         xp = rounded;
       }
       const o = out.ptr + i * V * 4;
-      if (matrix.format === 'f16') this.exec.run('lm_head_f16', [o, xp, matrix.ptr, D], V);
+      if (fast) this.exec.run('lm_head_f16', [o, xp, matrix.ptr, D], V);
+      else if (matrix.format === 'f16') this.exec.run('lm_head_f16_exact', [o, xp, matrix.ptr, D], V);
       else if (matrix.format === 'f32') this.exec.run('lm_head_f32', [o, xp, matrix.ptr, D], V);
       else this.exec.run('lm_head_q8', [o, xp, matrix.ptr, matrix.scalesPtr, D], V);
     }

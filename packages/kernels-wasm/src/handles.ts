@@ -53,6 +53,8 @@ export class WasmTernary implements TernaryDesc {
 /** Embedding / LM-head matrix: f16 bits, f32, or q8 (int8 + one f32 scale per row at scalesPtr). */
 export class WasmMatrix implements MatrixDesc {
   disposed = false;
+  /** An f16 matrix holding Inf or NaN takes the exact (slower) LM head kernel. */
+  hasSpecial = false;
   constructor(
     readonly rows: number,
     readonly cols: number,

@@ -12,6 +12,8 @@ export interface KernelExports {
   f32_to_f16_row(dst: P, src: P, n: number): void;
   f16_to_f32_row_simd(dst: P, src: P, n: number): void;
   round_f16_row(dst: P, src: P, n: number): void;
+  round_f16_row_scaled(dst: P, src: P, n: number, scale: number): void;
+  f16_has_special(src: P, n: number): number;
   ternary_prepare(act: P, a16: P, sums: P, q: P, K: number, Kp: number, G: number, rows: number, copy: B): void;
   ternary_acc(out: P, w: P, act: P, a16: P, sums: P, Kp: number, G: number, N: number, rows: number, scalar: B,
     tid: number, n0: number, n1: number): void;
@@ -34,6 +36,7 @@ export interface KernelExports {
     context: number, scale: number, roundProbs: B, half: B, scratchBase: P, scratchStride: number,
     tid: number, u0: number, u1: number): void;
   lm_head_f16(out: P, x: P, table: P, D: number, tid: number, v0: number, v1: number): void;
+  lm_head_f16_exact(out: P, x: P, table: P, D: number, tid: number, v0: number, v1: number): void;
   lm_head_f32(out: P, x: P, table: P, D: number, tid: number, v0: number, v1: number): void;
   lm_head_q8(out: P, x: P, table: P, scales: P, D: number, tid: number, v0: number, v1: number): void;
 }
@@ -45,6 +48,7 @@ export type ParallelKernel =
   | 'ternary_matmul_per_block'
   | 'attention'
   | 'lm_head_f16'
+  | 'lm_head_f16_exact'
   | 'lm_head_f32'
   | 'lm_head_q8';
 export const PARALLEL_KERNELS: readonly ParallelKernel[] = [
@@ -53,6 +57,7 @@ export const PARALLEL_KERNELS: readonly ParallelKernel[] = [
   'ternary_matmul_per_block',
   'attention',
   'lm_head_f16',
+  'lm_head_f16_exact',
   'lm_head_f32',
   'lm_head_q8',
 ];
