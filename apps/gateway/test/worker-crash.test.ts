@@ -9,7 +9,7 @@ import type { GenerateStreamResponse } from '@trine/proto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDistributedGateway, type Running } from '../src/index.js';
-import { client, metadata, req } from './support/grpc.js';
+import { client, healthCheck, metadata, req } from './support/grpc.js';
 import { spawnTs, type Proc } from './support/processes.js';
 import { startRedis, type RedisServer } from './support/redis-server.js';
 
@@ -30,7 +30,7 @@ const workerEnv = (): Record<string, string> => ({
 });
 
 function startWorker(): Proc {
-  const p = spawnTs('apps/worker/src/main.ts', workerEnv());
+  const p = spawnTs('apps/worker/src/main.ts', { ...workerEnv(), TRINE_WORKER_HEALTH_LISTEN: '127.0.0.1:0' });
   procs.push(p);
   return p;
 }
@@ -97,6 +97,10 @@ async function runScenario(kill: (victim: Proc) => void): Promise<{ restartedJob
   await until(() => streams.every((s) => s.tokens() >= 3));
   const survivor = startWorker();
   await survivor.waitFor('worker ready');
+  // Ready means model loaded, warmed up and consuming: health says so, and names the backend in use.
+  const healthPort = (await survivor.waitFor('health listening')).port as number;
+  expect(await healthCheck(healthPort)).toBe('SERVING');
+  expect(await healthCheck(healthPort, 'trine.backend.reference')).toBe('SERVING');
   const unfinishedAtKill = streams.filter((s) => !s.msgs.some((m) => m.done)).length;
   kill(victim);
   await Promise.all(streams.map((s) => s.done));

@@ -7,3 +7,4 @@ export { WorkerService, type WorkerServiceOptions } from './worker-service.js';
 export { engineEnv, envInt, type EngineEnv } from './config.js';
 export { toWireError, fromWireError } from './wire-error.js';
 export { chooseBackend, probeBackends, type Candidate } from './select-backend.js';
+export { WorkerHealth } from './health.js';

@@ -1,6 +1,7 @@
 /** `pnpm start:worker`: the distributed worker (needs REDIS_URL). */
 import { EngineHost } from './engine-host.js';
 import { engineEnv, envInt } from './config.js';
+import { WorkerHealth } from './health.js';
 import { WorkerService } from './worker-service.js';
 
 const log = (msg: string, fields: Record<string, unknown> = {}): void =>
@@ -10,6 +11,9 @@ async function main(): Promise<void> {
   const redisUrl = process.env.REDIS_URL;
   if (!redisUrl) throw new Error('REDIS_URL is required (e.g. redis://127.0.0.1:6379)');
   const env = engineEnv();
+  const healthAddress = process.env.TRINE_WORKER_HEALTH_LISTEN;
+  const health = healthAddress ? new WorkerHealth() : undefined;
+  if (health && healthAddress) log('health listening', { port: await health.listen(healthAddress) });
   const host = await EngineHost.start(env);
   log('model loaded', { model: host.info.name, backend: host.info.backend, variant: host.info.backendVariant, selection: host.info.selection });
   const service = await WorkerService.start({
@@ -20,15 +24,18 @@ async function main(): Promise<void> {
     stalledInterval: envInt(process.env, 'TRINE_STALLED_INTERVAL_MS', 30_000, 50),
     log,
   });
+  health?.serving(host.info.backend);
   const grace = envInt(process.env, 'TRINE_SHUTDOWN_GRACE_MS', 10_000, 0);
   let stopping = false;
   const shutdown = (signal: string): void => {
     if (stopping) return;
     stopping = true;
     log('shutting down', { signal, active: service.activeJobs, graceMs: grace });
+    health?.notServing();
     void service
       .close(grace)
       .then(() => host.close())
+      .then(() => health?.close())
       .then(() => process.exit(0), (e: unknown) => {
         log('shutdown failed', { error: String(e) });
         process.exit(1);

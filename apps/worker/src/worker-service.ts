@@ -77,6 +77,11 @@ export class WorkerService {
     this.running.get(requestId)?.abort(reason);
   }
 
+  /** Counters plus the backend in use, for the metrics exporter (observability) and logs. */
+  metrics(): { backend: string; variant: string; active: number } & WorkerService['counters'] {
+    return { backend: this.opts.host.info.backend, variant: this.opts.host.info.backendVariant, active: this.running.size, ...this.counters };
+  }
+
   get activeJobs(): number {
     return this.running.size;
   }

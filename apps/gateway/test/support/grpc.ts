@@ -57,3 +57,19 @@ export function streamTokens(msgs: readonly GenerateStreamResponse[]): { ids: nu
   }
   return { ids, indexes, restarts };
 }
+
+/** grpc.health.v1 Check → 'SERVING' | 'NOT_SERVING' | 'SERVICE_UNKNOWN' … (via proto-loader, enums as strings). */
+export async function healthCheck(port: number, service = ''): Promise<string> {
+  const { loadSync } = await import('@grpc/proto-loader');
+  const { loadPackageDefinition } = await import('@grpc/grpc-js');
+  const { protoPath } = await import('grpc-health-check');
+  const pkg = loadPackageDefinition(loadSync(protoPath, { keepCase: true, enums: String })) as unknown as {
+    grpc: { health: { v1: { Health: new (addr: string, creds: ReturnType<typeof credentials.createInsecure>) => { Check(r: object, cb: (e: ServiceError | null, v: { status: string }) => void): void; close(): void } } } };
+  };
+  const h = new pkg.grpc.health.v1.Health(`127.0.0.1:${port}`, credentials.createInsecure());
+  try {
+    return await new Promise<string>((resolve, reject) => h.Check({ service }, (e, v) => (e ? (e.code === 5 ? resolve('SERVICE_UNKNOWN') : reject(e)) : resolve(v.status))));
+  } finally {
+    h.close();
+  }
+}
