@@ -5,6 +5,8 @@
 import { status } from '@grpc/grpc-js';
 import { Engine, referenceBackendFactory, registerBackend } from '@trine/core';
 import { EngineHost, WorkerService, type StreamEvent } from '@trine/worker';
+import type { GenerateStreamResponse } from '@trine/proto';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDistributedGateway, type Running } from '../src/index.js';
 import { RedisJobQueue } from '../src/redis-queue.js';
@@ -82,6 +84,28 @@ describe('distributed: gateway → BullMQ/Redis → worker', () => {
       expect(got.ids).toEqual(want[k]);
       expect(msgs.filter((m) => m.done)).toHaveLength(1);
     }
+    c.close();
+  });
+
+  it('survives a Redis connection blip mid-stream: every client connection dropped, no token lost or repeated', async () => {
+    const c = client(gw.port);
+    const s = c.generateStream(req({ prompt: 'blip', maxTokens: 48, temperature: 1, seed: 77n }), md);
+    const msgs: GenerateStreamResponse[] = [];
+    const ended = new Promise<void>((resolve, reject) => {
+      s.on('data', (m: GenerateStreamResponse) => msgs.push(m));
+      s.on('end', resolve);
+      s.on('error', reject);
+    });
+    await until(() => msgs.length >= 4);
+    const admin = new Redis(redis.url);
+    const killed = await admin.client('KILL', 'TYPE', 'normal', 'SKIPME', 'yes');
+    admin.disconnect();
+    expect(Number(killed)).toBeGreaterThan(0);
+    await ended;
+    const ids = msgs.flatMap((m) => m.tokens.map((t) => t.id));
+    expect(msgs.flatMap((m) => m.tokens.map((t) => t.index))).toEqual(ids.map((_, i) => i));
+    expect(ids).toEqual(await expected('blip', 48, 77, 1));
+    expect(msgs.at(-1)!.done).toBe(true);
     c.close();
   });
 

@@ -1,5 +1,5 @@
 /** `pnpm start`'s entry as a real process: no Redis, answers Generate, health and reflection, exits 0 on SIGTERM. */
-import { credentials, loadPackageDefinition, type GrpcObject, type ServiceClientConstructor } from '@grpc/grpc-js';
+import { credentials, loadPackageDefinition, status, type GrpcObject, type ServiceClientConstructor } from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
 import { TrineClient } from '@trine/client';
 import { protoPath as healthProtoPath } from 'grpc-health-check';
@@ -69,8 +69,20 @@ describe('standalone (pnpm start)', () => {
     r.close();
   });
 
-  it('exits 0 on SIGTERM (graceful shutdown)', async () => {
+  it('SIGTERM drains: a stream in flight completes, new calls are refused, then exit 0', async () => {
+    const trine = new TrineClient({ address: `127.0.0.1:${port}`, retry: { maxAttempts: 1 } });
+    const it = trine.stream({ prompt: 'drain me', maxTokens: 40, temperature: 1, seed: 5n })[Symbol.asyncIterator]();
+    const first = await it.next();
+    expect(first.done).toBe(false);
     proc.child.kill('SIGTERM');
+    await new Promise((r) => setTimeout(r, 100));
+    await expect(trine.generate({ prompt: 'late', maxTokens: 1 })).rejects.toMatchObject({ code: status.UNAVAILABLE });
+    const rest = [first.value!];
+    for (let r = await it.next(); !r.done; r = await it.next()) rest.push(r.value);
+    const last = rest.at(-1)!;
+    expect(last.done).toBe(true);
+    expect(rest.flatMap((m) => m.tokens.map((t) => t.index))).toEqual(Array.from({ length: last.usage!.outputTokens }, (_, i) => i));
+    trine.close();
     expect((await proc.exited()).code).toBe(0);
   });
 });
