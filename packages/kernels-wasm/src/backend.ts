@@ -32,11 +32,12 @@ import {
   WasmMatrix,
   WasmTensor,
   WasmTernary,
+  type TernaryLayout,
   type WasmHandles,
 } from './handles.js';
 import type { Heap } from './heap.js';
 import type { KernelExports } from './module.js';
-import { packTernaryRows } from './ternary-pack.js';
+import { packTernaryLut16, packTernaryRows } from './ternary-pack.js';
 
 const OK: Support = { ok: true };
 
@@ -50,6 +51,8 @@ export interface WasmBackendParts {
   executor: Executor;
   /** `simd128`, `relaxed-simd`, or `scalar` (the readable twins of the SIMD kernels, for checking). */
   variant: 'simd128' | 'relaxed-simd' | 'scalar';
+  /** Ternary weight layout: lut16 (table lookup, fastest on plain SIMD128) or w2x64 (relaxed SIMD dot). */
+  layout: TernaryLayout;
   details: Record<string, string | number | boolean>;
 }
 
@@ -59,6 +62,7 @@ export class WasmBackend implements KernelBackend<WasmHandles> {
   private readonly x: KernelExports;
   private readonly exec: Executor;
   private readonly scalar: 0 | 1;
+  private readonly layout: TernaryLayout;
   private readonly scratch = new Map<string, { ptr: number; bytes: number }>();
   private destroyed = false;
 
@@ -67,11 +71,12 @@ export class WasmBackend implements KernelBackend<WasmHandles> {
     this.x = parts.exports;
     this.exec = parts.executor;
     this.scalar = parts.variant === 'scalar' ? 1 : 0;
+    this.layout = parts.layout;
     this.info = {
       name: 'wasm',
       variant: parts.variant,
       threads: parts.executor.threads,
-      details: { ...parts.details, memoryLimitBytes: parts.heap.limitBytes },
+      details: { ...parts.details, ternaryLayout: parts.layout, memoryLimitBytes: parts.heap.limitBytes },
     };
   }
 
@@ -126,7 +131,9 @@ export class WasmBackend implements KernelBackend<WasmHandles> {
 
   uploadTernary(t: TernaryTensor): WasmTernary {
     const Kp = Math.ceil(t.cols / 64) * 64;
-    const bytes = (t.rows * Kp) / 4;
+    const layout = this.layout;
+    const paddedRows = layout === 'lut16' ? Math.ceil(t.rows / 16) * 16 : t.rows;
+    const bytes = (paddedRows * Kp) / 4;
     const nScales = t.granularity === 'tensor' ? 1 : (t.rows * t.cols) / 256;
     if (t.scales.length !== nScales) {
       throw new TrineError('INVALID_ARGUMENT', `uploadTernary: ${t.name} has ${t.scales.length} scales, needs ${nScales}`, {
@@ -145,9 +152,10 @@ export class WasmBackend implements KernelBackend<WasmHandles> {
       if (scalesPtr >= 0) this.heap.release(scalesPtr, nScales * 4);
       throw e;
     }
-    packTernaryRows(codes, t.rows, t.cols, Kp, this.heap.u8.subarray(ptr, ptr + bytes));
+    const pack = layout === 'lut16' ? packTernaryLut16 : packTernaryRows;
+    pack(codes, t.rows, t.cols, Kp, this.heap.u8.subarray(ptr, ptr + bytes));
     new Float32Array(this.heap.buffer, scalesPtr, nScales).set(t.scales);
-    return new WasmTernary(t.rows, t.cols, t.granularity, Kp, ptr, bytes, scalesPtr, nScales * 4);
+    return new WasmTernary(layout, t.rows, t.cols, t.granularity, Kp, ptr, bytes, scalesPtr, nScales * 4);
   }
 
   uploadMatrix(host: HostTensor<'f16' | 'f32'>, format: MatrixFormat): WasmMatrix {
@@ -277,8 +285,32 @@ export class WasmBackend implements KernelBackend<WasmHandles> {
     return scheme === 'per_token' ? 1 : w.cols / 256;
   }
 
+  /** lut16: activation rows padded to Kp (when needed) and their lookup tables. */
+  private prepareLut(a: QuantizedActs<WasmTensor>, w: WasmTernary, rows: number): [number, number, number] {
+    const K = w.cols;
+    let act = a.q.ptr;
+    if (w.Kp !== K) {
+      act = this.area('act', rows * w.Kp);
+      const u8 = this.heap.u8;
+      for (let r = 0; r < rows; r++) {
+        u8.copyWithin(act + r * w.Kp, a.q.ptr + r * K, a.q.ptr + (r + 1) * K);
+        u8.fill(0, act + r * w.Kp + K, act + (r + 1) * w.Kp);
+      }
+    }
+    const tables = this.area('lut-tables', rows * (w.Kp / 2) * 32);
+    this.x.ternary_lut_tables(tables, act, w.Kp, rows);
+    return [act, tables, this.area('lut-tmp', 64 * this.exec.threads)];
+  }
+
   ternaryMatmul(out: WasmTensor, a: QuantizedActs<WasmTensor>, w: WasmTernary, rows: number): void {
     if (w.disposed) gone('ternaryMatmul.w');
+    if (w.layout === 'lut16') {
+      const [act, tables, tmp] = this.prepareLut(a, w, rows);
+      const kernel = a.scheme === 'per_token' ? 'ternary_lut_per_token' : 'ternary_lut_per_block';
+      const args = [out.ptr, w.ptr, act, tables, a.scales.ptr, w.scalesPtr, w.wGroups, w.Kp, w.rows, rows, this.scalar, tmp];
+      this.exec.run(kernel, args, Math.ceil(w.rows / 16));
+      return;
+    }
     const G = this.groups(a.scheme, w);
     const [act, a16, sums] = this.prepareActs(a, w, rows, G);
     const kernel = a.scheme === 'per_token' ? 'ternary_matmul_per_token' : 'ternary_matmul_per_block';
@@ -292,6 +324,12 @@ export class WasmBackend implements KernelBackend<WasmHandles> {
   ternaryMatmulAcc(out: WasmTensor, a: QuantizedActs<WasmTensor>, w: WasmTernary, rows: number): void {
     if (w.disposed) gone('ternaryMatmulAcc.w');
     const G = this.groups(a.scheme, w);
+    if (w.layout === 'lut16') {
+      const [act, tables, tmp] = this.prepareLut(a, w, rows);
+      const args = [out.ptr, w.ptr, act, tables, w.Kp, G, w.rows, rows, this.scalar, tmp];
+      this.exec.run('ternary_lut_acc', args, Math.ceil(w.rows / 16));
+      return;
+    }
     const [act, a16, sums] = this.prepareActs(a, w, rows, G);
     this.exec.run('ternary_acc', [out.ptr, w.ptr, act, a16, sums, w.Kp, G, w.rows, rows, this.scalar], w.rows);
   }

@@ -28,13 +28,17 @@ export class WasmTensor implements TensorDesc {
   }
 }
 
+/** Packed ternary layouts: assembly/ternary.ts (w2x64) and assembly/ternary-lut.ts (lut16, 16-row tiles). */
+export type TernaryLayout = 'w2x64' | 'lut16';
+
 /**
- * A ternary matrix in the "w2x64" layout of assembly/ternary.ts: rows × Kp/4 bytes (Kp = cols rounded up to 64),
- * then its f32 scales (1 per tensor, or rows·cols/256 per block).
+ * A ternary matrix in one of the module's 2-bit layouts (Kp = cols rounded up to 64; lut16 also pads rows to 16),
+ * with its f32 scales (1 per tensor, or rows·cols/256 per block) at scalesPtr.
  */
 export class WasmTernary implements TernaryDesc {
   disposed = false;
   constructor(
+    readonly layout: TernaryLayout,
     readonly rows: number,
     readonly cols: number,
     readonly granularity: ScaleGranularity,

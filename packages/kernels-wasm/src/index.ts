@@ -6,6 +6,7 @@
  */
 import { type BackendFactory, type BackendOptions, TrineError } from '@trine/core';
 import { WasmBackend } from './backend.js';
+import type { TernaryLayout } from './handles.js';
 import { hostCores, relaxedDotIsCorrect, threadsAvailable } from './detect.js';
 import { type Executor, SingleThread } from './executor.js';
 import { Heap, MAX_PAGES, PAGE } from './heap.js';
@@ -13,8 +14,8 @@ import { compileVariant, instantiate, type ModuleVariant } from './module.js';
 import { ThreadPool } from './threads.js';
 
 export { WasmBackend } from './backend.js';
-export { WasmBatch, WasmKvCache, WasmMatrix, WasmTensor, WasmTernary, type WasmHandles } from './handles.js';
-export { packTernaryRows } from './ternary-pack.js';
+export { WasmBatch, WasmKvCache, WasmMatrix, WasmTensor, WasmTernary, type TernaryLayout, type WasmHandles } from './handles.js';
+export { packTernaryLut16, packTernaryRows } from './ternary-pack.js';
 
 export interface WasmBackendOptions extends BackendOptions {
   /**
@@ -28,6 +29,11 @@ export interface WasmBackendOptions extends BackendOptions {
   maxMemoryBytes?: number;
   /** Where the .wasm files are served from (default: beside this module). */
   baseUrl?: string | URL;
+  /**
+   * Ternary weight layout (for tests and benchmarks): `lut16` (table lookup; the default on plain SIMD128 and for
+   * the scalar twins) or `w2x64` (2-bit codes × int8; the default with relaxed SIMD, whose dot instruction it uses).
+   */
+  ternaryLayout?: TernaryLayout;
 }
 
 const VARIANTS = ['simd128', 'relaxed-simd', 'scalar'] as const;
@@ -89,7 +95,9 @@ export async function createWasmBackend(options: WasmBackendOptions = {}): Promi
   const exports = instantiate(module, memory);
   let executor: Executor = new SingleThread(exports);
   if (threaded) executor = await ThreadPool.start(module, memory, exports, wantThreads);
-  return new WasmBackend({ heap, exports, executor, variant, details });
+  const layout = options.ternaryLayout ?? (variant === 'relaxed-simd' ? 'w2x64' : 'lut16');
+  if (layout !== 'lut16' && layout !== 'w2x64') throw unavailable(`unknown ternaryLayout '${String(layout)}'`);
+  return new WasmBackend({ heap, exports, executor, variant, layout, details });
 }
 
 export const wasmBackendFactory: BackendFactory = {

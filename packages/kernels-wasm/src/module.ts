@@ -21,6 +21,13 @@ export interface KernelExports {
     N: number, rows: number, scalar: B, tid: number, n0: number, n1: number): void;
   ternary_matmul_per_block(out: P, w: P, act: P, a16: P, sums: P, ascales: P, wscales: P, wGroups: number, Kp: number,
     N: number, rows: number, scalar: B, tid: number, n0: number, n1: number): void;
+  ternary_lut_tables(tables: P, act: P, Kp: number, rows: number): void;
+  ternary_lut_acc(out: P, w: P, act: P, tables: P, Kp: number, G: number, N: number, rows: number, scalar: B,
+    tmp: P, tid: number, t0: number, t1: number): void;
+  ternary_lut_per_token(out: P, w: P, act: P, tables: P, ascales: P, wscales: P, wGroups: number, Kp: number,
+    N: number, rows: number, scalar: B, tmp: P, tid: number, t0: number, t1: number): void;
+  ternary_lut_per_block(out: P, w: P, act: P, tables: P, ascales: P, wscales: P, wGroups: number, Kp: number,
+    N: number, rows: number, scalar: B, tmp: P, tid: number, t0: number, t1: number): void;
   quantize_per_token(q: P, scales: P, x: P, K: number, rows: number, scalar: B): void;
   quantize_per_block256(q: P, scales: P, x: P, K: number, rows: number, scalar: B): void;
   embedding_f16(out: P, table: P, D: number, ids: P, n: number): void;
@@ -46,6 +53,9 @@ export type ParallelKernel =
   | 'ternary_acc'
   | 'ternary_matmul_per_token'
   | 'ternary_matmul_per_block'
+  | 'ternary_lut_acc'
+  | 'ternary_lut_per_token'
+  | 'ternary_lut_per_block'
   | 'attention'
   | 'lm_head_f16'
   | 'lm_head_f16_exact'
@@ -55,6 +65,9 @@ export const PARALLEL_KERNELS: readonly ParallelKernel[] = [
   'ternary_acc',
   'ternary_matmul_per_token',
   'ternary_matmul_per_block',
+  'ternary_lut_acc',
+  'ternary_lut_per_token',
+  'ternary_lut_per_block',
   'attention',
   'lm_head_f16',
   'lm_head_f16_exact',

@@ -22,3 +22,26 @@ export function packTernaryRows(codes: Int8Array, rows: number, cols: number, Kp
     }
   }
 }
+
+/**
+ * Repack row-major codes into the "lut16" layout (assembly/ternary-lut.ts pins it): 16-row tiles (rows padded with
+ * zero weights), per 4 columns 16 bytes, byte r = row r's pair indices 3·(w₀+1) + (w₁+1): pair 2p in bits 0–3,
+ * pair 2p+1 in bits 4–7. Worked byte: columns (+1, −1, 0, +1) → indices 6 and 5 → 0x56. Padding is weight 0
+ * (index 4). `dst` holds ceil(rows/16)·16 · Kp/4 bytes.
+ */
+export function packTernaryLut16(codes: Int8Array, rows: number, cols: number, Kp: number, dst: Uint8Array): void {
+  const tiles = Math.ceil(rows / 16);
+  if (dst.length !== (tiles * 16 * Kp) / 4) throw new Error(`packTernaryLut16: destination holds ${dst.length} bytes`);
+  const w = (r: number, k: number): number => (r < rows && k < cols ? codes[r * cols + k]! : 0);
+  let o = 0;
+  for (let t = 0; t < tiles; t++) {
+    for (let p = 0; p < Kp; p += 4) {
+      for (let i = 0; i < 16; i++) {
+        const r = t * 16 + i;
+        const a = 3 * (w(r, p) + 1) + (w(r, p + 1) + 1);
+        const b = 3 * (w(r, p + 2) + 1) + (w(r, p + 3) + 1);
+        dst[o++] = a | (b << 4);
+      }
+    }
+  }
+}

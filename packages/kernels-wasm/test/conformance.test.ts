@@ -2,9 +2,18 @@ import { describeConformance } from '@trine/conformance/vitest';
 import { createWasmBackend } from '../src/index.js';
 
 // Every kernel case against the reference backend: integers (accumulators, int8 activations, argmax) exactly,
-// floats by each case's NMSE tolerance. Once with the SIMD kernels, once with their readable scalar twins.
+// floats by each case's NMSE tolerance. The SIMD kernels, their readable scalar twins, both ternary layouts, and
+// two threads. (Relaxed SIMD is checked in Chromium: Node 20 lacks it; see chromium.test.ts.)
 describeConformance('wasm simd', () => createWasmBackend({ threads: 1 }), { requireSupport: true });
+describeConformance('wasm simd w2x64', () => createWasmBackend({ threads: 1, ternaryLayout: 'w2x64' }), {
+  requireSupport: true,
+  large: false,
+});
 describeConformance('wasm scalar', () => createWasmBackend({ threads: 1, variant: 'scalar' }), {
+  requireSupport: true,
+  large: false,
+});
+describeConformance('wasm scalar w2x64', () => createWasmBackend({ threads: 1, variant: 'scalar', ternaryLayout: 'w2x64' }), {
   requireSupport: true,
   large: false,
 });

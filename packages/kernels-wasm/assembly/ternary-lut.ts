@@ -1,0 +1,151 @@
+// Ternary × int8 products by table lookup (the T-MAC / bitnet.cpp TL1 idea, kept exact), for plain SIMD128.
+//
+// Layout "lut16": rows in tiles of 16 (N padded to a multiple of 16 with zero weights); columns in pairs
+// (2g, 2g+1) whose two weights form one index i = 3·(w₀+1) + (w₁+1) ∈ 0..8 (4 bits, 2 bits per weight). A tile
+// stores, for each 4 columns p (pairs 2p and 2p+1), 16 bytes: byte r holds row r's index of pair 2p in bits 0–3
+// and of pair 2p+1 in bits 4–7. Worked byte: row r, columns 4p..4p+3 = (+1, −1, 0, +1) → pair 2p = 3·2 + 0 = 6,
+// pair 2p+1 = 3·1 + 2 = 5 → 0x56.
+//
+// For an activation row, ternary_lut_tables builds per pair g the 9 possible partial sums
+// T_g[i] = q[2g]·(i/3 − 1) + q[2g+1]·(i%3 − 1) ∈ [−256, 254], split into a low-byte and a high-byte table of 16.
+// One i8x16.swizzle per byte table then yields the partial sums of 16 rows at once; interleaving the bytes gives
+// i16 sums. No multiplies, and no Σq correction: the tables hold w·q directly.
+
+/** tables [rows, Kp/2, 32]: per pair, 16 low bytes then 16 high bytes of T (entries 9..15 are 0). */
+export function ternary_lut_tables(tables: usize, act: usize, Kp: i32, rows: i32): void {
+  const pairs = Kp >> 1;
+  for (let r = 0; r < rows; r++) {
+    const a = act + <usize>r * <usize>Kp;
+    const t = tables + ((<usize>r * <usize>pairs) << 5);
+    for (let g = 0; g < pairs; g++) {
+      const q0 = <i32>load<i8>(a + (<usize>g << 1));
+      const q1 = <i32>load<i8>(a + (<usize>g << 1) + 1);
+      const lo = t + (<usize>g << 5);
+      v128.store(lo, i8x16.splat(0));
+      v128.store(lo, i8x16.splat(0), 16);
+      for (let i = 0; i < 9; i++) {
+        const v = q0 * (i / 3 - 1) + q1 * (i % 3 - 1);
+        store<u8>(lo + i, <u8>(v & 0xff));
+        store<u8>(lo + 16 + i, <u8>((v >> 8) & 0xff));
+      }
+    }
+  }
+}
+
+/**
+ * Accumulators of one tile (16 rows) against one activation row over pairs [g0, g1) (a multiple of 2 apart):
+ * writes 16 i32 sums to `acc16x` (rows of the tile in order).
+ */
+@inline function tile_dot_simd(tile: usize, tab: usize, g0: i32, g1: i32, dst: usize): void {
+  const m4 = i8x16.splat(0x0f);
+  let s0 = i32x4.splat(0), s1 = i32x4.splat(0), s2 = i32x4.splat(0), s3 = i32x4.splat(0);
+  let g = g0;
+  while (g < g1) {
+    // i16 partial sums: each lane gains ≤ 256 per pair; widen every 64 pairs (≤ 16384)
+    const stop = min(g + 64, g1);
+    let lo = i16x8.splat(0), hi = i16x8.splat(0);
+    for (; g < stop; g += 2) {
+      const v = v128.load(tile + (<usize>g << 3)); // 16 bytes per 2 pairs
+      const ia = v128.and(v, m4);
+      const ib = i8x16.shr_u(v, 4);
+      const ta = tab + (<usize>g << 5);
+      const la = i8x16.swizzle(v128.load(ta), ia);
+      const ha = i8x16.swizzle(v128.load(ta, 16), ia);
+      const lb = i8x16.swizzle(v128.load(ta, 32), ib);
+      const hb = i8x16.swizzle(v128.load(ta, 48), ib);
+      lo = i16x8.add(lo, i8x16.shuffle(la, ha, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23));
+      hi = i16x8.add(hi, i8x16.shuffle(la, ha, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31));
+      lo = i16x8.add(lo, i8x16.shuffle(lb, hb, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23));
+      hi = i16x8.add(hi, i8x16.shuffle(lb, hb, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31));
+    }
+    s0 = i32x4.add(s0, i32x4.extend_low_i16x8_s(lo));
+    s1 = i32x4.add(s1, i32x4.extend_high_i16x8_s(lo));
+    s2 = i32x4.add(s2, i32x4.extend_low_i16x8_s(hi));
+    s3 = i32x4.add(s3, i32x4.extend_high_i16x8_s(hi));
+  }
+  v128.store(dst, s0);
+  v128.store(dst, s1, 16);
+  v128.store(dst, s2, 32);
+  v128.store(dst, s3, 48);
+}
+
+/** The readable scalar twin: decode each index back to two weights and multiply. */
+function tile_dot_scalar(tile: usize, act: usize, g0: i32, g1: i32, dst: usize): void {
+  for (let r = 0; r < 16; r++) {
+    let s = 0;
+    for (let g = g0; g < g1; g++) {
+      const byte = <i32>load<u8>(tile + (<usize>(g >> 1) << 4) + r);
+      const idx = (g & 1) == 0 ? byte & 15 : byte >> 4;
+      s += (idx / 3 - 1) * <i32>load<i8>(act + (<usize>g << 1)) + (idx % 3 - 1) * <i32>load<i8>(act + (<usize>g << 1) + 1);
+    }
+    store<i32>(dst + (<usize>r << 2), s);
+  }
+}
+
+/** Tile `t`'s sums for activation row r over column groups [c0, c1) (multiples of 4). */
+@inline function tile_dot(scalar: bool, w: usize, Kp: i32, t: i32, act: usize, tables: usize, r: i32, c0: i32,
+  c1: i32, dst: usize): void {
+  const tile = w + <usize>t * (<usize>Kp << 2);
+  if (scalar) tile_dot_scalar(tile, act + <usize>r * <usize>Kp, c0 >> 1, c1 >> 1, dst);
+  else tile_dot_simd(tile, tables + ((<usize>r * <usize>(Kp >> 1)) << 5), c0 >> 1, c1 >> 1, dst);
+}
+
+/** out i32 [rows, N, G] for tiles [t0, t1): G = 1 (whole row) or Kp/256 groups. `tmp`: 64 bytes per thread. */
+export function ternary_lut_acc(out: usize, w: usize, act: usize, tables: usize, Kp: i32, G: i32, N: i32, rows: i32,
+  scalar: bool, tmp: usize, tid: i32, t0: i32, t1: i32): void {
+  const dst = tmp + (<usize>tid << 6);
+  const span = Kp / G;
+  for (let t = t0; t < t1; t++) {
+    for (let r = 0; r < rows; r++) {
+      for (let g = 0; g < G; g++) {
+        tile_dot(scalar, w, Kp, t, act, tables, r, g * span, (g + 1) * span, dst);
+        for (let i = 0; i < 16; i++) {
+          const n = t * 16 + i;
+          if (n < N) store<i32>(out + ((<usize>((r * N + n) * G + g)) << 2), load<i32>(dst + (<usize>i << 2)));
+        }
+      }
+    }
+  }
+}
+
+/** per_token epilogue over tiles: out[r, n] = f32(f32(acc / s_r) · w_scale(n, 0)). */
+export function ternary_lut_per_token(out: usize, w: usize, act: usize, tables: usize, ascales: usize, wscales: usize,
+  wGroups: i32, Kp: i32, N: i32, rows: i32, scalar: bool, tmp: usize, tid: i32, t0: i32, t1: i32): void {
+  const dst = tmp + (<usize>tid << 6);
+  for (let t = t0; t < t1; t++) {
+    for (let r = 0; r < rows; r++) {
+      tile_dot(scalar, w, Kp, t, act, tables, r, 0, Kp, dst);
+      const s = load<f32>(ascales + ((<usize>r) << 2));
+      for (let i = 0; i < 16; i++) {
+        const n = t * 16 + i;
+        if (n >= N) break;
+        const ws = load<f32>(wscales + ((<usize>(n * wGroups)) << 2));
+        store<f32>(out + ((<usize>(r * N + n)) << 2), (<f32>load<i32>(dst + (<usize>i << 2)) / s) * ws);
+      }
+    }
+  }
+}
+
+/** per_block256 epilogue over tiles: out[r, n] = Σ_g f32(acc_g · f32(d_w(n,g) · d_a(r,g))), in order. */
+export function ternary_lut_per_block(out: usize, w: usize, act: usize, tables: usize, ascales: usize, wscales: usize,
+  wGroups: i32, Kp: i32, N: i32, rows: i32, scalar: bool, tmp: usize, tid: i32, t0: i32, t1: i32): void {
+  const dst = tmp + (<usize>tid << 6);
+  const G = Kp >> 8;
+  for (let t = t0; t < t1; t++) {
+    for (let r = 0; r < rows; r++) {
+      const n0 = t * 16;
+      for (let i = 0; i < 16 && n0 + i < N; i++) store<f32>(out + ((<usize>(r * N + n0 + i)) << 2), 0);
+      for (let g = 0; g < G; g++) {
+        tile_dot(scalar, w, Kp, t, act, tables, r, g * 256, g * 256 + 256, dst);
+        const da = load<f32>(ascales + ((<usize>(r * G + g)) << 2));
+        for (let i = 0; i < 16; i++) {
+          const n = n0 + i;
+          if (n >= N) break;
+          const dw = load<f32>(wscales + ((<usize>(wGroups == 0 ? 0 : n * wGroups + g)) << 2));
+          const o = out + ((<usize>(r * N + n)) << 2);
+          store<f32>(o, load<f32>(o) + <f32>load<i32>(dst + (<usize>i << 2)) * (dw * da));
+        }
+      }
+    }
+  }
+}
