@@ -49,14 +49,31 @@ export function llamaBenchResults(engine: string, shape: string, rows: readonly 
   });
 }
 
+export interface LlamaBenchOptions {
+  readonly threads: readonly number[];
+  /** Prefill length (`-p`, a pp row) and decoded tokens (`-n`, a tg row). */
+  readonly prompt: number;
+  readonly gen: number;
+  readonly reps: number;
+  readonly timeoutMs: number;
+}
+
+/** llama-bench's arguments: one pp and one tg test at every thread count, JSON out. */
+export function llamaBenchArgs(model: string, opts: Omit<LlamaBenchOptions, 'timeoutMs'>): string[] {
+  for (const [k, v] of [['prompt', opts.prompt], ['gen', opts.gen], ['reps', opts.reps]] as const)
+    if (!Number.isInteger(v) || v < 0) throw new Error(`llama-bench ${k} must be a non-negative integer, got ${v}`);
+  if (opts.threads.length === 0 || opts.threads.some((t) => !Number.isInteger(t) || t < 1)) throw new Error(`llama-bench threads must be positive integers, got ${opts.threads.join(',')}`);
+  return ['-m', model, '-p', String(opts.prompt), '-n', String(opts.gen), '-t', opts.threads.join(','), '-r', String(Math.max(1, opts.reps)), '-o', 'json'];
+}
+
 /** Run an external llama-bench binary on a model file; resolves with its parsed rows. */
-export function runLlamaBench(binary: string, model: string, opts: { threads: readonly number[]; prompt: number; gen: number; reps: number; timeoutMs: number }): Promise<LlamaBenchRow[]> {
-  const args = ['-m', model, '-p', String(opts.prompt), '-n', String(opts.gen), '-t', opts.threads.join(','), '-r', String(opts.reps), '-o', 'json'];
+export function runLlamaBench(binary: string, model: string, opts: LlamaBenchOptions): Promise<LlamaBenchRow[]> {
+  const args = llamaBenchArgs(model, opts);
   return new Promise((resolve, reject) => {
     const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
-    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs);
+    const timer = setTimeout(() => { err += `\nkilled after ${opts.timeoutMs} ms`; child.kill('SIGKILL'); }, opts.timeoutMs);
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr.on('data', (d: Buffer) => (err += d.toString()));
     child.on('error', (e) => { clearTimeout(timer); reject(e); });

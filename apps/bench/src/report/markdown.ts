@@ -8,14 +8,14 @@ function fmt(v: number): string {
 }
 
 function table(rows: readonly BenchResult[]): string {
-  const head = '| engine | backend | shape | threads | batch | metric | value | unit |\n|---|---|---|---:|---:|---|---:|---|';
+  const head = '| engine | backend | shape | threads | batch | ctx | metric | value | unit |\n|---|---|---|---:|---:|---:|---|---:|---|';
   const body = rows.map((r) =>
-    `| ${r.engine} | ${r.backend}${r.variant ? ` (${r.variant})` : ''} | ${r.shape} | ${r.threads} | ${r.batch} | ${r.metric} | ${fmt(r.value)} | ${r.unit}${r.note ? ` — ${r.note}` : ''} |`);
+    `| ${r.engine} | ${r.backend}${r.variant ? ` (${r.variant})` : ''} | ${r.shape} | ${r.threads} | ${r.batch} | ${r.context ?? ''} | ${r.metric} | ${fmt(r.value)} | ${r.unit}${r.note ? ` — ${r.note}` : ''} |`);
   return [head, ...body].join('\n');
 }
 
 /** The human-readable report: host facts, one table per suite, and the baseline comparison when there is one. */
-export function renderMarkdown(report: BenchReport, comparison?: Comparison): string {
+export function renderMarkdown(report: BenchReport, comparison?: Comparison, extra?: string): string {
   const h = report.host;
   const out: string[] = [
     `# Trine bench — ${report.run.id} (${report.run.mode})`,
@@ -26,10 +26,27 @@ export function renderMarkdown(report: BenchReport, comparison?: Comparison): st
       (h.gpu ? `, GPU ${h.gpu}` : ''),
     '',
   ];
+  if (report.models && Object.keys(report.models).length > 0) {
+    out.push('Models (Trine GGUF writer, random ternary weights): ' +
+      Object.entries(report.models).map(([k, m]) => `${k} ${m.format} ${(m.bytes / 2 ** 20).toFixed(0)} MiB`).join(', '), '');
+  }
+  if (report.ratios && report.ratios.length > 0) {
+    out.push('## Trine vs external engines (same file, same run)', '',
+      '| suite | shape | threads | trine backend | trine tok/s | engine | engine tok/s | ratio |', '|---|---|---:|---|---:|---|---:|---:|');
+    for (const r of report.ratios)
+      out.push(`| ${r.suite} | ${r.shape} | ${r.threads} | ${r.backend}${r.variant ? ` (${r.variant})` : ''} | ${fmt(r.trine)} | ${r.external} | ${fmt(r.other)} | **${r.ratio.toFixed(2)}×** |`);
+    out.push('');
+  }
   const suites = [...new Set(report.results.map((r) => r.suite))];
   for (const s of suites) {
     out.push(`## ${s}`, '', table(report.results.filter((r) => r.suite === s)), '');
   }
+  if (report.skipped && report.skipped.length > 0) {
+    out.push('## Unavailable / skipped', '');
+    for (const k of report.skipped) out.push(`- ${k.what}: unavailable: ${k.reason.split('\n')[0]}`);
+    out.push('');
+  }
+  if (extra) out.push(extra);
   if (comparison) {
     out.push('## Against the baseline', '', `${comparison.matched} results matched.`, '');
     if (comparison.regressions.length === 0) out.push('No regressions.');

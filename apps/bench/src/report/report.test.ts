@@ -49,7 +49,7 @@ describe('rendering', () => {
     const md = renderMarkdown(r);
     expect(md).toContain('## decode');
     expect(md).toContain('## kernel');
-    expect(md).toContain('| bitnet.cpp | cpu | 2b4t | 1 | 1 | tokens_per_s | 15.20 | tok/s |');
+    expect(md).toContain('| bitnet.cpp | cpu | 2b4t | 1 | 1 |  | tokens_per_s | 15.20 | tok/s |');
   });
   it('draws one chart per suite and metric with bars proportional to the values', () => {
     const charts = renderCharts(r);

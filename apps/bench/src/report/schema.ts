@@ -37,11 +37,34 @@ export interface BenchResult {
   readonly note?: string;
 }
 
+/** A measurement that could not run here, and why ("unavailable: …"). */
+export interface SkippedRun {
+  readonly what: string;
+  readonly reason: string;
+}
+
+/** Trine against an external engine on the same file, same run, same threads: ratio = trine / external. */
+export interface EngineRatio {
+  readonly suite: 'decode' | 'prefill';
+  readonly shape: string;
+  readonly threads: number;
+  readonly backend: string;
+  readonly variant?: string;
+  readonly external: string;
+  readonly trine: number;
+  readonly other: number;
+  readonly ratio: number;
+}
+
 export interface BenchReport {
   readonly schema: typeof REPORT_SCHEMA;
-  readonly run: { readonly id: string; readonly startedAt: string; readonly mode: 'quick' | 'full'; readonly args: readonly string[] };
+  readonly run: { readonly id: string; readonly startedAt: string; readonly mode: 'quick' | 'full'; readonly args: readonly string[]; readonly seconds?: number };
   readonly host: HostFacts;
   readonly results: readonly BenchResult[];
+  readonly skipped?: readonly SkippedRun[];
+  readonly ratios?: readonly EngineRatio[];
+  /** Model files measured: shape → path and size. */
+  readonly models?: Readonly<Record<string, { readonly path: string; readonly bytes: number; readonly format: string }>>;
 }
 
 /** Identity of a measurement across runs: everything but the value. */

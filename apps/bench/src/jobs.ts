@@ -1,0 +1,78 @@
+/** What a child process is asked to measure, and what it answers. One job per child, so peak RSS is per run. */
+import type { BenchResult } from './report/schema.js';
+
+export interface ModelJob {
+  readonly kind: 'model';
+  readonly backend: string;
+  readonly threads: number;
+  readonly shape: string;
+  readonly modelPath: string;
+  readonly lmHead: 'f16' | 'q8';
+  /** Tokens decoded per measurement (batch 1). */
+  readonly decodeTokens: number;
+  /** Prompt length of the prefill measurement (also its time to first token). */
+  readonly prefillTokens: number;
+  /** KV depths decoding starts at (a short prompt is prefilled first, untimed). */
+  readonly contexts: readonly number[];
+  readonly reps: number;
+  /** Which measurements to run. */
+  readonly suites: readonly ('decode' | 'prefill')[];
+  /** q8 only: steps over which logits are compared with the f16 head (0: no drift measurement). */
+  readonly driftSteps: number;
+}
+
+export interface BatchedJob {
+  readonly kind: 'batched';
+  readonly backend: string;
+  readonly threads: number;
+  readonly shape: string;
+  readonly modelPath: string;
+  readonly batches: readonly number[];
+  readonly steps: number;
+  readonly promptTokens: number;
+}
+
+export interface KernelShape {
+  readonly name: string;
+  /** Output rows N and inner dimension K. */
+  readonly n: number;
+  readonly k: number;
+  readonly kind: 'ternary' | 'lm_head';
+}
+
+export interface KernelJob {
+  readonly kind: 'kernel';
+  readonly backend: string;
+  readonly threads: number;
+  readonly shapes: readonly KernelShape[];
+  readonly lmHeadFormats: readonly ('f16' | 'q8')[];
+  /** Rows of the prefill-shaped GEMM (0: skip). */
+  readonly gemmRows: number;
+  readonly minSeconds: number;
+  /** Read bandwidth at this thread count (GB/s), for the roofline percentage. */
+  readonly bandwidthGBs?: number;
+  readonly bandwidthSource?: string;
+}
+
+export interface BandwidthJob {
+  readonly kind: 'bandwidth';
+  readonly threads: number;
+  readonly megabytes: number;
+  readonly reps: number;
+}
+
+export type Job = ModelJob | BatchedJob | KernelJob | BandwidthJob;
+
+export interface Skipped {
+  readonly what: string;
+  readonly reason: string;
+}
+
+export interface JobAnswer {
+  readonly results: BenchResult[];
+  readonly skipped: Skipped[];
+  /** Extra facts a job found (backend variant, bandwidth). */
+  readonly facts?: Record<string, string | number>;
+}
+
+export const ANSWER_MARK = '@@trine-bench-answer ';

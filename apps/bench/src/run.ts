@@ -1,0 +1,223 @@
+/**
+ * The bench run: plan the matrix from the options, run each measurement in its own child process, run the external
+ * engines on the same files, then write report.json, report.md, charts/*.svg, report.html and recommendations.json
+ * under <out>/<run-id>/. Returns the exit code: 1 when a baseline was given and a result regressed beyond the
+ * threshold, else 0.
+ */
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { TrineError } from '@trine/core';
+import { createBackend, threaded } from './backends.js';
+import { llamaBenchResults, runLlamaBench } from './external/llama-bench.js';
+import { hostFacts } from './host.js';
+import type { Job, JobAnswer, KernelShape } from './jobs.js';
+import { ensureBenchModel } from './model/generate.js';
+import { layerMatrices, shapeByName, type WeightFormat } from './model/shapes.js';
+import type { BenchOptions } from './options.js';
+import { recommend, renderRecommendations } from './recommend.js';
+import { compareReports, type Comparison } from './report/compare.js';
+import { renderHtml } from './report/html.js';
+import { renderMarkdown } from './report/markdown.js';
+import { REPORT_SCHEMA, type BenchReport, type BenchResult, type EngineRatio, type SkippedRun } from './report/schema.js';
+import { renderCharts } from './report/svg.js';
+import { describe, runInChild } from './spawn.js';
+import { BANDWIDTH_SOURCE } from './suites/bandwidth.js';
+
+/** Preference when one backend is wanted (quick): native first. */
+const PREFERENCE = ['cpu', 'webgpu', 'wasm'];
+
+export interface RunOutcome {
+  readonly dir: string;
+  readonly report: BenchReport;
+  readonly comparison?: Comparison;
+  readonly exitCode: number;
+}
+
+async function probe(name: string): Promise<string | null> {
+  const timeout = new Promise<{ unavailable: string }>((r) => setTimeout(() => r({ unavailable: 'did not start within 60 s' }), 60_000).unref());
+  const made = await Promise.race([createBackend(name, 1), timeout]);
+  if ('unavailable' in made) return made.unavailable;
+  made.backend.destroy();
+  return null;
+}
+
+async function chooseBackends(opts: BenchOptions, skipped: SkippedRun[], log: (s: string) => void): Promise<string[]> {
+  if (opts.backends.length > 0) return [...opts.backends];
+  const available: string[] = [];
+  for (const name of PREFERENCE) {
+    const why = await probe(name);
+    if (why === null) available.push(name);
+    else skipped.push({ what: `backend ${name}`, reason: why });
+  }
+  log(`backends available: ${available.join(', ') || 'none but reference'}`);
+  if (available.length === 0) return ['reference'];
+  return opts.quick ? [available[0]!] : available;
+}
+
+/** Matrix shapes of the kernel suite: 2B4T's projections and LM head (the tiny shape's when only tiny is asked). */
+export function kernelShapes(shapes: readonly string[]): KernelShape[] {
+  const onlyTiny = shapes.every((s) => s === 'tiny');
+  const s = shapeByName(onlyTiny ? 'tiny' : '2b4t');
+  const seen = new Set<string>();
+  const list: KernelShape[] = [];
+  for (const [, n, k] of layerMatrices(s)) {
+    const name = `${n}x${k}`;
+    if (!seen.has(name)) list.push({ name, n, k, kind: 'ternary' });
+    seen.add(name);
+  }
+  list.push({ name: `lm_head ${s.vocab}x${s.hidden}`, n: s.vocab, k: s.hidden, kind: 'lm_head' });
+  return list;
+}
+
+/** Trine / external ratios for decode and prefill at batch 1, matched on shape and threads (shallowest context). */
+export function engineRatios(results: readonly BenchResult[]): EngineRatio[] {
+  const ratios: EngineRatio[] = [];
+  const ext = results.filter((r) => r.engine !== 'trine' && (r.suite === 'decode' || r.suite === 'prefill'));
+  const mine = results.filter((r) => r.engine === 'trine' && (r.suite === 'decode' || r.suite === 'prefill') && r.metric === 'tokens_per_s' && r.batch === 1);
+  for (const e of ext) {
+    const same = mine.filter((r) => r.suite === e.suite && r.shape === e.shape && r.threads === e.threads);
+    const depth = Math.min(...same.map((r) => r.context ?? 0));
+    for (const t of same.filter((r) => (r.context ?? 0) === depth))
+      ratios.push({ suite: e.suite as 'decode' | 'prefill', shape: e.shape, threads: e.threads, backend: t.backend, ...(t.variant ? { variant: t.variant } : {}), external: e.engine, trine: t.value, other: e.value, ratio: t.value / e.value });
+  }
+  return ratios.sort((a, b) => a.suite.localeCompare(b.suite) || a.shape.localeCompare(b.shape) || a.threads - b.threads);
+}
+
+function runId(commit: string): string {
+  return `${new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19)}-${commit}`;
+}
+
+export async function runBench(opts: BenchOptions, log: (s: string) => void = (s) => process.stderr.write(`${s}\n`)): Promise<RunOutcome> {
+  const t0 = performance.now();
+  const startedAt = new Date().toISOString();
+  let baseline: BenchReport | undefined;
+  if (opts.baseline) {
+    try {
+      baseline = JSON.parse(await readFile(opts.baseline, 'utf8')) as BenchReport;
+    } catch (e) {
+      throw new TrineError('INVALID_ARGUMENT', `--baseline ${opts.baseline}: ${e instanceof Error ? e.message : String(e)}`, { field: 'baseline', cause: e });
+    }
+    if (baseline.schema !== REPORT_SCHEMA || !Array.isArray(baseline.results))
+      throw new TrineError('INVALID_ARGUMENT', `--baseline ${opts.baseline}: not a ${REPORT_SCHEMA} report`, { field: 'baseline' });
+  }
+  for (const [flag, p] of [['bitnet-cpp', opts.bitnetCpp], ['llama-cpp', opts.llamaCpp]] as const) {
+    if (p === undefined) continue;
+    try {
+      await stat(p);
+    } catch {
+      throw new TrineError('NOT_FOUND', `--${flag}: ${p} does not exist`, { field: flag });
+    }
+  }
+
+  const results: BenchResult[] = [];
+  const skipped: SkippedRun[] = [];
+  const facts: Record<string, string | number> = {};
+  const timeoutMs = (opts.quick ? 10 : 40) * 60_000;
+  const run = async (job: Job): Promise<JobAnswer> => {
+    log(`▶ ${describe(job)}`);
+    const a = await runInChild(job, { timeoutMs });
+    results.push(...a.results);
+    skipped.push(...a.skipped);
+    Object.assign(facts, a.facts ?? {});
+    for (const s of a.skipped) log(`  unavailable: ${s.what}: ${s.reason.split('\n')[0]}`);
+    return a;
+  };
+
+  const backends = await chooseBackends(opts, skipped, log);
+  const threadsFor = (b: string): number[] => (threaded(b) ? [...opts.threads] : [1]);
+
+  // Host read bandwidth first: the kernel suite's roofline needs it.
+  const bandwidth: Record<string, number> = {};
+  for (const t of opts.threads) {
+    const a = await run({ kind: 'bandwidth', threads: t, megabytes: opts.quick ? 512 : 1024, reps: 3 });
+    const r = a.results.find((x) => x.metric === 'read_bandwidth');
+    if (r) bandwidth[String(t)] = r.value;
+  }
+
+  // Model files.
+  const models: Record<string, { path: string; bytes: number; format: string }> = {};
+  const label = (shape: string, format: WeightFormat) => (format === 'i2_s' ? shape : `${shape}-${format}`);
+  for (const name of opts.shapes) {
+    for (const format of opts.formats) {
+      try {
+        const m = await ensureBenchModel(shapeByName(name), format, { ...(opts.cacheDir ? { cacheDir: opts.cacheDir } : {}), log });
+        if (m.built) log(`  generated in ${m.seconds.toFixed(1)} s`);
+        models[label(name, format)] = { path: m.path, bytes: (await stat(m.path)).size, format };
+      } catch (e) {
+        skipped.push({ what: `model ${label(name, format)}`, reason: e instanceof Error ? e.message : String(e) });
+      }
+    }
+  }
+
+  // Trine on every model × backend × threads.
+  const contexts = opts.contexts;
+  for (const [key, m] of Object.entries(models)) {
+    for (const backend of backends) {
+      for (const threads of threadsFor(backend)) {
+        const common = { backend, threads, shape: key, modelPath: m.path };
+        await run({ kind: 'model', ...common, lmHead: 'f16', decodeTokens: opts.decodeTokens, prefillTokens: opts.prefillTokens, contexts, reps: opts.reps, suites: ['prefill', 'decode'], driftSteps: 0 });
+        if (opts.q8)
+          await run({ kind: 'model', ...common, lmHead: 'q8', decodeTokens: opts.decodeTokens, prefillTokens: opts.prefillTokens, contexts: [contexts[0]!], reps: opts.reps, suites: ['decode'], driftSteps: opts.quick ? 8 : 16 });
+        if (opts.batched && opts.batches.length > 0)
+          await run({ kind: 'batched', ...common, batches: opts.batches, steps: opts.quick ? 8 : 24, promptTokens: 8 });
+      }
+    }
+  }
+
+  if (opts.kernels) {
+    const shapes = kernelShapes(opts.shapes);
+    for (const backend of backends)
+      for (const threads of threadsFor(backend))
+        await run({
+          kind: 'kernel', backend, threads, shapes, lmHeadFormats: opts.q8 ? ['f16', 'q8'] : ['f16'], gemmRows: opts.quick ? 0 : 128,
+          minSeconds: opts.quick ? 0.3 : 1, ...(bandwidth[String(threads)] ? { bandwidthGBs: bandwidth[String(threads)], bandwidthSource: BANDWIDTH_SOURCE } : {}),
+        });
+  }
+
+  // External engines on the same files, at the same thread counts.
+  for (const [engine, binary] of [['bitnet.cpp', opts.bitnetCpp], ['llama.cpp', opts.llamaCpp]] as const) {
+    if (!binary) continue;
+    for (const [key, m] of Object.entries(models)) {
+      log(`▶ ${engine} llama-bench ${key}`);
+      try {
+        const rows = await runLlamaBench(binary, m.path, { threads: opts.threads, prompt: opts.prefillTokens, gen: opts.decodeTokens, reps: Math.max(2, opts.reps), timeoutMs: timeoutMs * 2 });
+        results.push(...llamaBenchResults(engine, key, rows));
+      } catch (e) {
+        const reason = e instanceof Error ? e.message : String(e);
+        skipped.push({ what: `${engine} ${key}`, reason });
+        log(`  unavailable: ${engine} ${key}: ${reason}`);
+      }
+    }
+  }
+
+  skipped.push({ what: 'serving (gateway latency percentiles at concurrency 1/32)', reason: 'suite not built yet in apps/bench' });
+
+  const host = hostFacts({
+    ...(Object.keys(bandwidth).length ? { memoryBandwidthGBs: bandwidth } : {}),
+  });
+  const report: BenchReport = {
+    schema: REPORT_SCHEMA,
+    run: { id: opts.runId ?? runId(host.commit), startedAt, mode: opts.quick ? 'quick' : 'full', args: opts.args, seconds: (performance.now() - t0) / 1000 },
+    host,
+    results,
+    skipped,
+    ratios: engineRatios(results),
+    models,
+  };
+  const comparison = baseline ? compareReports(report, baseline, opts.threshold) : undefined;
+  const dir = resolve(join(opts.out, report.run.id));
+  await writeReport(dir, report, comparison);
+  log(`report: ${join(dir, 'report.md')}`);
+  return { dir, report, ...(comparison ? { comparison } : {}), exitCode: comparison && comparison.regressions.length > 0 ? 1 : 0 };
+}
+
+export async function writeReport(dir: string, report: BenchReport, comparison?: Comparison): Promise<void> {
+  await mkdir(join(dir, 'charts'), { recursive: true });
+  const recs = recommend(report);
+  const charts = renderCharts(report);
+  await writeFile(join(dir, 'report.json'), `${JSON.stringify(report, null, 2)}\n`);
+  await writeFile(join(dir, 'recommendations.json'), `${JSON.stringify(recs, null, 2)}\n`);
+  await writeFile(join(dir, 'report.md'), renderMarkdown(report, comparison, renderRecommendations(recs)));
+  for (const c of charts) await writeFile(join(dir, 'charts', `${c.id}.svg`), c.svg);
+  await writeFile(join(dir, 'report.html'), renderHtml(report, charts, comparison));
+}

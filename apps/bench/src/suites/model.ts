@@ -1,0 +1,204 @@
+/**
+ * Whole-model suites, run inside a child process: load time, prefill tokens/s and time to first token, decode
+ * tokens/s (batch 1, greedy, each step's token fed back), the opt-in q8 LM head with its logit drift against f16,
+ * and batched decode through model.forward with one KV slot per sequence.
+ */
+import { BitNetModel, openModel, type Handles, type KernelBackend } from '@trine/core';
+import { createBackend } from '../backends.js';
+import type { BatchedJob, JobAnswer, ModelJob } from '../jobs.js';
+import type { BenchResult } from '../report/schema.js';
+
+const now = (): number => performance.now();
+
+function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor((s.length - 1) / 2)]!;
+}
+
+/** Deterministic prompt tokens in the byte-token range (any id works; the weights are random). */
+function promptTokens(n: number, seed: number): Int32Array {
+  const t = new Int32Array(n);
+  let s = seed >>> 0 || 1;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    t[i] = 32 + (s >>> 8) % 200;
+  }
+  return t;
+}
+
+type Model = BitNetModel<Handles>;
+
+/** Greedy ids of the rows asked for, via the backend's argmax (one i32 per row comes back, not the logits). */
+async function argmaxRows(model: Model, logits: Handles['tensor'], out: Handles['tensor'], rows: number): Promise<Int32Array> {
+  model.backend.argmax(out, logits, rows);
+  const host = await model.backend.read(out, rows);
+  return host.data as Int32Array;
+}
+
+function seq(n: number, from = 0): Int32Array {
+  return Int32Array.from({ length: n }, (_, i) => from + i);
+}
+
+async function prefill(model: Model, slot: number, tokens: Int32Array, from: number, out: Handles['tensor']): Promise<number> {
+  const n = tokens.length;
+  const logits = model.forward({ tokens, positions: seq(n, from), slots: new Int32Array(n).fill(slot), logitsFor: Int32Array.of(n - 1) });
+  return (await argmaxRows(model, logits, out, 1))[0]!;
+}
+
+async function load(job: { backend: string; threads: number; modelPath: string }, opts: { slots: number; context: number; maxBatchTokens: number; lmHead?: 'f16' | 'q8' }) {
+  const made = await createBackend(job.backend, job.threads);
+  if ('unavailable' in made) return made;
+  const t0 = now();
+  const source = await openModel(job.modelPath);
+  const context = Math.min(opts.context, source.config.context);
+  try {
+    const model = (await BitNetModel.load(source, made.backend, {
+      slots: opts.slots,
+      context,
+      maxBatchTokens: opts.maxBatchTokens,
+      ...(opts.lmHead === 'q8' ? { lmHeadFormat: 'q8' as const } : {}),
+    })) as unknown as Model;
+    return { model, backend: made.backend as KernelBackend<Handles>, loadMs: now() - t0, source };
+  } catch (e) {
+    made.backend.destroy();
+    await source.close();
+    return { unavailable: e instanceof Error ? e.message : String(e) };
+  }
+}
+
+export async function runModelJob(job: ModelJob): Promise<JobAnswer> {
+  const variant = job.lmHead === 'q8' ? 'q8-lm-head' : undefined;
+  const base = { engine: 'trine', backend: job.backend, shape: job.shape, threads: job.threads, batch: 1, ...(variant ? { variant } : {}) };
+  const maxCtx = Math.max(job.prefillTokens, ...job.contexts.map((c) => c + job.decodeTokens + job.driftSteps + 1));
+  const loaded = await load(job, { slots: 1, context: maxCtx, maxBatchTokens: Math.max(job.prefillTokens, 1), lmHead: job.lmHead });
+  if ('unavailable' in loaded) return { results: [], skipped: [{ what: `${job.backend} ${job.shape} ${job.threads}t${variant ? ` ${variant}` : ''}`, reason: loaded.unavailable }] };
+  const { model, backend, loadMs, source } = loaded;
+  const results: BenchResult[] = [];
+  const facts: Record<string, string | number> = { backendVariant: backend.info.variant, backendThreads: backend.info.threads };
+  const out = backend.alloc('i32', [model.maxBatchTokens]);
+  try {
+    results.push({ ...base, suite: 'load', metric: 'load_ms', value: loadMs, unit: 'ms', higherIsBetter: false, note: backend.info.variant });
+    // Warm-up: one token, so first-call costs (page faults, JIT, thread start) stay out of the figures.
+    await prefill(model, 0, promptTokens(1, 1), 0, out);
+
+    if (job.suites.includes('prefill')) {
+      const times: number[] = [];
+      const prompt = promptTokens(job.prefillTokens, 7);
+      for (let r = 0; r < job.reps; r++) {
+        const t0 = now();
+        await prefill(model, 0, prompt, 0, out);
+        times.push(now() - t0);
+      }
+      const t = median(times);
+      results.push(
+        { ...base, suite: 'prefill', context: job.prefillTokens, metric: 'tokens_per_s', value: job.prefillTokens / (t / 1000), unit: 'tok/s', higherIsBetter: true },
+        { ...base, suite: 'prefill', context: job.prefillTokens, metric: 'ttft_ms', value: t, unit: 'ms', higherIsBetter: false, note: `${job.prefillTokens}-token prompt` },
+      );
+    }
+
+    if (job.suites.includes('decode')) {
+      for (const ctx of job.contexts) {
+        const rates: number[] = [];
+        for (let r = 0; r < job.reps; r++) {
+          let tok = await prefill(model, 0, promptTokens(Math.max(ctx, 1), 11), 0, out);
+          const t0 = now();
+          for (let i = 0; i < job.decodeTokens; i++) {
+            const logits = model.forward({ tokens: Int32Array.of(tok), positions: Int32Array.of(ctx + i), slots: Int32Array.of(0), logitsFor: Int32Array.of(0) });
+            tok = (await argmaxRows(model, logits, out, 1))[0]!;
+          }
+          rates.push(job.decodeTokens / ((now() - t0) / 1000));
+        }
+        results.push({ ...base, suite: 'decode', context: ctx, metric: 'tokens_per_s', value: median(rates), unit: 'tok/s', higherIsBetter: true, note: `${job.decodeTokens} tokens after ${ctx}` });
+      }
+    }
+
+    if (job.lmHead === 'q8' && job.driftSteps > 0) results.push(...(await drift(model, job, base)));
+    const rss = process.resourceUsage().maxRSS * 1024;
+    results.push({ ...base, suite: 'load', metric: 'peak_rss_mb', value: rss / 2 ** 20, unit: 'MiB', higherIsBetter: false, note: `file ${(source.weightBytes / 2 ** 20).toFixed(0)} MiB of weights` });
+    return { results, skipped: [], facts };
+  } finally {
+    backend.dispose(out);
+    model.dispose();
+    backend.destroy();
+    await source.close();
+  }
+}
+
+/**
+ * Logit drift of the q8 LM head: at each greedy step (driven by the q8 logits), the same normed hidden state also
+ * goes through the f16 matrix (still loaded for the embedding lookup); NMSE = Σ(q8 − f16)² / Σ f16², and whether
+ * the top-1 ids agree.
+ */
+async function drift(model: Model, job: ModelJob, base: Omit<BenchResult, 'suite' | 'metric' | 'value' | 'unit' | 'higherIsBetter'>): Promise<BenchResult[]> {
+  const be = model.backend;
+  const vocab = model.config.vocab;
+  const f16Logits = be.alloc('f32', [1, vocab]);
+  const out = be.alloc('i32', [model.maxBatchTokens]);
+  let err = 0;
+  let ref = 0;
+  let agree = 0;
+  try {
+    let tok = await prefill(model, 0, promptTokens(8, 13), 0, out);
+    for (let i = 0; i < job.driftSteps; i++) {
+      const logits = model.forward({ tokens: Int32Array.of(tok), positions: Int32Array.of(8 + i), slots: Int32Array.of(0), logitsFor: Int32Array.of(0) });
+      const q = (await be.read(logits, 1)).data as Float32Array;
+      be.lmHead(f16Logits, model.state.x_final, model.weights.token_embd, Int32Array.of(0));
+      const f = (await be.read(f16Logits, 1)).data as Float32Array;
+      let qi = 0;
+      let fi = 0;
+      for (let v = 0; v < vocab; v++) {
+        const d = q[v]! - f[v]!;
+        err += d * d;
+        ref += f[v]! * f[v]!;
+        if (q[v]! > q[qi]!) qi = v;
+        if (f[v]! > f[fi]!) fi = v;
+      }
+      if (qi === fi) agree++;
+      tok = qi;
+    }
+  } finally {
+    be.dispose(f16Logits);
+    be.dispose(out);
+  }
+  const note = `${job.driftSteps} greedy steps vs the f16 head`;
+  return [
+    { ...base, suite: 'quality', metric: 'q8_logit_nmse', value: ref > 0 ? err / ref : 0, unit: 'ratio', higherIsBetter: false, note },
+    { ...base, suite: 'quality', metric: 'q8_top1_agreement', value: agree / job.driftSteps, unit: 'fraction', higherIsBetter: true, note },
+  ];
+}
+
+export async function runBatchedJob(job: BatchedJob): Promise<JobAnswer> {
+  const maxB = Math.max(...job.batches);
+  const loaded = await load(job, { slots: maxB, context: job.promptTokens + job.steps + 2, maxBatchTokens: Math.max(maxB, job.promptTokens) });
+  if ('unavailable' in loaded) return { results: [], skipped: [{ what: `${job.backend} ${job.shape} ${job.threads}t batched`, reason: loaded.unavailable }] };
+  const { model, backend, source } = loaded;
+  const results: BenchResult[] = [];
+  const out = backend.alloc('i32', [model.maxBatchTokens]);
+  try {
+    await prefill(model, 0, promptTokens(1, 1), 0, out);
+    for (const b of job.batches) {
+      const next = new Int32Array(b);
+      for (let s = 0; s < b; s++) next[s] = await prefill(model, s, promptTokens(job.promptTokens, 100 + s), 0, out);
+      const slots = seq(b);
+      const rows = seq(b);
+      const t0 = now();
+      for (let i = 0; i < job.steps; i++) {
+        const logits = model.forward({ tokens: next, positions: new Int32Array(b).fill(job.promptTokens + i), slots, logitsFor: rows });
+        next.set(await argmaxRows(model, logits, out, b));
+      }
+      const secs = (now() - t0) / 1000;
+      const base = { suite: 'batched' as const, engine: 'trine', backend: job.backend, shape: job.shape, threads: job.threads, batch: b };
+      results.push(
+        { ...base, metric: 'aggregate_tokens_per_s', value: (b * job.steps) / secs, unit: 'tok/s', higherIsBetter: true, note: `${job.steps} steps` },
+        { ...base, metric: 'per_sequence_tokens_per_s', value: job.steps / secs, unit: 'tok/s', higherIsBetter: true },
+      );
+    }
+    results.push({ suite: 'load', engine: 'trine', backend: job.backend, shape: job.shape, threads: job.threads, batch: maxB, metric: 'peak_rss_mb', value: (process.resourceUsage().maxRSS * 1024) / 2 ** 20, unit: 'MiB', higherIsBetter: false, note: `${maxB} KV slots` });
+    return { results, skipped: [], facts: { backendVariant: backend.info.variant } };
+  } finally {
+    backend.dispose(out);
+    model.dispose();
+    backend.destroy();
+    await source.close();
+  }
+}
