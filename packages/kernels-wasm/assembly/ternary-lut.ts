@@ -32,6 +32,11 @@ export function ternary_lut_tables(tables: usize, act: usize, Kp: i32, rows: i32
   }
 }
 
+/** Table lookup; indices are always < 16, so relaxed swizzle (a single pshufb on x86) is deterministic here. */
+@inline function lookup(table: v128, idx: v128): v128 {
+  return ASC_FEATURE_RELAXED_SIMD ? i8x16.relaxed_swizzle(table, idx) : i8x16.swizzle(table, idx);
+}
+
 /**
  * Accumulators of one tile (16 rows) against one activation row over pairs [g0, g1) (a multiple of 2 apart):
  * writes 16 i32 sums to `acc16x` (rows of the tile in order).
@@ -49,10 +54,10 @@ export function ternary_lut_tables(tables: usize, act: usize, Kp: i32, rows: i32
       const ia = v128.and(v, m4);
       const ib = i8x16.shr_u(v, 4);
       const ta = tab + (<usize>g << 5);
-      const la = i8x16.swizzle(v128.load(ta), ia);
-      const ha = i8x16.swizzle(v128.load(ta, 16), ia);
-      const lb = i8x16.swizzle(v128.load(ta, 32), ib);
-      const hb = i8x16.swizzle(v128.load(ta, 48), ib);
+      const la = lookup(v128.load(ta), ia);
+      const ha = lookup(v128.load(ta, 16), ia);
+      const lb = lookup(v128.load(ta, 32), ib);
+      const hb = lookup(v128.load(ta, 48), ib);
       lo = i16x8.add(lo, i8x16.shuffle(la, ha, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23));
       hi = i16x8.add(hi, i8x16.shuffle(la, ha, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31));
       lo = i16x8.add(lo, i8x16.shuffle(lb, hb, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23));
