@@ -52,11 +52,31 @@ export async function runJob(host: ModelHost, job: InferenceJob, sink: EventSink
     return 'handed-back';
   }
 
+  // Start and token events are written without waiting for each reply: the sink keeps them in order (one Redis
+  // connection), so the engine's next token never waits on a round trip. Terminal events wait for all before them.
+  let writing: Promise<void> = Promise.resolve();
+  let unacked = 0;
+  let writeError: unknown;
+  const send = async (e: StreamEvent): Promise<void> => {
+    const p = emit(e);
+    unacked++;
+    writing = p.then(
+      () => void unacked--,
+      (err: unknown) => void (writeError ??= err),
+    );
+    if (unacked > 256) await writing; // bounded when the sink is slower than the engine
+    if (writeError !== undefined) throw writeError;
+  };
+  const settle = async (): Promise<void> => {
+    await writing;
+    if (writeError !== undefined) throw writeError;
+  };
+
   try {
-    await emit({ t: 'start', attempt, worker: ctx.workerId, queueMs: Math.max(0, now() - job.acceptedAt) });
+    await send({ t: 'start', attempt, worker: ctx.workerId, queueMs: Math.max(0, now() - job.acceptedAt) });
     for await (const ev of host.generate(job.request, engineAbort.signal)) {
       if (ev.type === 'token') {
-        await emit({
+        await send({
           t: 'tok',
           attempt,
           i: ev.index,
@@ -67,6 +87,7 @@ export async function runJob(host: ModelHost, job: InferenceJob, sink: EventSink
           at: now(),
         });
       } else {
+        await settle();
         if (ev.finishReason === 'cancelled') return await stopped(engineAbort.signal.reason as StopReason);
         await emit({ t: 'done', attempt, finish: ev.finishReason, usage: ev.usage, timings: ev.timings, text: ev.text, at: now() });
         return 'done';
@@ -74,6 +95,7 @@ export async function runJob(host: ModelHost, job: InferenceJob, sink: EventSink
     }
     throw new Error('generation ended without a done event');
   } catch (e) {
+    await writing;
     if (engineAbort.signal.aborted && TrineError.is(e, 'CANCELLED')) return stopped(engineAbort.signal.reason as StopReason);
     await emit({ t: 'err', attempt, error: toWireError(e) });
     return 'failed';

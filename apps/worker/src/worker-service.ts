@@ -7,7 +7,7 @@ import { Worker, WaitingError, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import { propagation, trace, ROOT_CONTEXT, SpanKind } from '@opentelemetry/api';
 import type { ModelHost } from './engine-host.js';
-import { keys, type InferenceJob } from './protocol.js';
+import { EVENT_TTL_MS, keys, type InferenceJob } from './protocol.js';
 import { RedisEventSink } from './redis-sink.js';
 import { runJob, type RunOutcome, type StopReason } from './runner.js';
 
@@ -39,7 +39,8 @@ export class WorkerService {
 
   private constructor(private readonly opts: WorkerServiceOptions) {
     this.workerId = opts.workerId ?? `worker-${randomUUID().slice(0, 8)}`;
-    this.redis = new Redis(opts.redisUrl, { maxRetriesPerRequest: null });
+    // Auto-pipelining: the XADDs of one decode step (one per sequence in the batch) leave in one write.
+    this.redis = new Redis(opts.redisUrl, { maxRetriesPerRequest: null, enableAutoPipelining: true });
     this.subscriber = new Redis(opts.redisUrl, { maxRetriesPerRequest: null });
     this.bullConnection = new Redis(opts.redisUrl, { maxRetriesPerRequest: null });
     // ioredis reconnects by itself; without listeners its errors would be reported as unhandled.
@@ -92,10 +93,11 @@ export class WorkerService {
     this.running.set(data.requestId, ac);
     bullSignal?.addEventListener('abort', () => ac.abort('lock-lost' satisfies StopReason), { once: true });
     try {
-      // Cancelled while it waited (the pub/sub message found no worker holding it).
-      if (await this.redis.exists(keys.cancelled(data.requestId))) ac.abort('cancel' satisfies StopReason);
-      // Attempts are counted in Redis, not by BullMQ, so a restarted job's events are told apart exactly.
-      const attempt = await this.redis.incr(keys.attempts(data.requestId));
+      // One round trip: was it cancelled while it waited (the pub/sub message found no worker holding it)? And
+      // which attempt is this — counted in Redis, not by BullMQ, so a restarted job's events are told apart exactly.
+      const [cancelled, counted] = (await this.redis.multi().exists(keys.cancelled(data.requestId)).incr(keys.attempts(data.requestId)).pexpire(keys.attempts(data.requestId), EVENT_TTL_MS).exec()) ?? [];
+      if (cancelled?.[1] === 1) ac.abort('cancel' satisfies StopReason);
+      const attempt = Number(counted?.[1] ?? 1);
       this.counters.started++;
       const parent = propagation.extract(ROOT_CONTEXT, data.trace);
       const outcome = await tracer.startActiveSpan(
