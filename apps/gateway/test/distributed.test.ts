@@ -98,7 +98,7 @@ describe('distributed: gateway → BullMQ/Redis → worker', () => {
     });
     await until(() => msgs.length >= 4);
     const admin = new Redis(redis.url);
-    const killed = await admin.client('KILL', 'TYPE', 'normal', 'SKIPME', 'yes');
+    const killed = await admin.call('CLIENT', 'KILL', 'TYPE', 'normal', 'SKIPME', 'yes');
     admin.disconnect();
     expect(Number(killed)).toBeGreaterThan(0);
     await ended;
