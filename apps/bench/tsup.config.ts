@@ -1,2 +1,3 @@
 import { defineConfig } from 'tsup';
-export default defineConfig({ entry: ['src/main.ts'], format: ['esm'], sourcemap: true, clean: true, banner: { js: '#!/usr/bin/env node' } });
+// One file: the child processes re-run dist/main.js, found through import.meta.url (no code-split chunks).
+export default defineConfig({ entry: ['src/main.ts'], format: ['esm'], sourcemap: true, clean: true, splitting: false, banner: { js: '#!/usr/bin/env node' } });

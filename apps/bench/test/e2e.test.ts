@@ -1,0 +1,90 @@
+/**
+ * End to end: a real quick run (tiny shape, reference backend, child processes, real files), its report files and
+ * result keys; the CLI's non-zero exit on a doctored baseline. Timings vary and are never asserted.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+import { parseArgs, type BenchOptions } from '../src/options.js';
+import { runBench } from '../src/run.js';
+import { resultKey, type BenchReport } from '../src/report/schema.js';
+
+const tmp = mkdtempSync(path.join(tmpdir(), 'trine-bench-e2e-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+const cache = path.join(tmp, 'cache');
+const common = ['--quick', '--shapes', 'tiny', '--backends', 'reference', '--threads', '1', '--q8', '--batch', '1,2', '--cache-dir', cache, '--out', tmp];
+
+let first: BenchReport | undefined;
+
+describe('pnpm bench --quick --shapes tiny --backends reference', () => {
+  it('writes report.json, report.md, report.html, charts and recommendations with the expected result keys', async () => {
+    const opts = parseArgs([...common, '--run-id', 'first']) as BenchOptions;
+    const outcome = await runBench(opts, () => {});
+    expect(outcome.exitCode).toBe(0);
+    const dir = path.join(tmp, 'first');
+    for (const f of ['report.json', 'report.md', 'report.html', 'recommendations.json']) expect(existsSync(path.join(dir, f))).toBe(true);
+    const report = JSON.parse(readFileSync(path.join(dir, 'report.json'), 'utf8')) as BenchReport;
+    first = report;
+    expect(report.schema).toBe('trine-bench/1');
+    expect(report.run).toMatchObject({ id: 'first', mode: 'quick' });
+    const keys = new Set(report.results.map(resultKey));
+    for (const k of [
+      'decode|trine|reference||tiny|t1|b1|c8|tokens_per_s',
+      'prefill|trine|reference||tiny|t1|b1|c128|tokens_per_s',
+      'prefill|trine|reference||tiny|t1|b1|c128|ttft_ms',
+      'load|trine|reference||tiny|t1|b1|c|load_ms',
+      'load|trine|reference||tiny|t1|b1|c|peak_rss_mb',
+      'decode|trine|reference|q8-lm-head|tiny|t1|b1|c8|tokens_per_s',
+      'quality|trine|reference|q8-lm-head|tiny|t1|b1|c|q8_logit_nmse',
+      'quality|trine|reference|q8-lm-head|tiny|t1|b1|c|q8_top1_agreement',
+      'batched|trine|reference||tiny|t1|b2|c|aggregate_tokens_per_s',
+      'kernel|trine|reference|gemv|256x256|t1|b1|c|gbps',
+      'kernel|trine|reference|gemv|512x256|t1|b1|c|roofline_pct',
+      'kernel|trine|reference|lm_head f16|lm_head 960x256|t1|b1|c|gops',
+      'kernel|trine|host|js-fallback|memory-read|t1|b1|c|read_bandwidth',
+    ]) expect(keys, k).toContain(k);
+    for (const r of report.results) expect(Number.isFinite(r.value) && r.value >= 0, resultKey(r)).toBe(true);
+    const nmse = report.results.find((r) => r.metric === 'q8_logit_nmse')!;
+    expect(nmse.value).toBeLessThan(0.01); // q8 logits stay close to f16 (a broken q8 head would not)
+    expect(report.skipped?.map((s) => s.what)).toContain('serving (gateway latency percentiles at concurrency 1/32)');
+
+    const md = readFileSync(path.join(dir, 'report.md'), 'utf8');
+    for (const s of ['## decode', '## prefill', '## kernel', '## batched', '## quality', '## Recommendations', '| trine | reference | tiny | 1 | 1 | 8 | tokens_per_s |']) expect(md).toContain(s);
+    const charts = readdirSync(path.join(dir, 'charts'));
+    expect(charts).toContain('decode-tokens-per-s.svg');
+    expect(charts).toContain('kernel-roofline-pct.svg');
+    expect(readFileSync(path.join(dir, 'charts', 'decode-tokens-per-s.svg'), 'utf8')).toMatch(/^<svg [^>]*>.*<rect /s);
+    expect(readFileSync(path.join(dir, 'report.html'), 'utf8')).toContain('<svg');
+    const recs = JSON.parse(readFileSync(path.join(dir, 'recommendations.json'), 'utf8'));
+    expect(recs.shapes[0]).toMatchObject({ shape: 'tiny', decode: { backend: 'reference', threads: 1 } });
+    expect(recs.shapes[0].batch.size).toBeGreaterThanOrEqual(1);
+  }, 240_000);
+
+  it('exits non-zero and names the regression when a doctored baseline is far faster', () => {
+    expect(first).toBeDefined();
+    // The baseline claims decode was 100× faster: this run must regress beyond any threshold.
+    const doctored: BenchReport = { ...first!, results: first!.results.map((r) => (r.suite === 'decode' && r.metric === 'tokens_per_s' && !r.variant ? { ...r, value: r.value * 100 } : r)) };
+    const baseline = path.join(tmp, 'baseline.json');
+    writeFileSync(baseline, JSON.stringify(doctored));
+    const main = fileURLToPath(new URL('../src/main.ts', import.meta.url));
+    const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
+    const r = spawnSync(process.execPath, ['--import', tsx, main, ...common, '--no-kernels', '--no-batched', '--run-id', 'second', '--baseline', baseline, '--threshold', '0.5'], { encoding: 'utf8', timeout: 200_000 });
+    expect(r.status, r.stderr).toBe(1);
+    expect(r.stderr).toMatch(/REGRESSION decode\|trine\|reference\|\|tiny\|t1\|b1\|c8\|tokens_per_s/);
+    expect(readFileSync(path.join(tmp, 'second', 'report.md'), 'utf8')).toContain('**REGRESSION**');
+  }, 240_000);
+
+  it('rejects bad flags with the flag named, before running anything', () => {
+    expect(() => parseArgs(['--threads', '0'])).toThrow(/--threads: '0' is not an integer/);
+    expect(() => parseArgs(['--shapes', '2b4t,13b'])).toThrow(/--shapes: unknown '13b'/);
+    expect(() => parseArgs(['--backends', 'cuda'])).toThrow(/--backends: unknown 'cuda'/);
+    expect(() => parseArgs(['--threshold', 'x'])).toThrow(/--threshold/);
+    expect(() => parseArgs(['--frobnicate'])).toThrow(/unknown flag '--frobnicate'/);
+    expect(() => parseArgs(['--out'])).toThrow(/--out: needs a value/);
+    expect(parseArgs(['--quick'])).toMatchObject({ quick: true, shapes: ['2b4t'], threads: [1, 2], backends: [] });
+  });
+});
