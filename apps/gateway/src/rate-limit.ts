@@ -50,7 +50,13 @@ export class RedisRateLimiter implements RateLimiter {
 
   async take(key: string): Promise<void> {
     const cmd = (this.redis as unknown as { trineRateLimit(k: string, w: number, l: number, m: string): Promise<[number, number]> }).trineRateLimit;
-    const [ok, retryMs] = await cmd.call(this.redis, bucket(key), this.config.windowMs, this.config.limit, `${this.nonce}-${this.seq++}`);
+    let reply: [number, number];
+    try {
+      reply = await cmd.call(this.redis, bucket(key), this.config.windowMs, this.config.limit, `${this.nonce}-${this.seq++}`);
+    } catch (e) {
+      throw new TrineError('UNAVAILABLE', `rate limiter unavailable: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+    }
+    const [ok, retryMs] = reply;
     if (ok !== 1) throw limited(retryMs);
   }
 }

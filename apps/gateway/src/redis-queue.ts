@@ -16,6 +16,16 @@ const BLOCK_MS = 500;
 /** With no events for this long, check that the job still exists (a job that failed for good writes nothing). */
 const WATCHDOG_MS = 5_000;
 
+/** Redis trouble is the client's UNAVAILABLE (retryable), not an internal error. */
+export async function unavailable<T>(p: Promise<T>): Promise<T> {
+  try {
+    return await p;
+  } catch (e) {
+    if (TrineError.is(e)) throw e;
+    throw new TrineError('UNAVAILABLE', `queue unavailable: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+  }
+}
+
 export class RedisJobQueue implements JobQueue {
   private readonly queue: Queue<InferenceJob>;
   private readonly redis: Redis;
@@ -35,16 +45,18 @@ export class RedisJobQueue implements JobQueue {
   }
 
   async depth(): Promise<number> {
-    const c = await this.queue.getJobCounts('waiting', 'active', 'prioritized', 'delayed');
+    const c = await unavailable(this.queue.getJobCounts('waiting', 'active', 'prioritized', 'delayed'));
     return Object.values(c).reduce((a, b) => a + b, 0);
   }
 
   async submit(job: InferenceJob): Promise<void> {
-    await this.queue.add('generate', job, {
-      jobId: job.requestId,
-      removeOnComplete: { age: 600 },
-      removeOnFail: { age: 3600 },
-    });
+    await unavailable(
+      this.queue.add('generate', job, {
+        jobId: job.requestId,
+        removeOnComplete: { age: 600 },
+        removeOnFail: { age: 3600 },
+      }),
+    );
   }
 
   private borrow(): Redis {

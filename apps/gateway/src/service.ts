@@ -111,7 +111,8 @@ export class InferenceHandlers {
 
     const key = v.deterministic && deps.cache ? cacheKey(v.model, v.request, call.request.seed !== undefined) : undefined;
     if (key && deps.cache) {
-      const hit = await deps.cache.get(key);
+      // The cache is an optimization: if it cannot answer, generate.
+      const hit = await deps.cache.get(key).catch(() => undefined);
       if (hit) {
         deps.metrics.cacheHits++;
         await sink.tokens(hit.tokens);
