@@ -211,13 +211,19 @@ export class CpuBackend implements KernelBackend<CpuHandles> {
       data = new Int8Array(q);
       scales = new Float32Array(s);
     } else if (format === 'f16') {
-      data = new Uint16Array(this.addon.allocAligned(n * 2));
-      if (host.dtype === 'f16') data.set(host.data);
-      else for (let i = 0; i < n; i++) data[i] = f32ToF16(host.data[i]!);
+      // A matrix already in its storage type is adopted, not copied: the 2B4T output matrix is 657 MB, and a copy
+      // would sit beside the file's buffer until the next major GC (peak RSS). The caller must not modify it.
+      if (host.dtype === 'f16') data = host.data as Uint16Array;
+      else {
+        data = new Uint16Array(this.addon.allocAligned(n * 2));
+        for (let i = 0; i < n; i++) data[i] = f32ToF16(host.data[i]!);
+      }
     } else if (format === 'f32') {
-      data = new Float32Array(this.addon.allocAligned(n * 4));
-      if (host.dtype === 'f32') data.set(host.data);
-      else for (let i = 0; i < n; i++) data[i] = f16ToF32(host.data[i]!);
+      if (host.dtype === 'f32') data = host.data as Float32Array;
+      else {
+        data = new Float32Array(this.addon.allocAligned(n * 4));
+        for (let i = 0; i < n; i++) data[i] = f16ToF32(host.data[i]!);
+      }
     } else {
       throw new TrineError('INVALID_ARGUMENT', `uploadMatrix: format must be f32, f16 or q8, got ${String(format)}`, {
         field: 'uploadMatrix.format',

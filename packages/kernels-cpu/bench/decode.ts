@@ -1,0 +1,93 @@
+/**
+ * End-to-end decode timing of the CPU backend on a GGUF (not a test; apps/bench is the real report):
+ *   pnpm --filter @trine/kernels-cpu bench:decode -- --model FILE [--threads 1] [--variant avx512] [--lm q8]
+ * Prints load time, peak RSS, prefill (128 tokens) and decode (batch 1 and 8) tokens/s, and the share of decode
+ * time spent outside native calls. CPU-seconds are printed beside wall time because the machine is shared.
+ */
+import { BitNetModel, openModel, type KernelBackend } from '@trine/core';
+import { createCpuBackend, type CpuHandles } from '../src/index.js';
+
+const args = process.argv.slice(2);
+const opt = (n: string, d: string) => {
+  const i = args.indexOf(`--${n}`);
+  return i >= 0 && args[i + 1] ? args[i + 1]! : d;
+};
+const model = opt('model', '');
+if (!model) throw new Error('--model FILE is required');
+const threads = Number(opt('threads', '1'));
+const variant = opt('variant', '');
+const lm = opt('lm', '') as '' | 'q8' | 'f16';
+const decodeTokens = Number(opt('tokens', '32'));
+
+const cpu = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
+};
+const wall = () => performance.now() / 1e3;
+
+const inner = createCpuBackend({ threads, ...(variant ? { variant } : {}) });
+let nativeTime = 0;
+// Time every kernel call: what is left of a step is JS (graph, validation, bookkeeping).
+const timed = new Proxy(inner, {
+  get(target, prop, recv) {
+    const v = Reflect.get(target, prop, recv);
+    if (typeof v !== 'function') return v;
+    return (...a: unknown[]) => {
+      const t0 = performance.now();
+      try {
+        return (v as (...x: unknown[]) => unknown).apply(target, a);
+      } finally {
+        nativeTime += performance.now() - t0;
+      }
+    };
+  },
+}) as KernelBackend<CpuHandles>;
+
+const t0 = wall();
+const source = await openModel(model);
+const m = await BitNetModel.load<CpuHandles>(source, timed, { slots: 8, context: 512, validate: false, ...(lm ? { lmHeadFormat: lm } : {}) });
+await source.close();
+const loadS = wall() - t0;
+const V = m.config.vocab;
+console.log(`backend ${inner.info.variant} threads ${inner.info.threads}; loaded in ${loadS.toFixed(1)} s; peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB`);
+
+const argOut = inner.alloc('i32', [8]);
+function greedy(logits: CpuHandles['tensor'], rows: number): Int32Array {
+  inner.argmax(argOut, logits, rows);
+  return (argOut.data as Int32Array).slice(0, rows);
+}
+
+// Prefill: 128 tokens of slot 0.
+const P = 128;
+const prompt = Int32Array.from({ length: P }, (_, i) => (i * 7919) % V);
+let w0 = wall(), c0 = cpu();
+let logits = m.forward({ tokens: prompt, positions: Int32Array.from({ length: P }, (_, i) => i), slots: new Int32Array(P), logitsFor: Int32Array.of(P - 1) });
+let next = greedy(logits, 1)[0]!;
+let dw = wall() - w0, dc = cpu() - c0;
+console.log(`prefill ${P}: ${(P / dw).toFixed(1)} tok/s wall, ${(P / (dc / threads)).toFixed(1)} tok/s per CPU-second/thread`);
+
+// Decode batch 1.
+nativeTime = 0;
+w0 = wall(); c0 = cpu();
+for (let i = 0; i < decodeTokens; i++) {
+  logits = m.forward({ tokens: Int32Array.of(next), positions: Int32Array.of(P + i), slots: Int32Array.of(0), logitsFor: Int32Array.of(0) });
+  next = greedy(logits, 1)[0]!;
+}
+dw = wall() - w0; dc = cpu() - c0;
+const outside = 1 - nativeTime / 1e3 / dw;
+console.log(`decode b1: ${(decodeTokens / dw).toFixed(2)} tok/s wall, ${(decodeTokens / (dc / threads)).toFixed(2)} per CPU-second/thread; outside native calls ${(outside * 100).toFixed(1)}%`);
+
+// Decode batch 8: one token in each of 8 slots per step.
+const B = 8;
+const toks = Int32Array.from({ length: B }, (_, i) => (i * 31) % V);
+const steps = Math.max(4, Math.floor(decodeTokens / 4));
+w0 = wall(); c0 = cpu();
+for (let s = 0; s < steps; s++) {
+  logits = m.forward({ tokens: toks, positions: Int32Array.from({ length: B }, () => s), slots: Int32Array.from({ length: B }, (_, i) => i), logitsFor: Int32Array.from({ length: B }, (_, i) => i) });
+  toks.set(greedy(logits, B));
+}
+dw = wall() - w0; dc = cpu() - c0;
+console.log(`decode b8: ${((B * steps) / dw).toFixed(2)} tok/s wall aggregate, ${((B * steps) / (dc / threads)).toFixed(2)} per CPU-second/thread`);
+console.log(`peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB`);
+m.dispose();
+inner.destroy();
