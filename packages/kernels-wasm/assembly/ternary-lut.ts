@@ -11,23 +11,26 @@
 // One i8x16.swizzle per byte table then yields the partial sums of 16 rows at once; interleaving the bytes gives
 // i16 sums. No multiplies, and no Σq correction: the tables hold w·q directly.
 
-/** tables [rows, Kp/2, 32]: per pair, 16 low bytes then 16 high bytes of T (entries 9..15 are 0). */
+// Weight factors of the 9 indices: i = 3·(w₀+1) + (w₁+1) → w₀ = i/3 − 1, w₁ = i%3 − 1 (entries 9..15: 0).
+const W0_LO: v128 = i16x8(-1, -1, -1, 0, 0, 0, 1, 1);
+const W1_LO: v128 = i16x8(-1, 0, 1, -1, 0, 1, -1, 0);
+const W0_HI: v128 = i16x8(1, 0, 0, 0, 0, 0, 0, 0);
+const W1_HI: v128 = i16x8(1, 0, 0, 0, 0, 0, 0, 0);
+
+/** tables [rows, Kp/2, 32]: per pair, the 16 low bytes then the 16 high bytes of T (entries 9..15 are 0). */
 export function ternary_lut_tables(tables: usize, act: usize, Kp: i32, rows: i32): void {
   const pairs = Kp >> 1;
   for (let r = 0; r < rows; r++) {
     const a = act + <usize>r * <usize>Kp;
     const t = tables + ((<usize>r * <usize>pairs) << 5);
     for (let g = 0; g < pairs; g++) {
-      const q0 = <i32>load<i8>(a + (<usize>g << 1));
-      const q1 = <i32>load<i8>(a + (<usize>g << 1) + 1);
-      const lo = t + (<usize>g << 5);
-      v128.store(lo, i8x16.splat(0));
-      v128.store(lo, i8x16.splat(0), 16);
-      for (let i = 0; i < 9; i++) {
-        const v = q0 * (i / 3 - 1) + q1 * (i % 3 - 1);
-        store<u8>(lo + i, <u8>(v & 0xff));
-        store<u8>(lo + 16 + i, <u8>((v >> 8) & 0xff));
-      }
+      const q0 = i16x8.splat(<i16>load<i8>(a + (<usize>g << 1)));
+      const q1 = i16x8.splat(<i16>load<i8>(a + (<usize>g << 1) + 1));
+      const e0 = i16x8.add(i16x8.mul(q0, W0_LO), i16x8.mul(q1, W1_LO)); // entries 0..7
+      const e1 = i16x8.add(i16x8.mul(q0, W0_HI), i16x8.mul(q1, W1_HI)); // entries 8..15
+      const o = t + (<usize>g << 5);
+      v128.store(o, i8x16.shuffle(e0, e1, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30));
+      v128.store(o, i8x16.shuffle(e0, e1, 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31), 16);
     }
   }
 }

@@ -65,6 +65,8 @@ export class WasmBackend implements KernelBackend<WasmHandles> {
   private readonly layout: TernaryLayout;
   private readonly scratch = new Map<string, { ptr: number; bytes: number }>();
   private destroyed = false;
+  /** The activations whose lookup tables sit in the 'lut-tables' scratch. */
+  private lutCache: { q: WasmTensor; version: number; rows: number; K: number; Kp: number; act: number; tables: number } | null = null;
 
   constructor(parts: WasmBackendParts) {
     this.heap = parts.heap;
@@ -215,6 +217,7 @@ export class WasmBackend implements KernelBackend<WasmHandles> {
 
   dispose(h: WasmTensor | WasmTernary | WasmMatrix | WasmKvCache): void {
     if (h.disposed) return;
+    if (this.lutCache?.q === h) this.lutCache = null;
     h.disposed = true;
     this.heap.release(h.ptr, h.bytes);
     if ((h instanceof WasmTernary || h instanceof WasmMatrix) && h.scalesBytes > 0) {
@@ -233,6 +236,7 @@ export class WasmBackend implements KernelBackend<WasmHandles> {
     const cur = this.scratch.get(name);
     if (cur && cur.bytes >= bytes) return cur.ptr;
     if (cur) this.heap.release(cur.ptr, cur.bytes);
+    if (name === 'act' || name === 'lut-tables') this.lutCache = null;
     const size = Math.max(bytes, 256);
     const ptr = this.heap.alloc(size, `scratch ${name}`);
     this.scratch.set(name, { ptr, bytes: size });
@@ -268,10 +272,12 @@ export class WasmBackend implements KernelBackend<WasmHandles> {
     const K = out.q.rowElems;
     const f = out.scheme === 'per_token' ? this.x.quantize_per_token : this.x.quantize_per_block256;
     f(out.q.ptr, out.scales.ptr, x.ptr, K, rows, this.scalar);
+    out.q.version++;
   }
 
   /** Padded activation rows and their group sums, as the ternary kernels read them. */
   private prepareActs(a: QuantizedActs<WasmTensor>, w: WasmTernary, rows: number, G: number): [number, number, number] {
+    this.lutCache = null; // the 'act' scratch is shared
     const K = w.cols;
     const copy = w.Kp !== K;
     const act = copy ? this.area('act', rows * w.Kp) : a.q.ptr;
@@ -287,6 +293,12 @@ export class WasmBackend implements KernelBackend<WasmHandles> {
 
   /** lut16: activation rows padded to Kp (when needed) and their lookup tables. */
   private prepareLut(a: QuantizedActs<WasmTensor>, w: WasmTernary, rows: number): [number, number, number] {
+    const tmp = this.area('lut-tmp', 64 * this.exec.threads);
+    // q, k, v (and gate, up) read the same activations: build their tables once
+    const c = this.lutCache;
+    if (c && c.q === a.q && c.version === a.q.version && c.rows >= rows && c.Kp === w.Kp && c.K === w.cols) {
+      return [c.act, c.tables, tmp];
+    }
     const K = w.cols;
     let act = a.q.ptr;
     if (w.Kp !== K) {
@@ -299,7 +311,8 @@ export class WasmBackend implements KernelBackend<WasmHandles> {
     }
     const tables = this.area('lut-tables', rows * (w.Kp / 2) * 32);
     this.x.ternary_lut_tables(tables, act, w.Kp, rows);
-    return [act, tables, this.area('lut-tmp', 64 * this.exec.threads)];
+    this.lutCache = { q: a.q, version: a.q.version, rows, K, Kp: w.Kp, act, tables };
+    return [act, tables, tmp];
   }
 
   ternaryMatmul(out: WasmTensor, a: QuantizedActs<WasmTensor>, w: WasmTernary, rows: number): void {

@@ -15,6 +15,8 @@ export const DTYPE_BYTES: Record<DType, number> = { f32: 4, f16: 2, i32: 4, i8: 
 /** A tensor in the module's memory at `ptr`, row-major, `bytes` long. */
 export class WasmTensor implements TensorDesc {
   disposed = false;
+  /** Bumped by every kernel that writes int8 activations here, so derived tables know when they are stale. */
+  version = 0;
   readonly rowElems: number;
   constructor(
     readonly dtype: DType,
