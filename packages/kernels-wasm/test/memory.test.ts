@@ -1,4 +1,14 @@
-import { TrineError, createReferenceBackend, encodeTernary, type KernelBackend, type TensorDesc } from '@trine/core';
+import {
+  BitNetModel,
+  TrineError,
+  buildDefaultModelBytes,
+  buildDefaultTokenizerSpec,
+  createReferenceBackend,
+  encodeTernary,
+  openModel,
+  type KernelBackend,
+  type TensorDesc,
+} from '@trine/core';
 import { describe, expect, it } from 'vitest';
 import { createWasmBackend, type WasmBackend } from '../src/index.js';
 
@@ -72,5 +82,32 @@ describe('wasm memory', () => {
     expect(b.memoryUsed).toBeGreaterThan(2 ** 31);
     b.dispose(filler);
     b.destroy();
+  });
+
+  it('a model that cannot fit is refused with BUDGET_EXCEEDED: by the reader before any tensor, or at upload', async () => {
+    const bytes = buildDefaultModelBytes(buildDefaultTokenizerSpec());
+    const small = await createWasmBackend({ threads: 1, maxMemoryBytes: 512 * 1024 });
+    let err: unknown;
+    try {
+      await openModel(bytes, { memoryBudgetBytes: small.memoryAvailable });
+    } catch (e) {
+      err = e;
+    }
+    expect(TrineError.is(err, 'BUDGET_EXCEEDED')).toBe(true);
+    expect(small.memoryUsed).toBe(0);
+
+    // without the reader's check, the first upload over the limit refuses; nothing past it is allocated
+    const source = await openModel(bytes);
+    err = undefined;
+    try {
+      await BitNetModel.load(source, small, { slots: 1, context: 64 });
+    } catch (e) {
+      err = e;
+    }
+    await source.close();
+    expect(TrineError.is(err, 'BUDGET_EXCEEDED')).toBe(true);
+    expect((err as TrineError).message).toMatch(/wasm32 memory limit/);
+    expect(small.memoryUsed).toBeLessThanOrEqual(512 * 1024);
+    small.destroy();
   });
 });
