@@ -104,6 +104,9 @@ export class InferenceHandlers {
     deps.metrics.requests++;
     const apiKey = this.admitCaller(call);
     if (deps.rateLimiter) await deps.rateLimiter.take(apiKey);
+    // The admission count is read while the prompt is tokenized (one Redis round trip off the critical path).
+    const depth = deps.queue.depth();
+    depth.catch(() => undefined);
     const v = await validateGenerate(call.request, deps.catalog(), deps.limits);
     const verdict = deps.policy.checkPrompt(v.request);
     if (!verdict.allowed) throw new TrineError('POLICY_DENIED', verdict.reason);
@@ -124,7 +127,7 @@ export class InferenceHandlers {
       deps.metrics.cacheMisses++;
     }
 
-    if ((await deps.queue.depth()) >= deps.maxQueue) throw new TrineError('OVERLOADED', `the queue is full (${deps.maxQueue} requests); retry later`);
+    if ((await depth) >= deps.maxQueue) throw new TrineError('OVERLOADED', `the queue is full (${deps.maxQueue} requests); retry later`);
     const deadline = deadlineOf(call, acceptedAt, deps.maxRequestMs);
 
     await tracer.startActiveSpan('gateway.enqueue', { kind: SpanKind.PRODUCER, attributes: { 'trine.request_id': requestId } }, async (span) => {
