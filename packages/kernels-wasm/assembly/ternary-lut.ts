@@ -55,7 +55,7 @@ export function ternary_lut_tables(tables: usize, act: usize, Kp: i32, rows: i32
     for (; g < stop; g += 2) {
       const v = v128.load(tile + (<usize>g << 3)); // 16 bytes per 2 pairs
       const ia = v128.and(v, m4);
-      const ib = i8x16.shr_u(v, 4);
+      const ib = v128.and(i16x8.shr_u(v, 4), m4); // one psrlw + the mask already in a register
       const ta = tab + (<usize>g << 5);
       const la = lookup(v128.load(ta), ia);
       const ha = lookup(v128.load(ta, 16), ia);
