@@ -1,5 +1,9 @@
-import type { BrowserContext } from 'playwright-core';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SMALL_TQ2, randomModelBytes } from '../../core/src/model/test-support/random-model.js';
 import { launchChromium } from './support/chromium.js';
 import { serveDemo, type StaticServer } from './support/server.js';
 
@@ -19,16 +23,21 @@ afterAll(async () => {
   await server?.close();
 });
 
-async function generateIn(query: string): Promise<{ text: string; tokens: number; status: string; info: string }> {
+async function generateIn(
+  query: string,
+  pick?: (page: Page) => Promise<void>,
+): Promise<{ text: string; tokens: number; status: string; info: string; loaded: string }> {
   const page = await browser.context.newPage();
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
   try {
     await page.goto(`${server.url}/demo/${query}`);
     await page.waitForSelector('body[data-ready="true"]', { timeout: 60_000 });
+    await pick?.(page);
     await page.click('#load');
     await page.waitForFunction(() => !(document.getElementById('generate') as HTMLButtonElement).disabled || /Error/.test(document.getElementById('status')!.textContent!), undefined, { timeout: 120_000 });
-    expect(await page.textContent('#status')).toMatch(/^Loaded /);
+    const loaded = (await page.textContent('#status')) ?? '';
+    expect(loaded).toMatch(/^Loaded /);
     await page.fill('#max-tokens', '12');
     await page.click('#generate');
     await page.waitForFunction(() => /^(Done|Error)/.test(document.getElementById('status')!.textContent!), undefined, { timeout: 120_000 });
@@ -37,6 +46,7 @@ async function generateIn(query: string): Promise<{ text: string; tokens: number
       tokens: Number(await page.getAttribute('#output', 'data-tokens')),
       status: (await page.textContent('#status')) ?? '',
       info: (await page.textContent('#backend-info')) ?? '',
+      loaded,
     };
   } finally {
     expect(errors).toEqual([]);
@@ -58,5 +68,22 @@ describe('demo page', () => {
     const single = await generateIn('?isolated=0');
     expect(single.info).toMatch(/· 1 thread$/);
     expect(single.text).toBe(isolated.text);
+  }, 300_000);
+
+  it('loads a GGUF file the user picks (a TQ2_0 model written by Trine) and generates from it', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'trine-demo-'));
+    const file = join(dir, 'random-tq2_0.gguf');
+    await writeFile(file, randomModelBytes(SMALL_TQ2));
+    try {
+      const r = await generateIn('', async (page) => {
+        await page.check('input[name=model][value=file]');
+        await page.setInputFiles('#file', file);
+      });
+      expect(r.loaded).toMatch(/^Loaded random-bitnet-TQ2_0 \(2 layers, hidden 256/);
+      expect(r.status).toMatch(/^Done: \d+ tokens/);
+      expect(r.tokens).toBeGreaterThan(0);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   }, 300_000);
 });
