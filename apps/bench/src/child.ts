@@ -14,6 +14,8 @@ export async function runJob(job: Job): Promise<JobAnswer> {
       return (await import('./suites/kernels.js')).runKernelJob(job);
     case 'bandwidth':
       return (await import('./suites/bandwidth.js')).runBandwidthJob(job);
+    case 'serving':
+      return (await import('./suites/serving.js')).runServingJob(job);
   }
 }
 

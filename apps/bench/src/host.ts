@@ -35,3 +35,9 @@ export function hostFacts(extra: Partial<HostFacts> = {}): HostFacts {
     ...extra,
   };
 }
+
+/** A name for hosts whose numbers are comparable: platform, physical cores, widest SIMD (baselines/<class>.json). */
+export function hostClass(h: HostFacts): string {
+  const simd = h.simd.includes('avx512_vnni') ? 'avx512vnni' : h.simd.includes('avx2') ? 'avx2' : h.simd.includes('asimddp') ? 'neondot' : h.simd.includes('asimd') ? 'neon' : 'scalar';
+  return `${h.platform}-${h.physicalCores}c-${simd}`;
+}

@@ -61,7 +61,20 @@ export interface BandwidthJob {
   readonly reps: number;
 }
 
-export type Job = ModelJob | BatchedJob | KernelJob | BandwidthJob;
+export interface ServingJob {
+  readonly kind: 'serving';
+  readonly backend: string;
+  readonly threads: number;
+  readonly shape: string;
+  readonly modelPath: string;
+  readonly concurrency: readonly number[];
+  /** Requests the single client sends one after another at concurrency 1 (higher levels: one per client). */
+  readonly requestsAtOne: number;
+  readonly maxTokens: number;
+  readonly context: number;
+}
+
+export type Job = ModelJob | BatchedJob | KernelJob | BandwidthJob | ServingJob;
 
 export interface Skipped {
   readonly what: string;

@@ -3,6 +3,7 @@ import { TrineError } from '@trine/core';
 import { childMain } from './child.js';
 import { USAGE, parseArgs } from './options.js';
 import { runBench } from './run.js';
+import { hostClass, hostFacts } from './host.js';
 
 async function main(argv: string[]): Promise<number> {
   if (argv[0] === '__child') {
@@ -15,6 +16,10 @@ async function main(argv: string[]): Promise<number> {
   } catch (e) {
     process.stderr.write(`${e instanceof Error ? e.message : String(e)}\n`);
     return 2;
+  }
+  if (opts === 'host-class') {
+    process.stdout.write(`${hostClass(hostFacts())}\n`);
+    return 0;
   }
   if (opts === 'help') {
     process.stdout.write(`${USAGE}\n`);

@@ -15,6 +15,8 @@ export interface BenchOptions {
   readonly contexts: readonly number[];
   readonly formats: readonly WeightFormat[];
   readonly baseline?: string;
+  /** Directory of per-host-class baselines (<class>.json), used when --baseline is not given and the file exists. */
+  readonly baselineDir?: string;
   readonly threshold: number;
   readonly bitnetCpp?: string;
   readonly llamaCpp?: string;
@@ -23,6 +25,8 @@ export interface BenchOptions {
   readonly q8: boolean;
   readonly kernels: boolean;
   readonly batched: boolean;
+  /** Serving suite (gateway vs in-process) at these concurrency levels; empty: off. */
+  readonly concurrency: readonly number[];
   readonly decodeTokens: number;
   readonly prefillTokens: number;
   readonly reps: number;
@@ -32,8 +36,9 @@ export interface BenchOptions {
 
 export const USAGE = `pnpm bench [--quick] [--shapes 2b4t,700m,3b,8b,tiny] [--backends cpu,wasm,webgpu,reference]
   [--threads 1,2] [--batch 1,8,32] [--context 8,1024] [--formats i2_s,tq2_0] [--q8] [--no-kernels] [--no-batched]
-  [--decode-tokens 64] [--prefill-tokens 128] [--reps N] [--baseline FILE] [--threshold 0.1]
-  [--bitnet-cpp PATH/llama-bench] [--llama-cpp PATH/llama-bench] [--out DIR] [--run-id ID] [--cache-dir DIR]
+  [--serving | --no-serving] [--concurrency 1,32]
+  [--decode-tokens 64] [--prefill-tokens 128] [--reps N] [--baseline FILE | --baseline-dir DIR] [--threshold 0.1]
+  [--bitnet-cpp PATH/llama-bench] [--llama-cpp PATH/llama-bench] [--out DIR] [--run-id ID] [--cache-dir DIR] [--print-host-class]
 
 --quick: 2B4T decode + prefill on the best available backend at 1 and 2 threads, kernels (GEMV + f16 LM head),
 read bandwidth, and the external engines when given; a few minutes on 2 cores. Without --quick: the full matrix
@@ -60,10 +65,10 @@ function names(flag: string, v: string, known: readonly string[]): string[] {
   return list;
 }
 
-const VALUE_FLAGS = ['shapes', 'backends', 'threads', 'batch', 'context', 'formats', 'baseline', 'threshold', 'bitnet-cpp', 'llama-cpp', 'out', 'run-id', 'decode-tokens', 'prefill-tokens', 'reps', 'cache-dir'];
-const BOOL_FLAGS = ['quick', 'q8', 'no-kernels', 'no-batched', 'help'];
+const VALUE_FLAGS = ['shapes', 'backends', 'threads', 'batch', 'context', 'formats', 'baseline', 'baseline-dir', 'threshold', 'bitnet-cpp', 'llama-cpp', 'out', 'run-id', 'decode-tokens', 'prefill-tokens', 'concurrency', 'reps', 'cache-dir'];
+const BOOL_FLAGS = ['quick', 'q8', 'no-kernels', 'no-batched', 'serving', 'no-serving', 'help', 'print-host-class'];
 
-export function parseArgs(argv: readonly string[]): BenchOptions | 'help' {
+export function parseArgs(argv: readonly string[]): BenchOptions | 'help' | 'host-class' {
   const v = new Map<string, string>();
   const b = new Set<string>();
   for (let i = 0; i < argv.length; i++) {
@@ -81,6 +86,7 @@ export function parseArgs(argv: readonly string[]): BenchOptions | 'help' {
     } else throw new TrineError('INVALID_ARGUMENT', `unknown flag '${a}'\n${USAGE}`, { field: name });
   }
   if (b.has('help')) return 'help';
+  if (b.has('print-host-class')) return 'host-class';
   const quick = b.has('quick');
   const cores = os.cpus().length;
   const threshold = v.has('threshold') ? Number(v.get('threshold')) : 0.1;
@@ -95,6 +101,7 @@ export function parseArgs(argv: readonly string[]): BenchOptions | 'help' {
     contexts: opt('context', (s) => ints('context', s, 1, 131072), quick ? [8] : [8, 1024]),
     formats: v.has('formats') ? (names('formats', v.get('formats')!, ['i2_s', 'tq2_0']) as WeightFormat[]) : ['i2_s'],
     baseline: v.get('baseline'),
+    baselineDir: v.get('baseline-dir'),
     threshold,
     bitnetCpp: v.get('bitnet-cpp'),
     llamaCpp: v.get('llama-cpp'),
@@ -103,6 +110,7 @@ export function parseArgs(argv: readonly string[]): BenchOptions | 'help' {
     q8: b.has('q8') || !quick,
     kernels: !b.has('no-kernels'),
     batched: !b.has('no-batched') && (v.has('batch') || !quick),
+    concurrency: b.has('no-serving') ? [] : v.has('concurrency') ? ints('concurrency', v.get('concurrency')!, 1, 1024) : b.has('serving') || !quick ? [1, 32] : [],
     decodeTokens: opt('decode-tokens', (s) => ints('decode-tokens', s, 1, 4096), [64])[0]!,
     prefillTokens: opt('prefill-tokens', (s) => ints('prefill-tokens', s, 1, 8192), [128])[0]!,
     reps: opt('reps', (s) => ints('reps', s, 1, 100), [quick ? 1 : 3])[0]!,

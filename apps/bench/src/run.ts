@@ -4,12 +4,13 @@
  * under <out>/<run-id>/. Returns the exit code: 1 when a baseline was given and a result regressed beyond the
  * threshold, else 0.
  */
+import { existsSync } from 'node:fs';
 import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { TrineError } from '@trine/core';
 import { createBackend, threaded } from './backends.js';
 import { llamaBenchResults, runLlamaBench } from './external/llama-bench.js';
-import { hostFacts } from './host.js';
+import { hostClass, hostFacts } from './host.js';
 import type { Job, JobAnswer, KernelShape } from './jobs.js';
 import { ensureBenchModel } from './model/generate.js';
 import { layerMatrices, shapeByName, type WeightFormat } from './model/shapes.js';
@@ -91,14 +92,20 @@ export async function runBench(opts: BenchOptions, log: (s: string) => void = (s
   const t0 = performance.now();
   const startedAt = new Date().toISOString();
   let baseline: BenchReport | undefined;
-  if (opts.baseline) {
+  let baselinePath = opts.baseline;
+  if (!baselinePath && opts.baselineDir) {
+    const candidate = join(opts.baselineDir, `${hostClass(hostFacts())}.json`);
+    if (existsSync(candidate)) baselinePath = candidate;
+    log(existsSync(candidate) ? `baseline: ${candidate}` : `baseline: none for this host class (${candidate})`);
+  }
+  if (baselinePath) {
     try {
-      baseline = JSON.parse(await readFile(opts.baseline, 'utf8')) as BenchReport;
+      baseline = JSON.parse(await readFile(baselinePath, 'utf8')) as BenchReport;
     } catch (e) {
-      throw new TrineError('INVALID_ARGUMENT', `--baseline ${opts.baseline}: ${e instanceof Error ? e.message : String(e)}`, { field: 'baseline', cause: e });
+      throw new TrineError('INVALID_ARGUMENT', `--baseline ${baselinePath}: ${e instanceof Error ? e.message : String(e)}`, { field: 'baseline', cause: e });
     }
     if (baseline.schema !== REPORT_SCHEMA || !Array.isArray(baseline.results))
-      throw new TrineError('INVALID_ARGUMENT', `--baseline ${opts.baseline}: not a ${REPORT_SCHEMA} report`, { field: 'baseline' });
+      throw new TrineError('INVALID_ARGUMENT', `--baseline ${baselinePath}: not a ${REPORT_SCHEMA} report`, { field: 'baseline' });
   }
   for (const [flag, p] of [['bitnet-cpp', opts.bitnetCpp], ['llama-cpp', opts.llamaCpp]] as const) {
     if (p === undefined) continue;
@@ -190,7 +197,14 @@ export async function runBench(opts: BenchOptions, log: (s: string) => void = (s
     }
   }
 
-  skipped.push({ what: 'serving (gateway latency percentiles at concurrency 1/32)', reason: 'suite not built yet in apps/bench' });
+  // Serving last: through the gateway and in-process, at the highest thread count.
+  if (opts.concurrency.length > 0) {
+    for (const [key, m] of Object.entries(models))
+      for (const backend of backends) {
+        const threads = Math.max(...threadsFor(backend));
+        await run({ kind: 'serving', backend, threads, shape: key, modelPath: m.path, concurrency: opts.concurrency, requestsAtOne: opts.quick ? 3 : 8, maxTokens: 16, context: 256 });
+      }
+  }
 
   const host = hostFacts({
     ...(Object.keys(bandwidth).length ? { memoryBandwidthGBs: bandwidth } : {}),

@@ -55,5 +55,7 @@ export function describe(job: Job): string {
       return `${job.backend} kernels ${job.threads}t`;
     case 'bandwidth':
       return `read bandwidth ${job.threads}t`;
+    case 'serving':
+      return `serving ${job.backend} ${job.shape} ${job.threads}t concurrency ${job.concurrency.join('/')}`;
   }
 }
