@@ -94,7 +94,14 @@ export async function createWasmBackend(options: WasmBackendOptions = {}): Promi
   const heap = new Heap(memory, limit);
   const exports = instantiate(module, memory);
   let executor: Executor = new SingleThread(exports);
-  if (threaded) executor = await ThreadPool.start(module, memory, exports, wantThreads);
+  if (threaded) {
+    try {
+      executor = await ThreadPool.start(module, memory, exports, wantThreads);
+    } catch (e) {
+      // e.g. a CSP that forbids blob: workers: the shared-memory module still runs on this thread
+      details.threadsFallback = (e as Error).message;
+    }
+  }
   const layout = options.ternaryLayout ?? (variant === 'relaxed-simd' ? 'w2x64' : 'lut16');
   if (layout !== 'lut16' && layout !== 'w2x64') throw unavailable(`unknown ternaryLayout '${String(layout)}'`);
   return new WasmBackend({ heap, exports, executor, variant, layout, details });
