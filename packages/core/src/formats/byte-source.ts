@@ -111,3 +111,22 @@ export async function toByteSource(input: string | ByteSource | Uint8Array): Pro
   if (isByteSource(input)) return input;
   throw invalidArgument('source', 'expected a path, a Uint8Array or a ByteSource');
 }
+
+/**
+ * SHA-256 (hex) of a whole source, read in 8 MiB chunks through the same descriptor the model is loaded from, so
+ * a hash check against an allowlist covers the bytes actually parsed (reliability.md case 41). Node only.
+ */
+export async function sha256OfSource(source: ByteSource, chunkBytes = 8 << 20): Promise<string> {
+  const { createHash } = await import('node:crypto');
+  const h = createHash('sha256');
+  for (let at = 0; at < source.size; at += chunkBytes) h.update(await source.read(at, Math.min(chunkBytes, source.size - at)));
+  return h.digest('hex');
+}
+
+/** Refuse a source whose SHA-256 is not `expected` (hex, case-insensitive). */
+export async function verifySha256(source: ByteSource, expected: string): Promise<void> {
+  const got = await sha256OfSource(source);
+  if (got !== expected.toLowerCase()) {
+    throw new TrineError('INVALID_MODEL_FILE', `${source.name}: SHA-256 ${got} is not the expected ${expected}`, { field: 'sha256', offset: 0 });
+  }
+}

@@ -1,5 +1,5 @@
 import { TrineError, invalidModelFile } from '../../errors/index.js';
-import { type ByteSource, MemoryByteSource, toByteSource } from '../byte-source.js';
+import { type ByteSource, MemoryByteSource, toByteSource, verifySha256 } from '../byte-source.js';
 import {
   GGUF_SCALAR_BYTES, GGUF_VALUE_TYPES, KNOWN_GGML_TYPE_NAMES, ggmlTensorBytes, ggmlTypeById,
   type GgmlTypeInfo, type GgmlTypeName, type GgufArrayData, type GgufScalarTypeName, type GgufValue,
@@ -48,6 +48,8 @@ export interface GgufOpenOptions {
   memoryBudgetBytes?: number;
   /** Bytes per buffered header read (default 1 MiB). */
   headerChunkBytes?: number;
+  /** Hash the whole file (same descriptor) and refuse it unless its SHA-256 matches (hex). */
+  expectedSha256?: string;
 }
 
 export interface GgufFile {
@@ -230,6 +232,7 @@ export async function openGguf(input: string | ByteSource | Uint8Array, options:
 }
 
 async function parse(source: ByteSource, options: GgufOpenOptions): Promise<GgufFile> {
+  if (options.expectedSha256 !== undefined) await verifySha256(source, options.expectedSha256);
   const cur = new Cursor(source, options.headerChunkBytes ?? 1 << 20);
   if (source.size < 24) throw invalidModelFile('header', 0, `file is ${source.size} bytes, a GGUF header needs 24`);
   await cur.need(24, 'header');

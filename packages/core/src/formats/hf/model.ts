@@ -119,6 +119,9 @@ async function openShards(dir: string, options: OpenModelOptions): Promise<Safet
 
 /** A Hugging Face BitNet directory (microsoft/bitnet-b1.58-2B-4T layout) as a ModelSource, validated up front. */
 export async function hfModelSource(dir: string, options: OpenModelOptions = {}): Promise<ModelSource> {
+  if (options.expectedSha256 !== undefined) {
+    throw new TrineError('INVALID_ARGUMENT', 'expectedSha256 applies to a single GGUF file, not a directory', { field: 'expectedSha256' });
+  }
   const cfgJson = (await readJson(dir, 'config.json', true))!;
   const config = bitnetConfigFromHf(cfgJson);
   const cfgRaw = cfgJson as Record<string, Json>;
