@@ -86,22 +86,20 @@ async function until(cond: () => boolean, timeoutMs = 60_000): Promise<void> {
   while (!cond() && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
 }
 
-async function runScenario(kill: (victim: Proc) => void): Promise<{ restartedJobs: number; unfinishedAtKill: number }> {
+async function runScenario(kill: (victim: Proc) => void): Promise<{ restartedJobs: number }> {
+  // Two workers with 8 slots each and 12 jobs: whichever way BullMQ spreads them, each worker holds at least 4.
   const victim = startWorker();
-  await victim.waitFor('worker ready');
-  const n = 6;
-  const maxTokens = 64;
-  const c = client(gw.port);
-  // Only the victim runs at first, so it holds every job when it goes down.
-  const streams = Array.from({ length: n }, (_, k) => watch(c.generateStream(req({ prompt: `crash ${k}`, maxTokens, temperature: 1, seed: BigInt(100 + k) }), metadata()) as ClientReadableStream<GenerateStreamResponse>));
-  await until(() => streams.every((s) => s.tokens() >= 3));
   const survivor = startWorker();
-  await survivor.waitFor('worker ready');
+  await Promise.all([victim.waitFor('worker ready'), survivor.waitFor('worker ready')]);
   // Ready means model loaded, warmed up and consuming: health says so, and names the backend in use.
   const healthPort = (await survivor.waitFor('health listening')).port as number;
   expect(await healthCheck(healthPort)).toBe('SERVING');
   expect(await healthCheck(healthPort, 'trine.backend.reference')).toBe('SERVING');
-  const unfinishedAtKill = streams.filter((s) => !s.msgs.some((m) => m.done)).length;
+  const n = 12;
+  const maxTokens = 48;
+  const c = client(gw.port);
+  const streams = Array.from({ length: n }, (_, k) => watch(c.generateStream(req({ prompt: `crash ${k}`, maxTokens, temperature: 1, seed: BigInt(100 + k) }), metadata()) as ClientReadableStream<GenerateStreamResponse>));
+  await until(() => streams.every((s) => s.tokens() >= 2));
   kill(victim);
   await Promise.all(streams.map((s) => s.done));
   const want = await Promise.all(Array.from({ length: n }, (_, k) => expected(k, maxTokens)));
@@ -120,27 +118,25 @@ async function runScenario(kill: (victim: Proc) => void): Promise<{ restartedJob
   c.close();
   survivor.child.kill('SIGTERM');
   await survivor.exited();
-  return { restartedJobs, unfinishedAtKill };
+  return { restartedJobs };
 }
 
 describe('worker failures', () => {
   it('SIGKILL of a worker mid-stream: 0 jobs lost, 0 duplicate tokens, clean continuation', async () => {
-    const { restartedJobs, unfinishedAtKill } = await runScenario((victim) => victim.child.kill('SIGKILL'));
-    // The killed worker held every unfinished job: each ran a second time and continued where its client was.
-    expect(unfinishedAtKill).toBeGreaterThan(0);
-    expect(restartedJobs).toBe(unfinishedAtKill);
+    const { restartedJobs } = await runScenario((victim) => victim.child.kill('SIGKILL'));
+    // The killed worker's jobs (at least 4) ran a second time and continued where their clients were.
+    expect(restartedJobs).toBeGreaterThanOrEqual(4);
     expect(gw.server.metrics.restartsSignalled).toBe(0);
   }, 180_000);
 
   it('SIGTERM: the worker hands its jobs back within the grace period and exits 0', async () => {
     let exited: Promise<{ code: number | null }> | undefined;
-    const { restartedJobs, unfinishedAtKill } = await runScenario((victim) => {
+    const { restartedJobs } = await runScenario((victim) => {
       exited = victim.exited();
       victim.child.kill('SIGTERM');
     });
     expect((await exited!).code).toBe(0);
-    // Grace (100 ms) is shorter than the jobs: the unfinished ones were handed back and ran again elsewhere.
-    expect(unfinishedAtKill).toBeGreaterThan(0);
-    expect(restartedJobs).toBe(unfinishedAtKill);
+    // Grace (100 ms) is shorter than the jobs: the terminated worker's jobs were handed back and ran elsewhere.
+    expect(restartedJobs).toBeGreaterThanOrEqual(4);
   }, 180_000);
 });
