@@ -41,7 +41,8 @@ export const USAGE = `pnpm bench [--quick] [--shapes 2b4t,700m,3b,8b,tiny] [--ba
   [--bitnet-cpp PATH/llama-bench] [--llama-cpp PATH/llama-bench] [--out DIR] [--run-id ID] [--cache-dir DIR] [--print-host-class]
 
 --quick: 2B4T decode + prefill on the best available backend at 1 and 2 threads, kernels (GEMV + f16 LM head),
-read bandwidth, and the external engines when given; a few minutes on 2 cores. Without --quick: the full matrix
+read bandwidth, and the external engines when given; a few minutes on 2 cores. --context lists the KV depths
+decode is measured at (a prompt of that length is prefilled first, untimed). Without --quick: the full matrix
 (700m, 2b4t, 3b, 8b × every available backend × threads 1, 2, all cores × batch 1/8/32 × q8 LM head).`;
 
 function bad(flag: string, why: string): TrineError {
