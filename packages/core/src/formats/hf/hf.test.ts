@@ -130,6 +130,34 @@ describe('Hugging Face directories', () => {
     await gguf.close();
   });
 
+  it('rejects a missing weight_scale, a packed code 3, and a shard index that names a path', async () => {
+    const tiny = buildTinyModel({ seed: 21 });
+    const gguf = await openModel(tiny.bytes);
+    const dir = path.join(tmp, 'hf-bad');
+    await writeHfDirectory(dir, gguf);
+    const stFile = path.join(dir, 'model.safetensors');
+    const good = await openSafetensors(stFile);
+    const tensors = await Promise.all(good.tensors.map(async (t) => ({ name: t.name, dtype: t.dtype, shape: t.shape, data: (await good.readTensor(t)).slice() })));
+    await good.close();
+    const rewrite = (edit: (ts: typeof tensors) => typeof tensors) => writeFileSync(stFile, writeSafetensors(edit(tensors.map((t) => ({ ...t, data: t.data.slice() })))));
+
+    rewrite((ts) => ts.filter((t) => t.name !== 'model.layers.0.mlp.up_proj.weight_scale'));
+    const e1 = await openModel(dir).catch((x: unknown) => x);
+    expect(TrineError.is(e1, 'INVALID_MODEL_FILE') && e1.field).toBe('model.layers.0.mlp.up_proj.weight_scale');
+
+    rewrite((ts) => ts.map((t) => (t.name === 'model.layers.0.self_attn.k_proj.weight' ? { ...t, data: t.data.fill(0xff, 10, 11) } : t)));
+    const m = await openModel(dir);
+    const e2 = await m.readTernary('blk.0.attn_k.weight').catch((x: unknown) => x);
+    expect(TrineError.is(e2, 'INVALID_MODEL_FILE') && e2.field).toBe('model.layers.0.self_attn.k_proj.weight');
+    await m.close();
+
+    rewrite((ts) => ts);
+    writeFileSync(path.join(dir, 'model.safetensors.index.json'), JSON.stringify({ weight_map: { 'model.norm.weight': '../x.safetensors' } }));
+    const e3 = await openModel(dir).catch((x: unknown) => x);
+    expect(TrineError.is(e3, 'INVALID_MODEL_FILE') && e3.field).toBe('model.safetensors.index.json.weight_map.model.norm.weight');
+    await gguf.close();
+  });
+
   it('rejects a directory with a broken config.json, naming the key', async () => {
     const tiny = buildTinyModel({ seed: 3 });
     const dir = path.join(tmp, 'broken');
