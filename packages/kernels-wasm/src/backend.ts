@@ -94,7 +94,7 @@ export class WasmBackend implements KernelBackend<WasmHandles> {
   /** Bytes still available under the budget: pass it as a model reader's `memoryBudgetBytes` to refuse a model
    *  that cannot fit before reading any tensor. */
   get memoryAvailable(): number {
-    return this.heap.limitBytes - this.heap.used - 65536;
+    return Math.max(0, this.heap.limitBytes - this.heap.used - 65536);
   }
 
   // -------------------------------------------------------------------------------------------------------------
