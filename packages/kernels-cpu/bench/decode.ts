@@ -27,6 +27,13 @@ const wall = () => performance.now() / 1e3;
 
 const inner = createCpuBackend({ threads, ...(variant ? { variant } : {}) });
 let nativeTime = 0;
+const perOp = new Map<string, number>();
+const breakdown = (label: string) => {
+  const total = [...perOp.values()].reduce((a, b) => a + b, 0);
+  const parts = [...perOp.entries()].sort((a, b) => b[1] - a[1]).slice(0, 6).map(([k, v]) => `${k} ${((v / total) * 100).toFixed(0)}%`);
+  if (args.includes('--ops')) console.log(`  ${label} native time by op: ${parts.join(', ')}`);
+  perOp.clear();
+};
 // Time every kernel call: what is left of a step is JS (graph, validation, bookkeeping).
 const timed = new Proxy(inner, {
   get(target, prop, recv) {
@@ -37,7 +44,9 @@ const timed = new Proxy(inner, {
       try {
         return (v as (...x: unknown[]) => unknown).apply(target, a);
       } finally {
-        nativeTime += performance.now() - t0;
+        const dt = performance.now() - t0;
+        nativeTime += dt;
+        perOp.set(String(prop), (perOp.get(String(prop)) ?? 0) + dt);
       }
     };
   },
@@ -57,6 +66,7 @@ function greedy(logits: CpuHandles['tensor'], rows: number): Int32Array {
   return (argOut.data as Int32Array).slice(0, rows);
 }
 
+perOp.clear();
 // Prefill: 128 tokens of slot 0.
 const P = 128;
 const prompt = Int32Array.from({ length: P }, (_, i) => (i * 7919) % V);
@@ -64,6 +74,7 @@ let w0 = wall(), c0 = cpu();
 let logits = m.forward({ tokens: prompt, positions: Int32Array.from({ length: P }, (_, i) => i), slots: new Int32Array(P), logitsFor: Int32Array.of(P - 1) });
 let next = greedy(logits, 1)[0]!;
 let dw = wall() - w0, dc = cpu() - c0;
+breakdown('prefill');
 console.log(`prefill ${P}: ${(P / dw).toFixed(1)} tok/s wall, ${(P / (dc / threads)).toFixed(1)} tok/s per CPU-second/thread`);
 
 // Decode batch 1.
@@ -75,6 +86,7 @@ for (let i = 0; i < decodeTokens; i++) {
 }
 dw = wall() - w0; dc = cpu() - c0;
 const outside = 1 - nativeTime / 1e3 / dw;
+breakdown('decode b1');
 console.log(`decode b1: ${(decodeTokens / dw).toFixed(2)} tok/s wall, ${(decodeTokens / (dc / threads)).toFixed(2)} per CPU-second/thread; outside native calls ${(outside * 100).toFixed(1)}%`);
 
 // Decode batch 8: one token in each of 8 slots per step.
@@ -87,6 +99,7 @@ for (let s = 0; s < steps; s++) {
   toks.set(greedy(logits, B));
 }
 dw = wall() - w0; dc = cpu() - c0;
+breakdown('decode b8');
 console.log(`decode b8: ${((B * steps) / dw).toFixed(2)} tok/s wall aggregate, ${((B * steps) / (dc / threads)).toFixed(2)} per CPU-second/thread`);
 console.log(`peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB`);
 m.dispose();

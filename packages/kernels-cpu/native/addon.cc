@@ -157,10 +157,12 @@ struct Chunks {
   }
 };
 
-int64_t chunk_rows(int64_t total, int threads, int64_t min_rows) {
+// Rows per chunk: about 8 chunks per thread (so a thread slowed by a neighbour process is covered by the others),
+// a multiple of `align` (ternary chunks must start on a 16-row group).
+int64_t chunk_rows(int64_t total, int threads, int64_t min_rows, int64_t align) {
   int64_t c = total / (static_cast<int64_t>(threads) * 8);
   c = std::max(min_rows, c);
-  return (c + 3) / 4 * 4;
+  return (c + align - 1) / align * align;
 }
 
 enum Scheme { kPerToken = 0, kPerBlock256 = 1 };
@@ -375,8 +377,8 @@ class Backend : public Napi::ObjectWrap<Backend> {
       return env.Undefined();
     }
     const int groups = scheme == kPerToken ? 1 : static_cast<int>(k / 256);
-    TernaryMat w{packed.data, n, k, padded_cols(k), tb256_row_bytes(k)};
-    if (!need(info, packed, 1.0 * n * w.row_bytes, "packed") || !need(info, q, 1.0 * rows * k, "q") ||
+    TernaryMat w{packed.data, n, k, padded_cols(k), kTileRows * padded_cols(k) / 4};
+    if (!need(info, packed, static_cast<double>(t16_bytes(n, k)), "packed") || !need(info, q, 1.0 * rows * k, "q") ||
         !need(info, qs, 4.0 * rows * groups, "qscales") ||
         !need(info, ws, gran == kBlock256 ? 4.0 * n * (k / 256) : 4.0, "wscales") ||
         !need(info, out, 4.0 * rows * n * (want_acc ? groups : 1), "out"))
@@ -421,7 +423,7 @@ class Backend : public Napi::ObjectWrap<Backend> {
     }
     job.acc_stride = n * groups;
     job.chunks.total = n;
-    job.chunks.chunk = chunk_rows(n, pool_->size(), rows > 1 ? 8 : 16);
+    job.chunks.chunk = chunk_rows(n, pool_->size(), rows > 1 ? 16 : 32, kTileRows);
     pool_->run(ternary_job, &job);
     return env.Undefined();
   }
@@ -465,7 +467,7 @@ class Backend : public Napi::ObjectWrap<Backend> {
     job.out = reinterpret_cast<float*>(out.data);
     job.out_stride = vocab;
     job.chunks.total = vocab;
-    job.chunks.chunk = chunk_rows(vocab, pool_->size(), 64);
+    job.chunks.chunk = chunk_rows(vocab, pool_->size(), 64, 4);
     pool_->run(lm_job, &job);
     return env.Undefined();
   }
@@ -681,7 +683,7 @@ class Backend : public Napi::ObjectWrap<Backend> {
 // ---------------------------------------------------------------------------------------------------------------
 // Module-level functions (no backend state).
 
-// repackTernary(format: 0 codes | 1 i2_s | 2 tq2_0 | 3 tq1_0, data, rows, cols) → ArrayBuffer (TB256)
+// repackTernary(format: 0 codes | 1 i2_s | 2 tq2_0 | 3 tq1_0, data, rows, cols) → ArrayBuffer (T16)
 Napi::Value RepackTernary(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const int format = static_cast<int>(int_arg(info, 0));
@@ -709,7 +711,7 @@ Napi::Value RepackTernary(const Napi::CallbackInfo& info) {
         return env.Undefined();
       }
   }
-  Napi::ArrayBuffer ab = aligned_buffer(env, static_cast<size_t>(rows * tb256_row_bytes(cols)), false);
+  Napi::ArrayBuffer ab = aligned_buffer(env, static_cast<size_t>(t16_bytes(rows, cols)), false);
   if (env.IsExceptionPending()) return env.Undefined();
   uint8_t* dst = static_cast<uint8_t*>(ab.Data());
   switch (format) {
@@ -721,16 +723,16 @@ Napi::Value RepackTernary(const Napi::CallbackInfo& info) {
   return ab;
 }
 
-// unpackTernaryRow(packed, cols, row, out i8): the int8 weights of one TB256 row (tests, debugging).
+// unpackTernaryRow(packed, rows, cols, row, out i8): the int8 weights of one row of a T16 matrix (tests).
 Napi::Value UnpackTernaryRow(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Bytes packed, out;
-  if (!get_bytes(info, 0, packed, "packed") || !get_bytes(info, 3, out, "out")) return env.Undefined();
-  const int64_t cols = int_arg(info, 1), row = int_arg(info, 2);
-  if (cols <= 0 || row < 0 || !need(info, packed, 1.0 * (row + 1) * tb256_row_bytes(cols), "packed") ||
+  if (!get_bytes(info, 0, packed, "packed") || !get_bytes(info, 4, out, "out")) return env.Undefined();
+  const int64_t rows = int_arg(info, 1), cols = int_arg(info, 2), row = int_arg(info, 3);
+  if (cols <= 0 || row < 0 || row >= rows || !need(info, packed, static_cast<double>(t16_bytes(rows, cols)), "packed") ||
       !need(info, out, 1.0 * cols, "out"))
     return env.Undefined();
-  unpack_row(packed.data + row * tb256_row_bytes(cols), cols, reinterpret_cast<int8_t*>(out.data));
+  unpack_row(packed.data, cols, row, reinterpret_cast<int8_t*>(out.data));
   return env.Undefined();
 }
 
@@ -801,8 +803,9 @@ Napi::Value HostInfo(const Napi::CallbackInfo& info) {
   built.Set(i++, "neon");
 #endif
   o.Set("built", built);
-  o.Set("tb256BlockBytes", kBlockBytes);
-  o.Set("tb256BlockWeights", kBlockWeights);
+  o.Set("tileBytes", kTileBytes);
+  o.Set("tileRows", kTileRows);
+  o.Set("tileCols", kTileCols);
   return o;
 }
 

@@ -8,43 +8,50 @@
 namespace trine {
 
 // ---------------------------------------------------------------------------------------------------------------
-// TB256: the repacked ternary layout (what uploadTernary produces).
+// T16: the repacked ternary layout (what uploadTernary produces).
 //
-// Each output row of W [N, K] is padded to Kp = roundup(K, 256) columns and cut into blocks of 256 weights stored
-// as 64 bytes: exactly 2.0 bits per weight, no per-block scale (the float scales live beside the matrix).
-// Code c = w + 1 ∈ {0, 1, 2} (3 never occurs). Byte j (0..63) of a block holds
-//   weight j       in bits 1-0,   weight j + 64  in bits 3-2,
-//   weight j + 128 in bits 5-4,   weight j + 192 in bits 7-6.
-// So one 64-byte load followed by (v >> 2s) & 3 gives 64 consecutive weights [64s, 64s+64) for s = 0..3: exactly
-// one AVX-512 register of unsigned codes to feed vpdpbusd against 64 consecutive int8 activations. AVX2 takes the
-// two 32-byte halves; NEON the four 16-byte quarters. Padding columns hold code 1 (weight 0) and meet zero
-// activations (kernels read activations from a zero-padded copy), so they add nothing.
-// Worked byte: weights (w_j, w_j+64, w_j+128, w_j+192) = (+1, 0, -1, +1) → codes (2, 1, 0, 2)
-//   → byte = 2 | 1<<2 | 0<<4 | 2<<6 = 0b10_00_01_10 = 0x86.
+// W [N, K] is padded to Np = roundup(N, 16) rows and Kp = roundup(K, 256) columns and cut into tiles of 16 rows ×
+// 16 columns = 256 weights stored in 64 bytes: exactly 2.0 bits per weight, no per-tile scale (the float scales
+// live beside the matrix). Code c = w + 1 ∈ {0, 1, 2} (3 never occurs). Byte j = 4i + b (i = row in the tile
+// 0..15, b = 0..3) of a tile at (row r0, column k0) holds, in bits 2s+1..2s (s = 0..3), the code of weight
+// (r0 + i, k0 + 4s + b). The tiles of one 16-row group follow each other along k (4·Kp bytes per group), groups
+// follow each other down the rows.
+// So one 64-byte load and (v >> 2s) & 3 give, in 32-bit lane i, row i's four codes for columns k0+4s..k0+4s+3:
+// vpdpbusd against those four int8 activations broadcast to every lane adds them into lane i — sixteen output rows
+// accumulate side by side and no horizontal sum is ever needed (AVX2: two 8-row halves; NEON: four 4-row
+// quarters with a by-lane dot product). Padding rows and columns hold code 1 (weight 0); padding columns also meet
+// zero activations (kernels read activations from a zero-padded copy), and padding rows are never stored.
+// Worked byte: byte 0 of a tile holds weights (r0, k0), (r0, k0+4), (r0, k0+8), (r0, k0+12); for (+1, 0, -1, +1)
+//   the codes are (2, 1, 0, 2) → byte = 2 | 1<<2 | 0<<4 | 2<<6 = 0b10_00_01_10 = 0x86.
 // The kernels compute Σ c·q − Σ q = Σ w·q (unsigned codes × signed int8, as bitnet.cpp's I2_S kernel does).
-constexpr int kBlockWeights = 256;
-constexpr int kBlockBytes = 64;
+constexpr int kTileRows = 16;
+constexpr int kTileCols = 16;
+constexpr int kTileBytes = 64;
 constexpr int kBitsPerWeight = 2;
-static_assert(kBlockWeights * kBitsPerWeight == kBlockBytes * 8, "TB256 block must hold 256 2-bit codes in 64 bytes");
-constexpr uint8_t kTb256WorkedByte = 2 | (1 << 2) | (0 << 4) | (2 << 6);
-static_assert(kTb256WorkedByte == 0x86, "TB256 worked byte example");
+constexpr int kColPad = 256;  // per_block256 groups are whole runs of 16 tiles
+static_assert(kTileRows * kTileCols * kBitsPerWeight == kTileBytes * 8, "a T16 tile holds 256 2-bit codes in 64 bytes");
+constexpr uint8_t kT16WorkedByte = 2 | (1 << 2) | (0 << 4) | (2 << 6);
+static_assert(kT16WorkedByte == 0x86, "T16 worked byte example");
 
 // Header helpers are `static inline`: SIMD translation units include this file too, and an `inline` function
 // emitted there with AVX-512 code could be the copy the linker keeps for the glue.
-static inline int64_t padded_cols(int64_t k) { return (k + kBlockWeights - 1) / kBlockWeights * kBlockWeights; }
-static inline int64_t tb256_row_bytes(int64_t k) { return padded_cols(k) / 4; }
+static inline int64_t padded_cols(int64_t k) { return (k + kColPad - 1) / kColPad * kColPad; }
+static inline int64_t padded_rows(int64_t n) { return (n + kTileRows - 1) / kTileRows * kTileRows; }
+static inline int64_t t16_bytes(int64_t n, int64_t k) { return padded_rows(n) * padded_cols(k) / 4; }
 
 struct TernaryMat {
-  const uint8_t* packed;  // rows × row_bytes, 64-byte aligned
-  int64_t rows;           // N
+  const uint8_t* packed;  // T16, 64-byte aligned
+  int64_t rows;           // N (outputs beyond N are never stored)
   int64_t cols;           // K
   int64_t kp;             // padded K (multiple of 256)
-  int64_t row_bytes;      // kp / 4
+  int64_t group_bytes;    // bytes of one 16-row group = 16 · kp / 4
+  const uint8_t* tile(int64_t row_group, int64_t k0) const { return packed + row_group * group_bytes + (k0 / kTileCols) * kTileBytes; }
 };
 
-// Integer kernel: for tokens t in [0, nt) and output rows n in [n0, n1), acc[t*acc_stride + n*groups + g] = Σ w·q
-// over group g (groups = 1: the whole row; groups = kp/256: one per 256-block). q is [nt, kp] int8, zero-padded;
-// qsum is [nt, groups] = Σ q over each group (the offset the unsigned codes add).
+// Integer kernel: for tokens t in [0, nt) and output rows n in [n0, n1) (n0 a multiple of 16),
+// acc[t*acc_stride + n*groups + g] = Σ w·q over group g (groups = 1: the whole row; groups = kp/256: one per 256
+// columns). Rows ≥ N are not stored. q is [nt, kp] int8, zero-padded; qsum is [nt, groups] = Σ q over each group
+// (the offset the unsigned codes add).
 using TernaryAccFn = void (*)(const TernaryMat& w, const int8_t* q, const int32_t* qsum, int nt, int64_t n0,
                               int64_t n1, int groups, int32_t* acc, int64_t acc_stride);
 
@@ -97,12 +104,12 @@ float quant_per_token_scalar(const float* x, int64_t k, int8_t* q);
 // Q8_K of one 256-element block; returns d.
 float quant_block256_scalar(const float* x, int8_t* q);
 
-// Repacking into TB256. Return false on a bad size.
+// Repacking into T16 (dst holds t16_bytes(rows, cols)).
 void repack_codes(const int8_t* codes, int64_t rows, int64_t cols, uint8_t* dst);
 void repack_i2s(const uint8_t* src, int64_t rows, int64_t cols, uint8_t* dst);
 void repack_tq2_0(const uint8_t* src, int64_t rows, int64_t cols, uint8_t* dst);
 void repack_tq1_0(const uint8_t* src, int64_t rows, int64_t cols, uint8_t* dst);
-// Expand one TB256 row back to int8 weights (tests, debugging).
-void unpack_row(const uint8_t* row, int64_t cols, int8_t* out);
+// Expand one row of a T16 matrix back to int8 weights (tests, debugging).
+void unpack_row(const uint8_t* packed, int64_t cols, int64_t row, int8_t* out);
 
 }  // namespace trine

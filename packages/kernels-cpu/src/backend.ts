@@ -1,7 +1,7 @@
 /**
  * The native CPU backend: `KernelBackend` over the addon. Every op is one synchronous native call (the JS thread
  * blocks while the pool computes), so a decode step spends its time in native code. Tensors are JS typed arrays
- * owned by this backend; ternary matrices (TB256, native/common.h), output matrices and KV caches live in 64-byte
+ * owned by this backend; ternary matrices (T16, native/common.h), output matrices and KV caches live in 64-byte
  * aligned native memory. Shapes are validated by core's `validate` (wrap with `CheckedBackend`, as the model does);
  * the addon re-checks every byte range it touches, so a bad call is an error, never a stray write.
  */
@@ -37,7 +37,7 @@ export interface CpuTernary {
   readonly rows: number;
   readonly cols: number;
   readonly granularity: 'tensor' | 'block256';
-  /** TB256 bytes: rows × roundup(cols, 256) / 4. */
+  /** T16 bytes: roundup(rows, 16) × roundup(cols, 256) / 4. */
   packed: ArrayBuffer;
   scales: Float32Array;
 }
@@ -188,7 +188,7 @@ export class CpuBackend implements KernelBackend<CpuHandles> {
       });
     let packed: ArrayBuffer;
     try {
-      // Repacked straight from the file's bytes: the only copy of the weights that survives is the TB256 one.
+      // Repacked straight from the file's bytes: the only copy of the weights that survives is the T16 one.
       packed = this.addon.repackTernary(format, t.data, t.rows, t.cols);
     } catch (cause) {
       throw new TrineError('INVALID_ARGUMENT', `uploadTernary ${t.name}: ${(cause as Error).message}`, {

@@ -37,7 +37,7 @@ export function createCpuBackend(options: CpuBackendOptions = {}): CpuBackend {
     avx2: host.avx2,
     avx512vnni: host.avx512vnni,
     neonDot: host.neonDot,
-    layout: `TB256 (${host.tb256BlockWeights} weights / ${host.tb256BlockBytes} bytes)`,
+    layout: `T16 (${host.tileRows}x${host.tileCols} weights / ${host.tileBytes} bytes)`,
   });
 }
 

@@ -51,15 +51,17 @@ export interface HostInfo {
   readonly neonDot: boolean;
   /** Paths compiled into this build. */
   readonly built: readonly string[];
-  readonly tb256BlockBytes: number;
-  readonly tb256BlockWeights: number;
+  /** The T16 layout (native/common.h): tiles of tileRows × tileCols weights in tileBytes bytes. */
+  readonly tileBytes: number;
+  readonly tileRows: number;
+  readonly tileCols: number;
 }
 
 export interface NativeAddon {
   NativeCpuBackend: new (variant: string, threads: number) => NativeBackend;
-  /** Repack into TB256 (native/common.h). format: 0 codes, 1 i2_s, 2 tq2_0, 3 tq1_0. */
+  /** Repack into T16 (native/common.h). format: 0 codes, 1 i2_s, 2 tq2_0, 3 tq1_0. */
   repackTernary(format: number, data: Uint8Array | Int8Array, rows: number, cols: number): ArrayBuffer;
-  unpackTernaryRow(packed: ArrayBuffer, cols: number, row: number, out: Int8Array): void;
+  unpackTernaryRow(packed: ArrayBuffer, rows: number, cols: number, row: number, out: Int8Array): void;
   /** Zeroed, 64-byte aligned native memory. */
   allocAligned(bytes: number): ArrayBuffer;
   /** Per-row int8 + f32 scale (scale = max|w|/127, q = roundHalfEven(w/scale)). */

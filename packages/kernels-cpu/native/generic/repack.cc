@@ -1,6 +1,8 @@
-// Repacking ternary matrices from their file formats into TB256 (common.h), straight from the raw bytes, so no
-// int8 copy of a whole matrix is ever made. Each source format's layout is described where it is decoded.
+// Repacking ternary matrices from their file formats into T16 (common.h), straight from the raw bytes, 16 rows at a time, so
+// no int8 copy of a whole matrix is ever made. Each source format's layout is described where it is decoded.
+#include <algorithm>
 #include <cstring>
+#include <vector>
 
 #include "../common.h"
 
@@ -8,78 +10,64 @@ namespace trine {
 
 namespace {
 
-// Writes one row of codes (w + 1 ∈ {0,1,2}, length cols) into a TB256 row (padding gets code 1 = weight 0).
-void pack_row(const uint8_t* codes, int64_t cols, uint8_t* dst) {
+// Packs a matrix whose rows are produced one at a time as codes (w + 1 ∈ {0,1,2}, length cols) by
+// decode_row(r, codes). Sixteen rows are decoded, then written as that group's tiles (padding gets code 1).
+template <typename DecodeRow>
+void pack_matrix(int64_t rows, int64_t cols, uint8_t* dst, DecodeRow decode_row) {
   const int64_t kp = padded_cols(cols);
-  for (int64_t b = 0; b < kp / kBlockWeights; b++) {
-    uint8_t* out = dst + b * kBlockBytes;
-    for (int j = 0; j < kBlockBytes; j++) {
-      uint8_t byte = 0;
-      for (int s = 0; s < 4; s++) {
-        const int64_t col = b * kBlockWeights + s * 64 + j;
-        const uint8_t c = col < cols ? codes[col] : 1;
-        byte |= static_cast<uint8_t>(c << (2 * s));
-      }
-      out[j] = byte;
-    }
+  const int64_t groups = padded_rows(rows) / kTileRows;
+  std::vector<uint8_t> codes(static_cast<size_t>(kTileRows * kp));
+  for (int64_t gi = 0; gi < groups; gi++) {
+    std::fill(codes.begin(), codes.end(), uint8_t{1});
+    for (int i = 0; i < kTileRows && gi * kTileRows + i < rows; i++) decode_row(gi * kTileRows + i, codes.data() + i * kp);
+    uint8_t* out = dst + gi * (kTileRows * kp / 4);
+    for (int64_t k0 = 0; k0 < kp; k0 += kTileCols, out += kTileBytes)
+      for (int i = 0; i < kTileRows; i++)
+        for (int b = 0; b < 4; b++) {
+          uint8_t byte = 0;
+          for (int s = 0; s < 4; s++) byte |= static_cast<uint8_t>(codes[i * kp + k0 + 4 * s + b] << (2 * s));
+          out[4 * i + b] = byte;
+        }
   }
 }
-
-// Row scratch for one row of codes; rows are at most a few thousand columns in real models, but cols comes from
-// the file, so the buffer is heap-allocated per call by the caller-facing functions below.
-struct RowCodes {
-  explicit RowCodes(int64_t cols) : data(new uint8_t[static_cast<size_t>(cols)]) {}
-  ~RowCodes() { delete[] data; }
-  uint8_t* data;
-};
 
 }  // namespace
 
 void repack_codes(const int8_t* codes, int64_t rows, int64_t cols, uint8_t* dst) {
-  RowCodes row(cols);
-  const int64_t rb = tb256_row_bytes(cols);
-  for (int64_t r = 0; r < rows; r++) {
-    for (int64_t c = 0; c < cols; c++) row.data[c] = static_cast<uint8_t>(codes[r * cols + c] + 1);
-    pack_row(row.data, cols, dst + r * rb);
-  }
+  pack_matrix(rows, cols, dst, [&](int64_t r, uint8_t* row) {
+    for (int64_t c = 0; c < cols; c++) row[c] = static_cast<uint8_t>(codes[r * cols + c] + 1);
+  });
 }
 
 // I2_S (bitnet.cpp x86): the tensor as one row-major array cut into 128-weight blocks of 32 bytes; byte k holds
 // weight k in bits 7-6, k+32 in 5-4, k+64 in 3-2, k+96 in 1-0; code 0 → -1, 1 → 0, 2 → +1, 3 → 0.
 void repack_i2s(const uint8_t* src, int64_t rows, int64_t cols, uint8_t* dst) {
-  RowCodes row(cols);
-  const int64_t rb = tb256_row_bytes(cols);
   static const uint8_t kI2sToCode[4] = {0, 1, 2, 1};
-  for (int64_t r = 0; r < rows; r++) {
+  pack_matrix(rows, cols, dst, [&](int64_t r, uint8_t* row) {
     const uint8_t* s = src + r * (cols / 4);
-    for (int64_t b = 0; b < cols / 128; b++) {
+    for (int64_t b = 0; b < cols / 128; b++)
       for (int k = 0; k < 32; k++) {
         const uint8_t byte = s[b * 32 + k];
-        for (int g = 0; g < 4; g++) row.data[b * 128 + g * 32 + k] = kI2sToCode[(byte >> (6 - 2 * g)) & 3];
+        for (int g = 0; g < 4; g++) row[b * 128 + g * 32 + k] = kI2sToCode[(byte >> (6 - 2 * g)) & 3];
       }
-    }
-    pack_row(row.data, cols, dst + r * rb);
-  }
+  });
 }
 
 // TQ2_0 (llama.cpp): per 256 weights 66 bytes = qs[64] then an f16 scale. In each 32-byte half c, byte m holds
 // weight c·128 + l·32 + m at bits 2l..2l+1 (l = 0..3), code = w + 1 (3 reads as 0 weight).
 void repack_tq2_0(const uint8_t* src, int64_t rows, int64_t cols, uint8_t* dst) {
-  RowCodes row(cols);
-  const int64_t rb = tb256_row_bytes(cols);
   const int64_t nb = cols / 256;
-  for (int64_t r = 0; r < rows; r++) {
+  pack_matrix(rows, cols, dst, [&](int64_t r, uint8_t* row) {
     for (int64_t b = 0; b < nb; b++) {
       const uint8_t* qs = src + (r * nb + b) * 66;
       for (int c = 0; c < 2; c++)
         for (int l = 0; l < 4; l++)
           for (int m = 0; m < 32; m++) {
             const uint8_t code = (qs[c * 32 + m] >> (2 * l)) & 3;
-            row.data[b * 256 + c * 128 + l * 32 + m] = code == 3 ? 1 : code;
+            row[b * 256 + c * 128 + l * 32 + m] = code == 3 ? 1 : code;
           }
     }
-    pack_row(row.data, cols, dst + r * rb);
-  }
+  });
 }
 
 // TQ1_0 (llama.cpp): per 256 weights 54 bytes = qs[48], qh[4], f16 scale. Base-3 fixed point: the n-th trit of a
@@ -87,14 +75,14 @@ void repack_tq2_0(const uint8_t* src, int64_t rows, int64_t cols, uint8_t* dst) 
 // inner), then qs[32..48) × 5 trits, then qh[0..4) × 4 trits; each trit is w + 1.
 void repack_tq1_0(const uint8_t* src, int64_t rows, int64_t cols, uint8_t* dst) {
   static const uint8_t kPow3[6] = {1, 3, 9, 27, 81, 243};
-  RowCodes row(cols);
-  const int64_t rb = tb256_row_bytes(cols);
   const int64_t nb = cols / 256;
-  auto trit = [](uint8_t q, uint8_t p) { return static_cast<uint8_t>((static_cast<uint16_t>(static_cast<uint8_t>(q * p)) * 3) >> 8); };
-  for (int64_t r = 0; r < rows; r++) {
+  auto trit = [](uint8_t q, uint8_t p) {
+    return static_cast<uint8_t>((static_cast<uint16_t>(static_cast<uint8_t>(q * p)) * 3) >> 8);
+  };
+  pack_matrix(rows, cols, dst, [&](int64_t r, uint8_t* row) {
     for (int64_t b = 0; b < nb; b++) {
       const uint8_t* blk = src + (r * nb + b) * 54;
-      uint8_t* o = row.data + b * 256;
+      uint8_t* o = row + b * 256;
       int i = 0;
       for (int n = 0; n < 5; n++)
         for (int m = 0; m < 32; m++) o[i++] = trit(blk[m], kPow3[n]);
@@ -103,14 +91,18 @@ void repack_tq1_0(const uint8_t* src, int64_t rows, int64_t cols, uint8_t* dst) 
       for (int n = 0; n < 4; n++)
         for (int m = 0; m < 4; m++) o[i++] = trit(blk[48 + m], kPow3[n]);
     }
-    pack_row(row.data, cols, dst + r * rb);
-  }
+  });
 }
 
-void unpack_row(const uint8_t* row, int64_t cols, int8_t* out) {
+void unpack_row(const uint8_t* packed, int64_t cols, int64_t row, int8_t* out) {
+  const int64_t kp = padded_cols(cols);
+  const uint8_t* group = packed + (row / kTileRows) * (kTileRows * kp / 4);
+  const int i = static_cast<int>(row % kTileRows);
   for (int64_t c = 0; c < cols; c++) {
-    const int64_t b = c / kBlockWeights, i = c % kBlockWeights;
-    out[c] = static_cast<int8_t>(((row[b * kBlockBytes + i % 64] >> (2 * (i / 64))) & 3) - 1);
+    const int64_t k0 = c / kTileCols * kTileCols;
+    const int s = static_cast<int>((c - k0) / 4), b = static_cast<int>((c - k0) % 4);
+    const uint8_t byte = group[(k0 / kTileCols) * kTileBytes + 4 * i + b];
+    out[c] = static_cast<int8_t>(((byte >> (2 * s)) & 3) - 1);
   }
 }
 

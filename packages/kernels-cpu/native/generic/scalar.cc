@@ -5,24 +5,28 @@ namespace trine {
 
 namespace {
 
-// Σ_k c[n,k]·q[t,k] per group, minus Σ q (the +1 offset of the codes): the exact integer Σ w·q.
+// Σ_k c[n,k]·q[t,k] per group, minus Σ q (the +1 offset of the codes): the exact integer Σ w·q. Walks the T16
+// tiles of each 16-row group exactly as the SIMD kernels do, one byte (four columns of one row) at a time.
 void ternary_acc_scalar(const TernaryMat& w, const int8_t* q, const int32_t* qsum, int nt, int64_t n0, int64_t n1,
                         int groups, int32_t* acc, int64_t acc_stride) {
-  const int64_t nblocks = w.kp / kBlockWeights;
-  const int64_t blocks_per_group = nblocks / groups;
-  for (int64_t n = n0; n < n1; n++) {
-    const uint8_t* row = w.packed + n * w.row_bytes;
+  const int64_t cols_per_group = w.kp / groups;
+  for (int64_t gi = n0 / kTileRows; gi * kTileRows < n1; gi++) {
     for (int t = 0; t < nt; t++) {
       const int8_t* qt = q + static_cast<int64_t>(t) * w.kp;
       for (int g = 0; g < groups; g++) {
-        int32_t sum = 0;
-        for (int64_t b = g * blocks_per_group; b < (g + 1) * blocks_per_group; b++) {
-          const uint8_t* blk = row + b * kBlockBytes;
-          const int8_t* qb = qt + b * kBlockWeights;
-          for (int j = 0; j < kBlockBytes; j++)
-            for (int s = 0; s < 4; s++) sum += ((blk[j] >> (2 * s)) & 3) * qb[s * 64 + j];
+        int32_t sums[kTileRows] = {0};
+        for (int64_t k0 = g * cols_per_group; k0 < (g + 1) * cols_per_group; k0 += kTileCols) {
+          const uint8_t* tile = w.tile(gi, k0);
+          for (int i = 0; i < kTileRows; i++)
+            for (int b = 0; b < 4; b++) {
+              const uint8_t byte = tile[4 * i + b];
+              for (int s = 0; s < 4; s++) sums[i] += ((byte >> (2 * s)) & 3) * qt[k0 + 4 * s + b];
+            }
         }
-        acc[t * acc_stride + n * groups + g] = sum - qsum[t * groups + g];
+        for (int i = 0; i < kTileRows; i++) {
+          const int64_t n = gi * kTileRows + i;
+          if (n < n1 && n < w.rows) acc[t * acc_stride + n * groups + g] = sums[i] - qsum[t * groups + g];
+        }
       }
     }
   }

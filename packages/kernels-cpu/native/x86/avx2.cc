@@ -1,6 +1,5 @@
-// AVX2 path (+FMA, F16C; its own static library). Ternary: maddubs multiplies 32 unsigned codes by 32 signed int8
-// activations into i16 pairs (|sum| ≤ 2·2·128 = 512, no saturation); eight of them per 256-block still fit i16
-// (≤ 4096), then madd with ones widens to i32.
+// AVX2 path (+FMA, F16C; its own static library). Ternary over T16 tiles, 8 rows per register (see
+// group_tokens).
 #include <immintrin.h>
 
 #include "../common.h"
@@ -9,13 +8,6 @@ namespace trine {
 
 namespace {
 
-inline int32_t hsum_epi32(__m256i v) {
-  __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
-  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
-  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
-  return _mm_cvtsi128_si32(s);
-}
-
 inline float hsum_ps(__m256 v) {
   __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
   s = _mm_add_ps(s, _mm_movehl_ps(s, s));
@@ -23,79 +15,75 @@ inline float hsum_ps(__m256 v) {
   return _mm_cvtss_f32(s);
 }
 
-template <int S>
-inline __m256i codes(__m256i v, __m256i m3) {
-  return _mm256_and_si256(S == 0 ? v : _mm256_srli_epi16(v, 2 * S), m3);
+inline int32_t load4(const int8_t* p) {
+  int32_t v;
+  __builtin_memcpy(&v, p, 4);
+  return v;
 }
 
-template <int R, int T>
-inline void tile(const uint8_t* w, int64_t row_bytes, const int8_t* q, int64_t kp, int64_t b0, int64_t b1,
-                 int32_t sums[R][T]) {
-  __m256i acc[R][T];
-  for (int r = 0; r < R; r++)
-    for (int t = 0; t < T; t++) acc[r][t] = _mm256_setzero_si256();
+// Stores 8 row sums (lane i = row first + i) minus the activation sum, skipping rows ≥ min(n1, N).
+inline void store_rows(__m256i sums, int32_t sub, const TernaryMat& w, int64_t first, int64_t n1, int groups, int g,
+                       int32_t* out) {
+  const int64_t lim = (n1 < w.rows ? n1 : w.rows) - first;
+  alignas(32) int32_t tmp[8];
+  _mm256_store_si256(reinterpret_cast<__m256i*>(tmp), _mm256_sub_epi32(sums, _mm256_set1_epi32(sub)));
+  for (int64_t i = 0; i < lim && i < 8; i++) out[(first + i) * groups + g] = tmp[i];
+}
+
+// One 16-row group against T tokens over tiles [k_begin, k_end). Each 32-byte half of a tile is 8 rows × 4 codes
+// per 32-bit lane; maddubs with the four activations broadcast gives i16 pairs (|·| ≤ 2·2·128), the four stages of
+// a tile are summed in i16 (≤ 2048) and madd with ones widens to one i32 per row.
+template <int T>
+inline void group_tokens(const TernaryMat& w, const int8_t* q, int64_t gi, int64_t k_begin, int64_t k_end,
+                         __m256i out[2][T]) {
   const __m256i m3 = _mm256_set1_epi8(3);
   const __m256i ones = _mm256_set1_epi16(1);
-  for (int64_t b = b0; b < b1; b++) {
-    __m256i acc16[R][T];
-    for (int r = 0; r < R; r++)
-      for (int t = 0; t < T; t++) acc16[r][t] = _mm256_setzero_si256();
-    const int8_t* qb = q + b * kBlockWeights;
+  __m256i acc[2][T];
+  for (int h = 0; h < 2; h++)
+    for (int t = 0; t < T; t++) acc[h][t] = _mm256_setzero_si256();
+  for (int64_t k0 = k_begin; k0 < k_end; k0 += kTileCols) {
+    const uint8_t* tile = w.tile(gi, k0);
+    _mm_prefetch(reinterpret_cast<const char*>(tile + 2048), _MM_HINT_T0);
     for (int h = 0; h < 2; h++) {
-      __m256i wv[R];
-      for (int r = 0; r < R; r++) {
-        const uint8_t* p = w + r * row_bytes + b * kBlockBytes + h * 32;
-        _mm_prefetch(reinterpret_cast<const char*>(p + R * row_bytes), _MM_HINT_T0);
-        wv[r] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+      const __m256i v = _mm256_load_si256(reinterpret_cast<const __m256i*>(tile + 32 * h));
+      const __m256i c0 = _mm256_and_si256(v, m3), c1 = _mm256_and_si256(_mm256_srli_epi16(v, 2), m3),
+                    c2 = _mm256_and_si256(_mm256_srli_epi16(v, 4), m3), c3 = _mm256_and_si256(_mm256_srli_epi16(v, 6), m3);
+      for (int t = 0; t < T; t++) {
+        const int8_t* qt = q + t * w.kp + k0;
+        __m256i s16 = _mm256_maddubs_epi16(c0, _mm256_set1_epi32(load4(qt)));
+        s16 = _mm256_add_epi16(s16, _mm256_maddubs_epi16(c1, _mm256_set1_epi32(load4(qt + 4))));
+        s16 = _mm256_add_epi16(s16, _mm256_maddubs_epi16(c2, _mm256_set1_epi32(load4(qt + 8))));
+        s16 = _mm256_add_epi16(s16, _mm256_maddubs_epi16(c3, _mm256_set1_epi32(load4(qt + 12))));
+        acc[h][t] = _mm256_add_epi32(acc[h][t], _mm256_madd_epi16(s16, ones));
       }
-#define TRINE_STAGE(S)                                                                                   \
-  {                                                                                                      \
-    __m256i c[R];                                                                                        \
-    for (int r = 0; r < R; r++) c[r] = codes<S>(wv[r], m3);                                              \
-    for (int t = 0; t < T; t++) {                                                                        \
-      const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qb + t * kp + S * 64 + h * 32)); \
-      for (int r = 0; r < R; r++) acc16[r][t] = _mm256_add_epi16(acc16[r][t], _mm256_maddubs_epi16(c[r], a)); \
-    }                                                                                                    \
-  }
-      TRINE_STAGE(0)
-      TRINE_STAGE(1)
-      TRINE_STAGE(2)
-      TRINE_STAGE(3)
-#undef TRINE_STAGE
     }
-    for (int r = 0; r < R; r++)
-      for (int t = 0; t < T; t++) acc[r][t] = _mm256_add_epi32(acc[r][t], _mm256_madd_epi16(acc16[r][t], ones));
   }
-  for (int r = 0; r < R; r++)
-    for (int t = 0; t < T; t++) sums[r][t] = hsum_epi32(acc[r][t]);
+  for (int h = 0; h < 2; h++)
+    for (int t = 0; t < T; t++) out[h][t] = acc[h][t];
 }
 
-template <int R, int T>
-inline void rows_tokens(const TernaryMat& w, const int8_t* q, const int32_t* qsum, int t0, int64_t n, int groups,
-                        int32_t* acc, int64_t acc_stride) {
-  const int64_t bpg = w.kp / kBlockWeights / groups;
+template <int T>
+inline void run(const TernaryMat& w, const int8_t* q, const int32_t* qsum, int t0, int64_t gi, int64_t n1, int groups,
+                int32_t* acc, int64_t acc_stride) {
+  const int64_t cols = w.kp / groups;
   for (int g = 0; g < groups; g++) {
-    int32_t sums[R][T];
-    tile<R, T>(w.packed + n * w.row_bytes, w.row_bytes, q + t0 * w.kp, w.kp, g * bpg, (g + 1) * bpg, sums);
-    for (int r = 0; r < R; r++)
-      for (int t = 0; t < T; t++)
-        acc[(t0 + t) * acc_stride + (n + r) * groups + g] = sums[r][t] - qsum[(t0 + t) * groups + g];
+    __m256i sums[2][T];
+    group_tokens<T>(w, q + t0 * w.kp, gi, g * cols, (g + 1) * cols, sums);
+    for (int t = 0; t < T; t++)
+      for (int h = 0; h < 2; h++)
+        store_rows(sums[h][t], qsum[(t0 + t) * groups + g], w, gi * kTileRows + 8 * h, n1, groups, g,
+                   acc + (t0 + t) * acc_stride);
   }
-}
-
-template <int R>
-inline void rows_all_tokens(const TernaryMat& w, const int8_t* q, const int32_t* qsum, int nt, int64_t n, int groups,
-                            int32_t* acc, int64_t acc_stride) {
-  int t0 = 0;
-  for (; t0 + 2 <= nt; t0 += 2) rows_tokens<R, 2>(w, q, qsum, t0, n, groups, acc, acc_stride);
-  if (t0 < nt) rows_tokens<R, 1>(w, q, qsum, t0, n, groups, acc, acc_stride);
 }
 
 void ternary_acc_avx2(const TernaryMat& w, const int8_t* q, const int32_t* qsum, int nt, int64_t n0, int64_t n1,
                       int groups, int32_t* acc, int64_t acc_stride) {
-  int64_t n = n0;
-  for (; n + 2 <= n1; n += 2) rows_all_tokens<2>(w, q, qsum, nt, n, groups, acc, acc_stride);
-  for (; n < n1; n++) rows_all_tokens<1>(w, q, qsum, nt, n, groups, acc, acc_stride);
+  for (int64_t gi = n0 / kTileRows; gi * kTileRows < n1; gi++) {
+    int t0 = 0;
+    for (; t0 + 4 <= nt; t0 += 4) run<4>(w, q, qsum, t0, gi, n1, groups, acc, acc_stride);
+    for (; t0 + 2 <= nt; t0 += 2) run<2>(w, q, qsum, t0, gi, n1, groups, acc, acc_stride);
+    for (; t0 < nt; t0++) run<1>(w, q, qsum, t0, gi, n1, groups, acc, acc_stride);
+  }
 }
 
 // ---- LM head: R rows × T tokens of 8-wide FMAs; the k tail is finished in scalar.
@@ -114,7 +102,9 @@ inline void lm_tile(Load load, Scalar scalar, int64_t k, int64_t r, const float*
       for (int j = 0; j < R; j++) acc[j][t] = _mm256_fmadd_ps(wv[j], xv, acc[j][t]);
     }
   }
+#pragma GCC unroll 16
   for (int j = 0; j < R; j++)
+#pragma GCC unroll 16
     for (int t = 0; t < T; t++) {
       float s = hsum_ps(acc[j][t]);
       for (int64_t ii = i; ii < k; ii++) s += scalar(r + j, ii) * x[(t0 + t) * k + ii];

@@ -1,5 +1,6 @@
 // AVX-512 path (F, BW, VL, VNNI; compiled with those flags into its own static library, never into the glue).
-// Ternary: vpdpbusd multiplies 64 unsigned codes by 64 signed int8 activations and sums groups of four into i32.
+// Ternary over T16 tiles: vpdpbusd multiplies a tile's 16 rows × 4 unsigned codes by 4 signed int8 activations
+// broadcast to every lane and adds each row's four products into its own i32 lane.
 #include <immintrin.h>
 
 #include "../common.h"
@@ -15,128 +16,141 @@ inline __m512i dpbusd(__m512i acc, __m512i u, __m512i s) {
   return acc;
 }
 
-// Decode (one token): shifting codes down costs a port-0 uop per 64 weights. Masking in place instead
+// vpdpbusd with the signed operand broadcast from memory ({1to16}): four int8 activations for every lane.
+inline __m512i dpbusd_bcast(__m512i acc, __m512i u, const int8_t* four) {
+  asm("vpdpbusd %2%{1to16%}, %1, %0" : "+v"(acc) : "v"(u), "m"(*reinterpret_cast<const int32_t*>(four)));
+  return acc;
+}
+
+// acc += a · b through inline asm, for the same reason as dpbusd (GCC spills arrays of accumulators).
+inline __m512 fmadd(__m512 a, __m512 b, __m512 acc) {
+  asm("vfmadd231ps %2, %1, %0" : "+v"(acc) : "v"(a), "v"(b));
+  return acc;
+}
+
+inline int32_t load4(const int8_t* p) {
+  int32_t v;
+  __builtin_memcpy(&v, p, 4);
+  return v;
+}
+
+// Stores 16 row sums (lane i = row gi·16 + i) minus the activation sum, skipping rows ≥ min(n1, N).
+inline void store_rows(__m512i sums, int32_t sub, const TernaryMat& w, int64_t gi, int64_t n1, int groups, int g,
+                       int32_t* out) {
+  const int64_t first = gi * kTileRows;
+  const int64_t lim = (n1 < w.rows ? n1 : w.rows) - first;
+  const __m512i v = _mm512_sub_epi32(sums, _mm512_set1_epi32(sub));
+  if (groups == 1) {
+    const __mmask16 m = lim >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << lim) - 1);
+    _mm512_mask_storeu_epi32(out + first, m, v);
+    return;
+  }
+  alignas(64) int32_t tmp[16];
+  _mm512_store_si512(tmp, v);
+  for (int64_t i = 0; i < lim && i < 16; i++) out[(first + i) * groups + g] = tmp[i];
+}
+
+// Decode (one token), RG row groups at once. Shifting codes down would cost a port-0 uop per tile; masking in place
 // (v & (3 << 2s)) leaves code c scaled by 4^s (≤ 128, still a valid u8 for vpdpbusd), so each stage s keeps its
-// own accumulator, divided back exactly at the end: Σ c·q = acc0 + acc1/4 + acc2/16 + acc3/64.
-// Per row r: four accumulators (one per stage s). Written out with named variables: GCC keeps an array of
-// __m512i accumulators on the stack inside the loop.
-#define TRINE_GEMV_ROW(r, A0, A1, A2, A3)                                          \
-  {                                                                                \
-    const uint8_t* p = w + (r) * row_bytes + b * kBlockBytes;                     \
-    _mm_prefetch(reinterpret_cast<const char*>(p + prefetch), _MM_HINT_T0);        \
-    const __m512i v = _mm512_loadu_si512(p);                                       \
-    A0 = dpbusd(A0, _mm512_and_si512(v, m0), a0);                     \
-    A1 = dpbusd(A1, _mm512_and_si512(v, m1), a1);                     \
-    A2 = dpbusd(A2, _mm512_and_si512(v, m2), a2);                     \
-    A3 = dpbusd(A3, _mm512_and_si512(v, m3), a3);                     \
-  }
-
-// Every lane of the stage-s accumulator is a sum of multiples of 4^s, so the arithmetic shifts divide exactly.
-inline int32_t combine(__m512i s0, __m512i s1, __m512i s2, __m512i s3) {
-  return _mm512_reduce_add_epi32(_mm512_add_epi32(_mm512_add_epi32(s0, _mm512_srai_epi32(s1, 2)),
-                                                  _mm512_add_epi32(_mm512_srai_epi32(s2, 4), _mm512_srai_epi32(s3, 6))));
-}
-
-template <int R>
-inline void tile_gemv(const uint8_t* w, int64_t row_bytes, const int8_t* q, int64_t b0, int64_t b1, int32_t sums[R],
-                      int64_t prefetch) {
-  static_assert(R == 1 || R == 4, "tile_gemv handles 1 or 4 rows");
+// own accumulator, divided back exactly at the end: Σ c·q = acc0 + acc1/4 + acc2/16 + acc3/64 (every lane of
+// the stage-s accumulator is a sum of multiples of 4^s, so the arithmetic shifts are exact).
+template <int RG>
+inline void gemv_groups(const TernaryMat& w, const int8_t* q, int64_t gi, int64_t k_begin, int64_t k_end,
+                        __m512i out[RG]) {
   const __m512i m0 = _mm512_set1_epi8(0x03), m1 = _mm512_set1_epi8(0x0c), m2 = _mm512_set1_epi8(0x30),
                 m3 = _mm512_set1_epi8(static_cast<char>(0xc0));
-  __m512i x00 = _mm512_setzero_si512(), x01 = x00, x02 = x00, x03 = x00;
-  __m512i x10 = x00, x11 = x00, x12 = x00, x13 = x00;
-  __m512i x20 = x00, x21 = x00, x22 = x00, x23 = x00;
-  __m512i x30 = x00, x31 = x00, x32 = x00, x33 = x00;
-  for (int64_t b = b0; b < b1; b++) {
-    const int8_t* qb = q + b * kBlockWeights;
-    const __m512i a0 = _mm512_loadu_si512(qb), a1 = _mm512_loadu_si512(qb + 64), a2 = _mm512_loadu_si512(qb + 128),
-                  a3 = _mm512_loadu_si512(qb + 192);
-    TRINE_GEMV_ROW(0, x00, x01, x02, x03)
-    if (R == 4) {
-      TRINE_GEMV_ROW(1, x10, x11, x12, x13)
-      TRINE_GEMV_ROW(2, x20, x21, x22, x23)
-      TRINE_GEMV_ROW(3, x30, x31, x32, x33)
+  __m512i acc[RG][4];
+  for (int r = 0; r < RG; r++)
+    for (int s = 0; s < 4; s++) acc[r][s] = _mm512_setzero_si512();
+  for (int64_t k0 = k_begin; k0 < k_end; k0 += kTileCols) {
+    const int8_t* qk = q + k0;
+    const __m512i b0 = _mm512_set1_epi32(load4(qk)), b1 = _mm512_set1_epi32(load4(qk + 4)),
+                  b2 = _mm512_set1_epi32(load4(qk + 8)), b3 = _mm512_set1_epi32(load4(qk + 12));
+    for (int r = 0; r < RG; r++) {
+      const uint8_t* p = w.tile(gi + r, k0);
+      // Each group is its own contiguous stream: fetch 2 KiB ahead (past its end, that is the next group).
+      _mm_prefetch(reinterpret_cast<const char*>(p + 2048), _MM_HINT_T0);
+      const __m512i v = _mm512_load_si512(p);
+      acc[r][0] = dpbusd(acc[r][0], _mm512_and_si512(v, m0), b0);
+      acc[r][1] = dpbusd(acc[r][1], _mm512_and_si512(v, m1), b1);
+      acc[r][2] = dpbusd(acc[r][2], _mm512_and_si512(v, m2), b2);
+      acc[r][3] = dpbusd(acc[r][3], _mm512_and_si512(v, m3), b3);
     }
   }
-  sums[0] = combine(x00, x01, x02, x03);
-  if (R == 4) {
-    sums[1 % R] = combine(x10, x11, x12, x13);
-    sums[2 % R] = combine(x20, x21, x22, x23);
-    sums[3 % R] = combine(x30, x31, x32, x33);
-  }
+  for (int r = 0; r < RG; r++)
+    out[r] = _mm512_add_epi32(_mm512_add_epi32(acc[r][0], _mm512_srai_epi32(acc[r][1], 2)),
+                              _mm512_add_epi32(_mm512_srai_epi32(acc[r][2], 4), _mm512_srai_epi32(acc[r][3], 6)));
 }
-#undef TRINE_GEMV_ROW
 
-template <int R>
-inline void rows_gemv(const TernaryMat& w, const int8_t* q, const int32_t* qsum, int64_t n, int groups, int32_t* acc,
-                      int64_t prefetch) {
-  const int64_t bpg = w.kp / kBlockWeights / groups;
+template <int RG>
+inline void gemv_run(const TernaryMat& w, const int8_t* q, const int32_t* qsum, int64_t gi, int64_t n1, int groups,
+                     int32_t* acc) {
+  const int64_t cols = w.kp / groups;
   for (int g = 0; g < groups; g++) {
-    int32_t sums[R];
-    tile_gemv<R>(w.packed + n * w.row_bytes, w.row_bytes, q, g * bpg, (g + 1) * bpg, sums, prefetch);
-    for (int r = 0; r < R; r++) acc[(n + r) * groups + g] = sums[r] - qsum[g];
+    __m512i sums[RG];
+    gemv_groups<RG>(w, q, gi, g * cols, (g + 1) * cols, sums);
+    for (int r = 0; r < RG; r++) store_rows(sums[r], qsum[g], w, gi + r, n1, groups, g, acc);
   }
 }
 
-// Several tokens (prefill, batched decode): one weight row against T token rows with the same masked stages, so
-// a row's 64-byte block is loaded once for T tokens and no shifts are spent; 4·T accumulators.
+// Several tokens (prefill, batched decode): one row group against T tokens. The four code vectors of a tile are
+// decoded once (shifts amortized over T tokens) and feed 4·T vpdpbusd with broadcast activations; one accumulator
+// per token, 16 rows per accumulator.
 template <int T>
-inline void tile_gemm(const uint8_t* row, const int8_t* q, int64_t kp, int64_t b0, int64_t b1, int32_t sums[T]) {
-  const __m512i m0 = _mm512_set1_epi8(0x03), m1 = _mm512_set1_epi8(0x0c), m2 = _mm512_set1_epi8(0x30),
-                m3 = _mm512_set1_epi8(static_cast<char>(0xc0));
-  __m512i acc[T][4];
-  for (int t = 0; t < T; t++)
-    for (int s = 0; s < 4; s++) acc[t][s] = _mm512_setzero_si512();
-  for (int64_t b = b0; b < b1; b++) {
-    const __m512i v = _mm512_loadu_si512(row + b * kBlockBytes);
-    const __m512i c0 = _mm512_and_si512(v, m0), c1 = _mm512_and_si512(v, m1), c2 = _mm512_and_si512(v, m2),
-                  c3 = _mm512_and_si512(v, m3);
-    const int8_t* qb = q + b * kBlockWeights;
+inline void gemm_group(const TernaryMat& w, const int8_t* q, int64_t gi, int64_t k_begin, int64_t k_end,
+                       __m512i out[T]) {
+  // vpdpbusd has a latency of several cycles: stages 0-1 and 2-3 go to separate accumulators so enough
+  // independent chains are in flight (8 tokens: 16 accumulators, the sweet spot measured here).
+  constexpr int kSets = T >= 16 ? 1 : 2;
+  const __m512i m3 = _mm512_set1_epi8(3);
+  __m512i acc[kSets][T];
+  for (int a = 0; a < kSets; a++)
+    for (int t = 0; t < T; t++) acc[a][t] = _mm512_setzero_si512();
+  for (int64_t k0 = k_begin; k0 < k_end; k0 += kTileCols) {
+    const __m512i v = _mm512_load_si512(w.tile(gi, k0));
+    const __m512i c0 = _mm512_and_si512(v, m3), c1 = _mm512_and_si512(_mm512_srli_epi16(v, 2), m3),
+                  c2 = _mm512_and_si512(_mm512_srli_epi16(v, 4), m3), c3 = _mm512_and_si512(_mm512_srli_epi16(v, 6), m3);
+    const int8_t* qk = q + k0;
     for (int t = 0; t < T; t++) {
-      acc[t][0] = dpbusd(acc[t][0], c0, _mm512_loadu_si512(qb + t * kp));
-      acc[t][1] = dpbusd(acc[t][1], c1, _mm512_loadu_si512(qb + t * kp + 64));
-      acc[t][2] = dpbusd(acc[t][2], c2, _mm512_loadu_si512(qb + t * kp + 128));
-      acc[t][3] = dpbusd(acc[t][3], c3, _mm512_loadu_si512(qb + t * kp + 192));
+      const int8_t* qt = qk + t * w.kp;
+      acc[0][t] = dpbusd_bcast(acc[0][t], c0, qt);
+      acc[0][t] = dpbusd_bcast(acc[0][t], c1, qt + 4);
+      acc[kSets - 1][t] = dpbusd_bcast(acc[kSets - 1][t], c2, qt + 8);
+      acc[kSets - 1][t] = dpbusd_bcast(acc[kSets - 1][t], c3, qt + 12);
     }
   }
-  for (int t = 0; t < T; t++) sums[t] = combine(acc[t][0], acc[t][1], acc[t][2], acc[t][3]);
+  for (int t = 0; t < T; t++) out[t] = kSets == 1 ? acc[0][t] : _mm512_add_epi32(acc[0][t], acc[kSets - 1][t]);
 }
 
 template <int T>
-inline void row_tokens(const TernaryMat& w, const int8_t* q, const int32_t* qsum, int t0, int64_t n, int groups,
-                       int32_t* acc, int64_t acc_stride) {
-  const int64_t bpg = w.kp / kBlockWeights / groups;
+inline void gemm_run(const TernaryMat& w, const int8_t* q, const int32_t* qsum, int t0, int64_t gi, int64_t n1,
+                     int groups, int32_t* acc, int64_t acc_stride) {
+  const int64_t cols = w.kp / groups;
   for (int g = 0; g < groups; g++) {
-    int32_t sums[T];
-    tile_gemm<T>(w.packed + n * w.row_bytes, q + t0 * w.kp, w.kp, g * bpg, (g + 1) * bpg, sums);
-    for (int t = 0; t < T; t++) acc[(t0 + t) * acc_stride + n * groups + g] = sums[t] - qsum[(t0 + t) * groups + g];
+    __m512i sums[T];
+    gemm_group<T>(w, q + t0 * w.kp, gi, g * cols, (g + 1) * cols, sums);
+    for (int t = 0; t < T; t++)
+      store_rows(sums[t], qsum[(t0 + t) * groups + g], w, gi, n1, groups, g, acc + (t0 + t) * acc_stride);
   }
 }
 
 void ternary_acc_avx512(const TernaryMat& w, const int8_t* q, const int32_t* qsum, int nt, int64_t n0, int64_t n1,
                         int groups, int32_t* acc, int64_t acc_stride) {
-  int64_t n = n0;
+  const int64_t g0 = n0 / kTileRows, g1 = (n1 + kTileRows - 1) / kTileRows;
   if (nt == 1) {
-    // Prefetch about 8 KiB ahead in the weight stream (rows of a tile are contiguous).
-    const int64_t tile = 4 * w.row_bytes;
-    const int64_t prefetch = ((8192 + tile - 1) / tile) * tile;
-    for (; n + 4 <= n1; n += 4) rows_gemv<4>(w, q, qsum, n, groups, acc, prefetch);
-    for (; n < n1; n++) rows_gemv<1>(w, q, qsum, n, groups, acc, prefetch);
+    int64_t gi = g0;
+    for (; gi + 4 <= g1; gi += 4) gemv_run<4>(w, q, qsum, gi, n1, groups, acc);
+    for (; gi + 2 <= g1; gi += 2) gemv_run<2>(w, q, qsum, gi, n1, groups, acc);
+    for (; gi < g1; gi++) gemv_run<1>(w, q, qsum, gi, n1, groups, acc);
     return;
   }
-  // Token blocks outermost so each block's activations stay in L1/L2 while the rows stream past.
-  for (int t0 = 0; t0 < nt;) {
-    const int left = nt - t0;
-    const int T = left >= 4 ? 4 : left;
-    for (n = n0; n < n1; n++) {
-      switch (T) {
-        case 4: row_tokens<4>(w, q, qsum, t0, n, groups, acc, acc_stride); break;
-        case 3: row_tokens<3>(w, q, qsum, t0, n, groups, acc, acc_stride); break;
-        case 2: row_tokens<2>(w, q, qsum, t0, n, groups, acc, acc_stride); break;
-        default: row_tokens<1>(w, q, qsum, t0, n, groups, acc, acc_stride); break;
-      }
-    }
-    t0 += T;
+  // Row group outermost: its tiles (≤ 27 KB at K = 6912) stay in L1/L2 while every token block passes.
+  for (int64_t gi = g0; gi < g1; gi++) {
+    int t0 = 0;
+    for (; t0 + 8 <= nt; t0 += 8) gemm_run<8>(w, q, qsum, t0, gi, n1, groups, acc, acc_stride);
+    for (; t0 + 4 <= nt; t0 += 4) gemm_run<4>(w, q, qsum, t0, gi, n1, groups, acc, acc_stride);
+    for (; t0 + 2 <= nt; t0 += 2) gemm_run<2>(w, q, qsum, t0, gi, n1, groups, acc, acc_stride);
+    for (; t0 < nt; t0++) gemm_run<1>(w, q, qsum, t0, gi, n1, groups, acc, acc_stride);
   }
 }
 
@@ -146,25 +160,19 @@ inline void lm_tile(Load load, int64_t k, int64_t r, const float* x, float* out,
   __m512 acc[R][T];
   for (int i = 0; i < R; i++)
     for (int t = 0; t < T; t++) acc[i][t] = _mm512_setzero_ps();
-  int64_t i = 0;
-  for (; i + 16 <= k; i += 16) {
-    __m512 wv[R];
-    for (int j = 0; j < R; j++) wv[j] = load(r + j, i, static_cast<__mmask16>(0xffff));
-    for (int t = 0; t < T; t++) {
-      const __m512 xv = _mm512_loadu_ps(x + (t0 + t) * k + i);
-      for (int j = 0; j < R; j++) acc[j][t] = _mm512_fmadd_ps(wv[j], xv, acc[j][t]);
-    }
-  }
-  if (i < k) {
-    const __mmask16 m = static_cast<__mmask16>((1u << (k - i)) - 1);
+  // One loop body for full and tail steps (a separate masked tail makes GCC keep the accumulators in memory).
+  for (int64_t i = 0; i < k; i += 16) {
+    const __mmask16 m = i + 16 <= k ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << (k - i)) - 1);
     __m512 wv[R];
     for (int j = 0; j < R; j++) wv[j] = load(r + j, i, m);
     for (int t = 0; t < T; t++) {
       const __m512 xv = _mm512_maskz_loadu_ps(m, x + (t0 + t) * k + i);
-      for (int j = 0; j < R; j++) acc[j][t] = _mm512_fmadd_ps(wv[j], xv, acc[j][t]);
+      for (int j = 0; j < R; j++) acc[j][t] = fmadd(wv[j], xv, acc[j][t]);
     }
   }
+#pragma GCC unroll 16
   for (int j = 0; j < R; j++)
+#pragma GCC unroll 16
     for (int t = 0; t < T; t++) out[(t0 + t) * out_stride + r + j] = _mm512_reduce_add_ps(acc[j][t]);
 }
 
