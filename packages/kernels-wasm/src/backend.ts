@@ -51,7 +51,7 @@ export interface WasmBackendParts {
   executor: Executor;
   /** `simd128`, `relaxed-simd`, or `scalar` (the readable twins of the SIMD kernels, for checking). */
   variant: 'simd128' | 'relaxed-simd' | 'scalar';
-  /** Ternary weight layout: lut16 (table lookup, fastest on plain SIMD128) or w2x64 (relaxed SIMD dot). */
+  /** Ternary weight layout: lut16 (table lookup, the default) or w2x64 (codes × int8, relaxed dot where valid). */
   layout: TernaryLayout;
   details: Record<string, string | number | boolean>;
 }

@@ -30,8 +30,8 @@ export interface WasmBackendOptions extends BackendOptions {
   /** Where the .wasm files are served from (default: beside this module). */
   baseUrl?: string | URL;
   /**
-   * Ternary weight layout (for tests and benchmarks): `lut16` (table lookup; the default on plain SIMD128 and for
-   * the scalar twins) or `w2x64` (2-bit codes × int8; the default with relaxed SIMD, whose dot instruction it uses).
+   * Ternary weight layout (for tests and benchmarks): `lut16` (table lookup, the default: fastest measured with and
+   * without relaxed SIMD) or `w2x64` (2-bit codes × int8 activations; uses the relaxed dot where validated).
    */
   ternaryLayout?: TernaryLayout;
 }
@@ -102,7 +102,7 @@ export async function createWasmBackend(options: WasmBackendOptions = {}): Promi
       details.threadsFallback = (e as Error).message;
     }
   }
-  const layout = options.ternaryLayout ?? (variant === 'relaxed-simd' ? 'w2x64' : 'lut16');
+  const layout = options.ternaryLayout ?? 'lut16';
   if (layout !== 'lut16' && layout !== 'w2x64') throw unavailable(`unknown ternaryLayout '${String(layout)}'`);
   return new WasmBackend({ heap, exports, executor, variant, layout, details });
 }

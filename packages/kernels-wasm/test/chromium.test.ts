@@ -6,7 +6,8 @@ import { launchChromium } from './support/chromium.js';
 import { serveStatic, type StaticServer } from './support/server.js';
 
 // The conformance kit in headless Chromium against the built wasm files (dist/), once cross-origin isolated
-// (threads + relaxed SIMD where validated) and once not (single thread, plain SIMD128).
+// (2 threads, relaxed SIMD, lut16 with relaxed swizzle) and once not (one thread, relaxed dot on the w2x64 layout).
+// Plain SIMD128 runs in Node (conformance.test.ts).
 
 interface SuiteResult {
   info: { variant: string; threads: number; details?: Record<string, unknown> };
@@ -67,12 +68,13 @@ describe('chromium', () => {
     expectAllPass(r);
   }, 300_000);
 
-  it('not isolated: falls back to one thread; SIMD128 kernels pass', async () => {
-    const r = await runInPage('?isolated=0', { options: { threads: 2, variant: 'simd128' } });
+  it('not isolated: falls back to one thread; the relaxed dot (w2x64 layout) passes', async () => {
+    const r = await runInPage('?isolated=0', { options: { threads: 2, ternaryLayout: 'w2x64' } });
     expect(r.crossOriginIsolated).toBe(false);
     expect(r.info.threads).toBe(1);
     expect(String(r.info.details?.threadsFallback)).toMatch(/cross-origin isolated|SharedArrayBuffer/);
-    expect(r.info.variant).toBe('simd128');
+    expect(r.info.variant).toBe('relaxed-simd');
+    expect(r.info.details?.ternaryLayout).toBe('w2x64');
     expectAllPass(r);
   }, 300_000);
 });
