@@ -44,6 +44,11 @@ export class LocalJobQueue implements JobQueue {
       const ac = new AbortController();
       this.running.set(job.requestId, ac);
       void runJob(this.host, job, this.sink, { attempt: 1, workerId: 'standalone', signal: ac.signal })
+        .then(async (outcome) => {
+          // No other worker to hand a job to in one process: a job given back ends as UNAVAILABLE (retryable).
+          if (outcome === 'handed-back')
+            await this.sink.append(job.requestId, { t: 'err', attempt: 1, error: { code: 'UNAVAILABLE', message: 'the engine stopped; retry' } });
+        })
         .catch((e: unknown) => this.sink.append(job.requestId, { t: 'err', attempt: 1, error: { code: 'INTERNAL', message: String(e) } }))
         .finally(() => {
           this.running.delete(job.requestId);

@@ -12,6 +12,8 @@ import { fromWireError } from './wire-error.js';
 /** An async TextGenerator: what the job runner and the gateway need from a model, wherever it runs. */
 export interface ModelHost {
   readonly info: ServedModelInfo;
+  /** Set once the engine is gone (thread crashed or closed): every call fails with this UNAVAILABLE error. */
+  readonly failure: Error | undefined;
   tokenize(text: string, chat: boolean): Promise<number[]>;
   generate(request: GenerateRequest, signal?: AbortSignal): AsyncIterable<GenerateEvent>;
   close(): Promise<void>;
@@ -34,7 +36,7 @@ export class EngineHost implements ModelHost {
     readonly info: ServedModelInfo,
   ) {
     thread.on('message', (m: FromThread) => this.onMessage(m));
-    thread.on('error', (e) => this.failAll(e));
+    thread.on('error', (e) => this.failAll(new TrineError('UNAVAILABLE', `engine thread crashed: ${e.message}`, { cause: e })));
     thread.on('exit', (code) => this.failAll(new TrineError('UNAVAILABLE', `engine thread exited (code ${code})`)));
   }
 
@@ -42,6 +44,13 @@ export class EngineHost implements ModelHost {
   private readonly tokenizes = new Map<number, { resolve(ids: number[]): void; reject(e: Error): void }>();
   private nextId = 0;
   private dead: Error | undefined;
+  private closing = false;
+  /** Called once if the engine thread dies while not being closed (a worker process should exit then). */
+  onCrash: ((e: Error) => void) | undefined;
+
+  get failure(): Error | undefined {
+    return this.dead;
+  }
 
   /** Starts the thread, loads the model, picks the backend and runs one warm-up step. */
   static async start(options: EngineThreadOptions): Promise<EngineHost> {
@@ -100,6 +109,7 @@ export class EngineHost implements ModelHost {
   }
 
   private failAll(e: Error): void {
+    if (!this.dead && !this.closing) this.onCrash?.(e);
     this.dead ??= e;
     for (const s of this.streams.values()) s.fail(e);
     this.streams.clear();
@@ -166,6 +176,7 @@ export class EngineHost implements ModelHost {
 
   async close(): Promise<void> {
     if (this.dead) return;
+    this.closing = true;
     const closed = new Promise<void>((resolve) => {
       this.thread.on('message', (m: FromThread) => m.type === 'closed' && resolve());
       this.thread.once('exit', () => resolve());

@@ -15,6 +15,12 @@ async function main(): Promise<void> {
   const health = healthAddress ? new WorkerHealth() : undefined;
   if (health && healthAddress) log('health listening', { port: await health.listen(healthAddress) });
   const host = await EngineHost.start(env);
+  // An engine that died cannot come back in this process: exit, so its jobs stall and run on another worker
+  // (and the orchestrator restarts this one).
+  host.onCrash = (e) => {
+    log('engine thread died; exiting', { error: e.message });
+    setTimeout(() => process.exit(1), 100);
+  };
   log('model loaded', { model: host.info.name, backend: host.info.backend, variant: host.info.backendVariant, selection: host.info.selection });
   const service = await WorkerService.start({
     redisUrl,

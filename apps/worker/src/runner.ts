@@ -97,6 +97,9 @@ export async function runJob(host: ModelHost, job: InferenceJob, sink: EventSink
   } catch (e) {
     await writing;
     if (engineAbort.signal.aborted && TrineError.is(e, 'CANCELLED')) return stopped(engineAbort.signal.reason as StopReason);
+    // The engine itself is gone (its thread died): not this request's fault. Write nothing; the job goes to
+    // another worker (this process exits), where it continues.
+    if (host.failure !== undefined) return 'handed-back';
     await emit({ t: 'err', attempt, error: toWireError(e) });
     return 'failed';
   } finally {
