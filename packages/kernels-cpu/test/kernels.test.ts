@@ -1,0 +1,166 @@
+import { TrineError, encodeTernary, type QuantizedActs } from '@trine/core';
+import { describe, expect, it } from 'vitest';
+import { createCpuBackend, loadNative, type CpuBackend, type CpuTensor } from '../src/index.js';
+
+// Direct checks of every code path against a plain scalar computation written here, on shapes the conformance
+// kit does not stress: rows not a multiple of 16, columns padded to 256, token counts that hit every GEMM tail
+// (1, 3, 9, 17), per_block256 groups, and results independent of the thread count.
+const host = loadNative().hostInfo();
+const variants = ['scalar', ...(host.avx2 ? ['avx2'] : []), ...(host.avx512vnni ? ['avx512'] : [])];
+
+function lcg(seed: number) {
+  let s = seed >>> 0;
+  return () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+}
+
+function codesOf(rows: number, cols: number, seed: number): Int8Array {
+  const r = lcg(seed);
+  return Int8Array.from({ length: rows * cols }, () => Math.floor(r() * 3) - 1);
+}
+
+function actsOf(be: CpuBackend, scheme: 'per_token' | 'per_block256', rows: number, k: number, seed: number) {
+  const r = lcg(seed);
+  const x = be.upload({ dtype: 'f32', shape: [rows, k], data: Float32Array.from({ length: rows * k }, () => (r() - 0.5) * 4) });
+  const G = scheme === 'per_token' ? 1 : k / 256;
+  const a: QuantizedActs<CpuTensor> = { scheme, q: be.alloc('i8', [rows, k]), scales: be.alloc('f32', [rows, G]) };
+  be.quantizeActs(a, x, rows);
+  return a;
+}
+
+/** Σ w·q per output row and group, the definition. */
+function expectedAcc(codes: Int8Array, q: Int8Array, rows: number, n: number, k: number, groups: number): Int32Array {
+  const out = new Int32Array(rows * n * groups);
+  const per = k / groups;
+  for (let t = 0; t < rows; t++)
+    for (let o = 0; o < n; o++)
+      for (let g = 0; g < groups; g++) {
+        let s = 0;
+        for (let c = g * per; c < (g + 1) * per; c++) s += codes[o * k + c]! * q[t * k + c]!;
+        out[(t * n + o) * groups + g] = s;
+      }
+  return out;
+}
+
+describe.each(variants)('cpu %s', (variant) => {
+  const shapes: [string, 'per_token' | 'per_block256', number, number][] = [
+    ['i2_s', 'per_token', 37, 384],
+    ['codes', 'per_token', 50, 200],
+    ['tq2_0', 'per_block256', 21, 512],
+    ['tq1_0', 'per_block256', 40, 768],
+  ];
+  for (const [format, scheme, n, k] of shapes) {
+    it(`ternaryMatmulAcc ${format} ${n}x${k} is exact for 1, 3, 9 and 17 tokens`, () => {
+      const be = createCpuBackend({ variant, threads: 2 });
+      try {
+        const codes = codesOf(n, k, n + k);
+        const G = scheme === 'per_token' ? 1 : k / 256;
+        const scales = G === 1 ? Float32Array.of(0.75) : new Float32Array((n * k) / 256).fill(0.5);
+        const w = be.uploadTernary(encodeTernary(codes, n, k, format as 'i2_s', scales));
+        for (const rows of [1, 3, 9, 17]) {
+          const a = actsOf(be, scheme, rows, k, rows);
+          const out = be.alloc('i32', [rows, n * G]);
+          be.ternaryMatmulAcc(out, a, w, rows);
+          expect(out.data).toEqual(expectedAcc(codes, a.q.data as Int8Array, rows, n, k, G));
+        }
+      } finally {
+        be.destroy();
+      }
+    });
+  }
+
+  it('per_token quantization matches the rule bit for bit (scale in f32 from an f64 max, half-even rounding)', () => {
+    const be = createCpuBackend({ variant, threads: 1 });
+    try {
+      const k = 300;
+      const x = new Float32Array(k);
+      for (let i = 0; i < k; i++) x[i] = Math.fround((i % 7) - 3 + 0.5 * (i % 2) + (i === 5 ? 20 : 0));
+      const a: QuantizedActs<CpuTensor> = { scheme: 'per_token', q: be.alloc('i8', [1, k]), scales: be.alloc('f32', [1, 1]) };
+      be.quantizeActs(a, be.upload({ dtype: 'f32', shape: [1, k], data: x }), 1);
+      const max = Math.max(1e-5, ...Array.from(x, Math.abs));
+      const s = Math.fround(127 / max);
+      expect((a.scales.data as Float32Array)[0]).toBe(s);
+      const rhe = (v: number) => {
+        const r = Math.round(v);
+        return r - v === 0.5 && r % 2 !== 0 ? r - 1 : r;
+      };
+      expect(Array.from(a.q.data as Int8Array)).toEqual(Array.from(x, (v) => Math.max(-128, Math.min(127, rhe(Math.fround(v * s))))));
+    } finally {
+      be.destroy();
+    }
+  });
+});
+
+describe('threads', () => {
+  it('give bit-identical ternary and LM-head results for 1, 2 and 3 threads', () => {
+    const n = 300, k = 512, v = 1000;
+    const results: Float32Array[] = [];
+    for (const threads of [1, 2, 3]) {
+      const be = createCpuBackend({ threads });
+      try {
+        expect(be.info.threads).toBe(threads);
+        const w = be.uploadTernary(encodeTernary(codesOf(n, k, 5), n, k, 'i2_s', Float32Array.of(0.3)));
+        const a = actsOf(be, 'per_token', 5, k, 9);
+        const y = be.alloc('f32', [5, n]);
+        be.ternaryMatmul(y, a, w, 5);
+        const r = lcg(3);
+        const m = be.uploadMatrix({ dtype: 'f16', shape: [v, k], data: Uint16Array.from({ length: v * k }, () => 0x2c00 + Math.floor(r() * 0x1000)) }, 'f16');
+        const x = be.upload({ dtype: 'f32', shape: [2, k], data: Float32Array.from({ length: 2 * k }, () => r() - 0.5) });
+        const logits = be.alloc('f32', [2, v]);
+        be.lmHead(logits, x, m, Int32Array.of(1, 0));
+        results.push(Float32Array.of(...(y.data as Float32Array), ...(logits.data as Float32Array)));
+      } finally {
+        be.destroy();
+      }
+    }
+    expect(results[1]).toEqual(results[0]);
+    expect(results[2]).toEqual(results[0]);
+  });
+});
+
+describe('options and errors', () => {
+  it('refuses an unknown or unrunnable code path with BACKEND_UNAVAILABLE', () => {
+    for (const variant of ['bogus', 'neon', ...(host.avx512vnni ? [] : ['avx512'])]) {
+      let err: unknown;
+      try {
+        createCpuBackend({ variant });
+      } catch (e) {
+        err = e;
+      }
+      expect(TrineError.is(err, 'BACKEND_UNAVAILABLE')).toBe(true);
+      expect((err as TrineError).field).toBe('variant');
+    }
+  });
+
+  it('reads TRINE_CPU_VARIANT and TRINE_THREADS, and rejects bad thread counts naming the field', () => {
+    const saved = { v: process.env.TRINE_CPU_VARIANT, t: process.env.TRINE_THREADS };
+    try {
+      process.env.TRINE_CPU_VARIANT = 'scalar';
+      process.env.TRINE_THREADS = '3';
+      const be = createCpuBackend();
+      expect([be.info.variant, be.info.threads]).toEqual(['scalar', 3]);
+      be.destroy();
+      process.env.TRINE_THREADS = 'many';
+      expect(() => createCpuBackend()).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT', field: 'TRINE_THREADS' }));
+      expect(() => createCpuBackend({ threads: 0 })).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT', field: 'threads' }));
+    } finally {
+      if (saved.v === undefined) delete process.env.TRINE_CPU_VARIANT;
+      else process.env.TRINE_CPU_VARIANT = saved.v;
+      if (saved.t === undefined) delete process.env.TRINE_THREADS;
+      else process.env.TRINE_THREADS = saved.t;
+    }
+  });
+
+  it('rejects handles of another backend, short ternary data and use after destroy with TrineErrors', () => {
+    const a = createCpuBackend({ threads: 1 });
+    const b = createCpuBackend({ threads: 1 });
+    const w = a.uploadTernary(encodeTernary(codesOf(16, 256, 1), 16, 256, 'i2_s', Float32Array.of(1)));
+    const acts = actsOf(b, 'per_token', 1, 256, 1);
+    expect(() => b.ternaryMatmul(b.alloc('f32', [1, 16]), acts, w, 1)).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
+    expect(() =>
+      a.uploadTernary({ name: 'blk.0.attn_q.weight', rows: 16, cols: 256, format: 'i2_s', data: new Uint8Array(100), granularity: 'tensor', scales: Float32Array.of(1) }),
+    ).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT', field: 'uploadTernary.data' }));
+    a.destroy();
+    expect(() => a.ternaryMatmul(a.alloc('f32', [1, 16]), actsOf(a, 'per_token', 1, 256, 2), w, 1)).toThrow(TrineError);
+    b.destroy();
+  });
+});
