@@ -98,6 +98,16 @@ class Cursor {
     this.bufStart = this.pos;
   }
 
+  /** True when `n` bytes at pos are already buffered (no await needed). */
+  has(n: number): boolean {
+    return this.pos >= this.bufStart && this.pos + n <= this.bufStart + this.buf.length;
+  }
+
+  /** The u64 at pos without consuming it (caller checked `has(8)`). */
+  peekU64(): bigint {
+    return this.view.getBigUint64(this.pos - this.bufStart, true);
+  }
+
   private at(n: number): number {
     const o = this.pos - this.bufStart;
     this.pos += n;
@@ -119,6 +129,32 @@ class Cursor {
   }
 }
 
+/** Short strings are mostly ASCII: decode those without TextDecoder (≈3× faster for token lists). */
+function decodeUtf8(bytes: Uint8Array, fatal: boolean): string | undefined {
+  if (bytes.length <= 64) {
+    let ascii = true;
+    for (let i = 0; i < bytes.length; i++) if (bytes[i]! >= 0x80) { ascii = false; break; }
+    if (ascii) return String.fromCharCode.apply(null, bytes as unknown as number[]);
+  }
+  if (!fatal) return utf8.decode(bytes);
+  try {
+    return utf8Fatal.decode(bytes);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The string at pos when it is fully buffered and within the cap; otherwise undefined (take the checked path). */
+function tryStringSync(cur: Cursor, cap: number): string | undefined {
+  if (!cur.has(8)) return undefined;
+  const len = cur.peekU64();
+  if (len > BigInt(cap)) return undefined;
+  const n = Number(len);
+  if (!cur.has(8 + n)) return undefined;
+  cur.pos += 8;
+  return decodeUtf8(cur.bytes(n), false);
+}
+
 /** Read a GGUF string: u64 length (checked against `cap` and the bytes left before anything is read), then bytes. */
 async function readString(cur: Cursor, field: string, cap: number, fatal: boolean): Promise<string> {
   const at = cur.pos;
@@ -128,13 +164,9 @@ async function readString(cur: Cursor, field: string, cap: number, fatal: boolea
   const n = Number(len);
   if (n > cur.remaining) throw invalidModelFile(field, at, `string length ${n} runs past the end of the file`);
   await cur.need(n, field);
-  const bytes = cur.bytes(n);
-  if (!fatal) return utf8.decode(bytes);
-  try {
-    return utf8Fatal.decode(bytes);
-  } catch {
-    throw invalidModelFile(field, at, 'not valid UTF-8');
-  }
+  const s = decodeUtf8(cur.bytes(n), fatal);
+  if (s === undefined) throw invalidModelFile(field, at, 'not valid UTF-8');
+  return s;
 }
 
 async function readValueType(cur: Cursor, field: string): Promise<number> {
@@ -186,7 +218,10 @@ async function readArray(cur: Cursor, field: string): Promise<GgufValue> {
   }
   if (elementType === 'STRING') {
     const out: string[] = new Array<string>(n);
-    for (let i = 0; i < n; i++) out[i] = await readString(cur, `${field}[${i}]`, GGUF_LIMITS.maxStringBytes, false);
+    for (let i = 0; i < n; i++) {
+      // Synchronous when buffered: a 128k-token vocabulary would otherwise cost two awaits per token.
+      out[i] = tryStringSync(cur, GGUF_LIMITS.maxStringBytes) ?? await readString(cur, `${field}[${i}]`, GGUF_LIMITS.maxStringBytes, false);
+    }
     return { type: 'ARRAY', elementType, value: out };
   }
   await cur.need(n * elBytes, field);
