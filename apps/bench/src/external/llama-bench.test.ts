@@ -1,5 +1,13 @@
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { llamaBenchArgs } from './llama-bench.js';
+import { llamaBenchArgs, llamaBenchResults, runLlamaBench } from './llama-bench.js';
+import { ensureBenchModel } from '../model/generate.js';
+import { SHAPES } from '../model/shapes.js';
+
+/** A bitnet.cpp build, when this machine has one (TRINE_BITNET_CPP or the lead's build under /opt). */
+const BITNET = process.env.TRINE_BITNET_CPP ?? '/opt/bitnet-src/build/bin/llama-bench';
 import { engineRatios, kernelShapes } from '../run.js';
 import type { BenchResult } from '../report/schema.js';
 
@@ -12,6 +20,23 @@ describe('llama-bench invocation', () => {
     expect(() => llamaBenchArgs('m', { threads: [], prompt: 1, gen: 1, reps: 1 })).toThrow(/threads/);
     expect(() => llamaBenchArgs('m', { threads: [0], prompt: 1, gen: 1, reps: 1 })).toThrow(/threads/);
     expect(() => llamaBenchArgs('m', { threads: [1], prompt: -1, gen: 1, reps: 1 })).toThrow(/prompt/);
+  });
+});
+
+describe.skipIf(!existsSync(BITNET))('bitnet.cpp on a Trine-written file', () => {
+  it('loads the tiny bench model (I2_S and TQ2_0) and reports pp and tg rows', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'trine-bench-lb-'));
+    try {
+      for (const format of ['i2_s', 'tq2_0'] as const) {
+        const m = await ensureBenchModel(SHAPES.tiny!, format, { cacheDir: dir });
+        const rows = await runLlamaBench(BITNET, m.path, { threads: [1], prompt: 8, gen: 4, reps: 1, timeoutMs: 60_000 });
+        const res = llamaBenchResults('bitnet.cpp', 'tiny', rows);
+        expect(res.map((r) => [r.suite, r.threads])).toEqual([['prefill', 1], ['decode', 1]]);
+        for (const r of res) expect(r.value).toBeGreaterThan(0);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
