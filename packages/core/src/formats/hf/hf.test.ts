@@ -10,7 +10,8 @@ import { openSafetensors, writeSafetensors } from '../safetensors/index.js';
 import { fixturePath, haveFixtures, readReference } from '../test-support/fixtures.js';
 import { buildTinyModel } from '../test-support/tiny-model.js';
 import { ggufToHfName, hfToGgufName } from './names.js';
-import { packHfTernary, unpackHfTernary } from './packing.js';
+import { hfPackedToI2S, packHfTernary, unpackHfTernary } from './packing.js';
+import { encodeI2S } from '../../quant/i2s.js';
 import { tokenizerSpecFromHfJson } from './tokenizer.js';
 import { writeHfDirectory } from './writer.js';
 
@@ -29,6 +30,15 @@ describe('HF packing and names', () => {
     expect(unpackHfTernary(packed, rows, cols)).toEqual(codes);
     packed[0] = 0xff;
     expect(() => unpackHfTernary(packed, rows, cols)).toThrow(/code 3/);
+  });
+
+  it('transcodes HF packed bytes straight to the same I2_S bytes as encoding the codes', () => {
+    const rows = 12, cols = 256;
+    const codes = Int8Array.from({ length: rows * cols }, (_, i) => ((i * 2654435761) >>> 7) % 3 - 1);
+    const packed = packHfTernary(codes, rows, cols);
+    expect(hfPackedToI2S(packed, rows, cols)).toEqual(encodeI2S(codes, 1).subarray(0, (rows * cols) / 4));
+    packed[40] = 0x0c; // code 3 in the second pair
+    expect(() => hfPackedToI2S(packed, rows, cols, 'w')).toThrow(/code 3/);
   });
 
   it('maps HF names to GGUF names and back', () => {

@@ -10,7 +10,7 @@ import { type Json, isJsonObject, parseStrictJson } from '../json-strict.js';
 import { MODEL_LIMITS, type TensorEntry, checkConfig, checkTensors, checkTokenizer } from '../model-check.js';
 import { type SafetensorsFile, type SafetensorsTensorInfo, openSafetensors } from '../safetensors/index.js';
 import { hfToGgufName, weightScaleName } from './names.js';
-import { unpackHfTernary } from './packing.js';
+import { hfPackedToI2S, unpackHfTernary } from './packing.js';
 import { tokenizerSpecFromHfJson } from './tokenizer.js';
 
 const JSON_CAPS: Record<string, number> = {
@@ -201,14 +201,19 @@ export async function hfModelSource(dir: string, options: OpenModelOptions = {})
         if (entries.get(name)!.type !== 'U8_PACKED') throw new TrineError('UNSUPPORTED', `${l.hfName} is not a packed ternary matrix`, { field: l.hfName });
         const rows = l.info.shape[0]! * 4;
         const cols = l.info.shape[1]!;
-        const codes = unpackHfTernary(await l.file.readTensor(l.info), rows, cols, l.hfName, l.info.fileOffset);
+        const packed = await l.file.readTensor(l.info);
         const s = scales.get(weightScaleName(l.hfName))!;
         const ws = floatBytesToF32(s.info.dtype, await s.file.readTensor(s.info), 1)[0]!;
         // transformers divides the output by weight_scale: the weight scale proper is its reciprocal.
         const scale = Math.fround(1 / ws);
         if (!Number.isFinite(scale) || ws === 0) throw invalidModelFile(s.hfName, s.info.fileOffset, `weight_scale ${ws} has no finite reciprocal`);
-        // Repack to I2_S where the layout allows (4× smaller than int8 codes); otherwise keep the codes.
-        return encodeTernary(codes, rows, cols, cols % 128 === 0 ? 'i2_s' : 'codes', Float32Array.of(scale), name);
+        const scales1 = Float32Array.of(scale);
+        // Transcode to I2_S where the layout allows (4× smaller than int8 codes); otherwise keep int8 codes.
+        if (cols % 128 === 0) {
+          const data = hfPackedToI2S(packed, rows, cols, l.hfName, l.info.fileOffset);
+          return { name, rows, cols, format: 'i2_s', data, granularity: 'tensor', scales: scales1 };
+        }
+        return encodeTernary(unpackHfTernary(packed, rows, cols, l.hfName, l.info.fileOffset), rows, cols, 'codes', scales1, name);
       },
       close: async () => {
         await Promise.all(shards.map((s) => s.close()));

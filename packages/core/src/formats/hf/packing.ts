@@ -34,3 +34,33 @@ export function packHfTernary(codes: Int8Array, rows: number, cols: number): Uin
   }
   return out;
 }
+
+/**
+ * Transcode HF packed weights straight to I2_S packed bytes (n/4, no scale slot), without an int8 detour: both
+ * store the code w + 1 in two bits, so each I2_S byte gathers four HF pairs of one row (cols % 128 == 0).
+ * Returns the byte index (in `packed`) of a code 3, or the bytes.
+ */
+export function hfPackedToI2S(packed: Uint8Array, rows: number, cols: number, name = 'weight', fileOffset = 0): Uint8Array {
+  const q = rows / 4;
+  const out = new Uint8Array((rows * cols) / 4);
+  let bad = 0;
+  let o = 0;
+  for (let r = 0; r < rows; r++) {
+    const sh = 2 * Math.floor(r / q);
+    const base = (r % q) * cols;
+    for (let b = 0; b < cols; b += 128) {
+      const p = base + b;
+      for (let k = 0; k < 32; k++) {
+        const c0 = (packed[p + k]! >> sh) & 3;
+        const c1 = (packed[p + k + 32]! >> sh) & 3;
+        const c2 = (packed[p + k + 64]! >> sh) & 3;
+        const c3 = (packed[p + k + 96]! >> sh) & 3;
+        bad |= (c0 & (c0 >> 1)) | (c1 & (c1 >> 1)) | (c2 & (c2 >> 1)) | (c3 & (c3 >> 1));
+        out[o++] = (c0 << 6) | (c1 << 4) | (c2 << 2) | c3;
+      }
+    }
+  }
+  // Rare path: find where the invalid code is, for the error message.
+  if (bad) unpackHfTernary(packed, rows, cols, name, fileOffset);
+  return out;
+}
