@@ -223,6 +223,9 @@ struct LmJob {
   const float* scales;
   int64_t k;
   const float* x;
+  const int16_t* x16;  // q8 only
+  int64_t kx;
+  const float* xinv;
   int nt;
   float* out;
   int64_t out_stride;
@@ -237,7 +240,8 @@ void lm_job(void* ctx, int, int) {
     else if (j.format == kF32)
       j.kt->lm_f32(static_cast<const float*>(j.w), j.k, r0, r1, j.x, j.nt, j.out, j.out_stride);
     else
-      j.kt->lm_q8(static_cast<const int8_t*>(j.w), j.scales, j.k, r0, r1, j.x, j.nt, j.out, j.out_stride);
+      j.kt->lm_q8(static_cast<const int8_t*>(j.w), j.scales, j.k, r0, r1, j.x16, j.kx, j.xinv, j.nt, j.out,
+                  j.out_stride);
   });
 }
 
@@ -457,6 +461,25 @@ class Backend : public Napi::ObjectWrap<Backend> {
     }
     if (nt == 0) return env.Undefined();
     LmJob job;
+    job.x16 = nullptr;
+    job.kx = (d + 31) / 32 * 32;
+    job.xinv = nullptr;
+    if (format == kQ8) {
+      // int16 activations for the q8 kernels (common.h LmQ8Fn), zero padded to a multiple of 32.
+      x16_.assign(static_cast<size_t>(nt * job.kx), 0);
+      xinv_.resize(static_cast<size_t>(nt));
+      for (int64_t t = 0; t < nt; t++) {
+        const float* xr = xsel_.data() + t * d;
+        float m = 0.f;
+        for (int64_t i = 0; i < d; i++) m = std::max(m, std::fabs(xr[i]));
+        const float sx = m > 0.f ? 32767.f / m : 0.f;
+        for (int64_t i = 0; i < d; i++)
+          x16_[t * job.kx + i] = static_cast<int16_t>(std::clamp(std::nearbyint(xr[i] * sx), -32767.f, 32767.f));
+        xinv_[t] = m / 32767.f;
+      }
+      job.x16 = x16_.data();
+      job.xinv = xinv_.data();
+    }
     job.kt = kt_;
     job.format = format;
     job.w = mat.data;
@@ -677,6 +700,8 @@ class Backend : public Napi::ObjectWrap<Backend> {
   std::vector<int32_t> qsum_;
   std::vector<int32_t> acc_;
   std::vector<float> xsel_;
+  std::vector<int16_t> x16_;
+  std::vector<float> xinv_;
   std::vector<std::vector<float>> scratch_;
 };
 

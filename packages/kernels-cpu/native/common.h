@@ -61,9 +61,13 @@ using LmF16Fn = void (*)(const uint16_t* w, int64_t k, int64_t r0, int64_t r1, c
                          int64_t out_stride);
 using LmF32Fn = void (*)(const float* w, int64_t k, int64_t r0, int64_t r1, const float* x, int nt, float* out,
                          int64_t out_stride);
-// q8 rows: out = scale[r] · Σ_k q[r,k] · x[t,k].
-using LmQ8Fn = void (*)(const int8_t* w, const float* scales, int64_t k, int64_t r0, int64_t r1, const float* x,
-                        int nt, float* out, int64_t out_stride);
+// q8 rows: out[t,r] = scale[r] · xinv[t] · Σ_b f32(Σ_{k in block b} q[r,k] · x16[t,k]), blocks of 256 columns.
+// x16 is the f16-rounded activation scaled to int16 (x16 = roundHalfEven(x · 32767 / max|x|), xinv = max|x| / 32767,
+// rows of kx ≥ k elements, zero padded): int8 × int16 products summed exactly in i32 within a block (≤ 127 · 32767
+// · 256 < 2^31), so the dot product costs one widening and one multiply-add per 32 weights (AVX-512).
+using LmQ8Fn = void (*)(const int8_t* w, const float* scales, int64_t k, int64_t r0, int64_t r1, const int16_t* x16,
+                        int64_t kx, const float* xinv, int nt, float* out, int64_t out_stride);
+constexpr int kQ8Block = 256;
 // Per-token quantization of one row (see quantize.cc for the exact rule); returns the f32 scale.
 using QuantRowFn = float (*)(const float* x, int64_t k, int8_t* q);
 // Attention inner loops over an f16 cache: Σ a[i]·f16(b[i]), and y[i] += a · f16(x[i]).

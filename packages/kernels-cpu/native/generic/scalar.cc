@@ -52,13 +52,17 @@ void lm_f32_scalar(const float* w, int64_t k, int64_t r0, int64_t r1, const floa
     }
 }
 
-void lm_q8_scalar(const int8_t* w, const float* scales, int64_t k, int64_t r0, int64_t r1, const float* x, int nt,
-                  float* out, int64_t out_stride) {
+void lm_q8_scalar(const int8_t* w, const float* scales, int64_t k, int64_t r0, int64_t r1, const int16_t* x16,
+                  int64_t kx, const float* xinv, int nt, float* out, int64_t out_stride) {
   for (int64_t r = r0; r < r1; r++)
     for (int t = 0; t < nt; t++) {
       float sum = 0.f;
-      for (int64_t i = 0; i < k; i++) sum += static_cast<float>(w[r * k + i]) * x[t * k + i];
-      out[t * out_stride + r] = sum * scales[r];
+      for (int64_t b = 0; b < k; b += kQ8Block) {
+        int32_t block = 0;
+        for (int64_t i = b; i < k && i < b + kQ8Block; i++) block += w[r * k + i] * x16[t * kx + i];
+        sum += static_cast<float>(block);
+      }
+      out[t * out_stride + r] = sum * xinv[t] * scales[r];
     }
 }
 

@@ -144,15 +144,30 @@ void lm_f32_avx2(const float* w, int64_t k, int64_t r0, int64_t r1, const float*
   lm_range(load, scalar, k, r0, r1, x, nt, out, out_stride);
 }
 
-void lm_q8_avx2(const int8_t* w, const float* scales, int64_t k, int64_t r0, int64_t r1, const float* x, int nt,
-                float* out, int64_t out_stride) {
-  auto load = [w, k](int64_t r, int64_t i) {
-    return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(w + r * k + i))));
-  };
-  auto scalar = [w, k](int64_t r, int64_t i) { return static_cast<float>(w[r * k + i]); };
-  lm_range(load, scalar, k, r0, r1, x, nt, out, out_stride);
-  for (int t = 0; t < nt; t++)
-    for (int64_t r = r0; r < r1; r++) out[t * out_stride + r] *= scales[r];
+// q8 LM head: int8 weights widened to int16, madd with the int16 activations, exact i32 per 256-column block.
+void lm_q8_avx2(const int8_t* w, const float* scales, int64_t k, int64_t r0, int64_t r1, const int16_t* x16,
+                int64_t kx, const float* xinv, int nt, float* out, int64_t out_stride) {
+  for (int64_t r = r0; r < r1; r++)
+    for (int t = 0; t < nt; t++) {
+      const int8_t* wr = w + r * k;
+      const int16_t* xt = x16 + t * kx;
+      __m256 facc = _mm256_setzero_ps();
+      float tail = 0.f;
+      for (int64_t b = 0; b < k; b += kQ8Block) {
+        const int64_t end = b + kQ8Block < k ? b + kQ8Block : k;
+        __m256i iacc = _mm256_setzero_si256();
+        int64_t i = b;
+        for (; i + 16 <= end; i += 16) {
+          const __m256i wv = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(wr + i)));
+          iacc = _mm256_add_epi32(iacc, _mm256_madd_epi16(wv, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xt + i))));
+        }
+        int32_t rest = 0;
+        for (; i < end; i++) rest += wr[i] * xt[i];
+        facc = _mm256_add_ps(facc, _mm256_cvtepi32_ps(iacc));
+        tail += static_cast<float>(rest);
+      }
+      out[t * out_stride + r] = (hsum_ps(facc) + tail) * xinv[t] * scales[r];
+    }
 }
 
 float quant_per_token_avx2(const float* x, int64_t k, int8_t* q) {

@@ -214,14 +214,60 @@ void lm_f32_avx512(const float* w, int64_t k, int64_t r0, int64_t r1, const floa
   lm_range(load, k, r0, r1, x, nt, out, out_stride);
 }
 
-void lm_q8_avx512(const int8_t* w, const float* scales, int64_t k, int64_t r0, int64_t r1, const float* x, int nt,
-                  float* out, int64_t out_stride) {
-  auto load = [w, k](int64_t r, int64_t i, __mmask16 m) {
-    return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(m, w + r * k + i)));
-  };
-  lm_range(load, k, r0, r1, x, nt, out, out_stride);
-  for (int t = 0; t < nt; t++)
-    for (int64_t r = r0; r < r1; r++) out[t * out_stride + r] *= scales[r];
+// acc += Σ pairs i16 · i16 (vpdpwssd) through inline asm, like dpbusd.
+inline __m512i dpwssd(__m512i acc, __m512i a, __m512i b) {
+  asm("vpdpwssd %2, %1, %0" : "+v"(acc) : "v"(a), "v"(b));
+  return acc;
+}
+
+// q8 LM head: R rows × T tokens; int8 weights widened to int16, exact i32 sums per 256-column block, then f32.
+template <int R, int T>
+inline void q8_tile(const int8_t* w, const float* scales, int64_t k, int64_t r, const int16_t* x16, int64_t kx,
+                    const float* xinv, int t0, float* out, int64_t out_stride) {
+  __m512 facc[R][T];
+  for (int j = 0; j < R; j++)
+    for (int t = 0; t < T; t++) facc[j][t] = _mm512_setzero_ps();
+  for (int64_t b = 0; b < k; b += kQ8Block) {
+    __m512i iacc[R][T];
+    for (int j = 0; j < R; j++)
+      for (int t = 0; t < T; t++) iacc[j][t] = _mm512_setzero_si512();
+    const int64_t end = b + kQ8Block < k ? b + kQ8Block : k;
+    for (int64_t i = b; i < end; i += 32) {
+      const __mmask32 m = i + 32 <= end ? 0xffffffffu : static_cast<__mmask32>((1ull << (end - i)) - 1);
+      __m512i wv[R];
+      for (int j = 0; j < R; j++) wv[j] = _mm512_cvtepi8_epi16(_mm256_maskz_loadu_epi8(m, w + (r + j) * k + i));
+      for (int t = 0; t < T; t++) {
+        const __m512i xv = _mm512_loadu_si512(x16 + (t0 + t) * kx + i);  // zero padded to kx
+        for (int j = 0; j < R; j++) iacc[j][t] = dpwssd(iacc[j][t], wv[j], xv);
+      }
+    }
+    for (int j = 0; j < R; j++)
+      for (int t = 0; t < T; t++) facc[j][t] = _mm512_add_ps(facc[j][t], _mm512_cvtepi32_ps(iacc[j][t]));
+  }
+#pragma GCC unroll 16
+  for (int j = 0; j < R; j++)
+#pragma GCC unroll 16
+    for (int t = 0; t < T; t++)
+      out[(t0 + t) * out_stride + r + j] = _mm512_reduce_add_ps(facc[j][t]) * xinv[t0 + t] * scales[r + j];
+}
+
+template <int R>
+inline void q8_rows(const int8_t* w, const float* scales, int64_t k, int64_t r, const int16_t* x16, int64_t kx,
+                    const float* xinv, int nt, float* out, int64_t out_stride) {
+  int t0 = 0;
+  for (; t0 + 4 <= nt; t0 += 4) q8_tile<R, 4>(w, scales, k, r, x16, kx, xinv, t0, out, out_stride);
+  for (; t0 < nt; t0++) q8_tile<R, 1>(w, scales, k, r, x16, kx, xinv, t0, out, out_stride);
+}
+
+void lm_q8_avx512(const int8_t* w, const float* scales, int64_t k, int64_t r0, int64_t r1, const int16_t* x16,
+                  int64_t kx, const float* xinv, int nt, float* out, int64_t out_stride) {
+  int64_t r = r0;
+  if (nt == 1) {
+    for (; r + 6 <= r1; r += 6) q8_tile<6, 1>(w, scales, k, r, x16, kx, xinv, 0, out, out_stride);
+  } else {
+    for (; r + 2 <= r1; r += 2) q8_rows<2>(w, scales, k, r, x16, kx, xinv, nt, out, out_stride);
+  }
+  for (; r < r1; r++) q8_rows<1>(w, scales, k, r, x16, kx, xinv, nt, out, out_stride);
 }
 
 // Same rule as quant_per_token_scalar: the f32 maximum of |x| is the same number as the double one, the product is
