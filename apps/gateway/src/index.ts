@@ -11,5 +11,5 @@ export { ApiKeyAuth, loadApiKeys } from './auth.js';
 export { RedisRateLimiter, MemoryRateLimiter, parseRateLimit, type RateLimiter, type RateLimitConfig } from './rate-limit.js';
 export { RedisResponseCache, MemoryResponseCache, cacheKey, type ResponseCache, type CachedResponse } from './cache.js';
 export { BlocklistPolicy, allowAll, policyFromEnv, type ContentPolicy, type PolicyVerdict } from './policy.js';
-export { SingleModelCatalog, type ModelCatalog } from './catalog.js';
+export { SingleModelCatalog, TokenizerCatalog, type ModelCatalog } from './catalog.js';
 export { toServiceError } from './errors.js';

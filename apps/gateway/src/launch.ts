@@ -1,12 +1,12 @@
 /**
- * Assembles the two modes. Distributed: Redis queue + Redis rate limits + Redis cache; the gateway holds the
- * model's tokenizer (engine on the reference backend, no batching) for validation. Standalone: the same server
+ * Assembles the two modes. Distributed: Redis queue + Redis rate limits + Redis cache; the gateway holds only the
+ * model's tokenizer (no weights) for validation. Standalone: the same server
  * over an in-process queue feeding the one engine, no Redis.
  */
 import { Redis } from 'ioredis';
 import { EngineHost, engineEnv, type ModelHost } from '@trine/worker';
 import { MemoryResponseCache, RedisResponseCache } from './cache.js';
-import { SingleModelCatalog } from './catalog.js';
+import { SingleModelCatalog, TokenizerCatalog } from './catalog.js';
 import { gatewayConfig, type GatewayConfig } from './config.js';
 import { LocalJobQueue } from './local-queue.js';
 import { MemoryRateLimiter, RedisRateLimiter } from './rate-limit.js';
@@ -18,7 +18,8 @@ export type Logger = (msg: string, fields?: Record<string, unknown>) => void;
 export interface Running {
   readonly server: GatewayServer;
   readonly port: number;
-  readonly host: ModelHost;
+  /** The engine, where this process runs one (standalone). */
+  readonly host?: ModelHost;
   stop(graceMs?: number): Promise<void>;
 }
 
@@ -37,16 +38,15 @@ export async function startDistributedGateway(env: NodeJS.ProcessEnv = process.e
   const port = await server.listen();
   log('gateway listening (NOT_SERVING until the tokenizer is loaded)', { listen: config.listen, port, tls: Boolean(config.tls) });
   const e = engineEnv(env);
-  const host = await EngineHost.start({ ...(e.model ? { model: e.model } : {}), ...(e.context ? { context: e.context } : {}), maxBatch: 1, referenceOnly: true });
-  server.ready(new SingleModelCatalog(host));
-  log('gateway serving', { model: host.info.name, context: host.info.contextLength });
+  const catalog = await TokenizerCatalog.load({ ...(e.model ? { model: e.model } : {}), ...(e.context ? { context: e.context } : {}) });
+  server.ready(catalog);
+  const info = catalog.list()[0]!;
+  log('gateway serving', { model: info.name, context: info.contextLength });
   return {
     server,
     port,
-    host,
     async stop(graceMs) {
       await server.shutdown(graceMs);
-      await host.close();
       await redis.quit().catch(() => undefined);
     },
   };

@@ -2,8 +2,8 @@
 import { status, type ServiceError } from '@grpc/grpc-js';
 import { GenerateRequest } from '@trine/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startStandalone, type Running } from '../src/index.js';
-import { client, expectStatus, generate, req } from './support/grpc.js';
+import { GatewayServer, LocalJobQueue, SingleModelCatalog, gatewayConfig, startStandalone, type Running } from '../src/index.js';
+import { client, expectStatus, generate, healthCheck, req } from './support/grpc.js';
 
 let sa: Running;
 beforeAll(async () => {
@@ -97,5 +97,24 @@ describe('request validation', () => {
 
   it('counts validation rejections', () => {
     expect(sa.server.metrics.rejections.validation).toBeGreaterThanOrEqual(cases.length);
+  });
+});
+
+describe('warm-up and shutdown states', () => {
+  it('health is NOT_SERVING and calls are UNAVAILABLE until ready; SERVING after; the port closes on shutdown', async () => {
+    const server = new GatewayServer(gatewayConfig({ TRINE_LISTEN: '127.0.0.1:0' }), { queue: new LocalJobQueue(sa.host!, 1) });
+    const port = await server.listen();
+    expect(await healthCheck(port)).toBe('NOT_SERVING');
+    expect(await healthCheck(port, 'trine.v1.Inference')).toBe('NOT_SERVING');
+    const c = client(port);
+    expect((await expectStatus(generate(c, req({ prompt: 'early', maxTokens: 1 })))).code).toBe(status.UNAVAILABLE);
+    server.ready(new SingleModelCatalog(sa.host!));
+    expect(await healthCheck(port, 'trine.v1.Inference')).toBe('SERVING');
+    expect((await generate(c, req({ prompt: 'now', maxTokens: 1 }))).usage?.inputTokens).toBeGreaterThan(0);
+    c.close();
+    const closing = server.shutdown(1000);
+    await closing;
+    // The port is closed after shutdown: a new client cannot reach it.
+    await expect(healthCheck(port)).rejects.toBeDefined();
   });
 });

@@ -10,8 +10,6 @@ export interface EngineThreadOptions {
   readonly threads?: number;
   readonly maxBatch: number;
   readonly context?: number;
-  /** Skip probing other backends and use the reference backend (e.g. a gateway that only tokenizes). */
-  readonly referenceOnly?: boolean;
 }
 
 export interface ServedModelInfo {

@@ -25,8 +25,9 @@ function load(factory: BackendFactory, maxBatch: number, context?: number): Prom
 }
 
 async function start(): Promise<Engine> {
-  const forced = options.referenceOnly ? 'reference' : options.backend;
-  const candidates = await probeBackends(forced === 'reference' ? 'reference' : undefined);
+  const forced = options.backend;
+  // A forced backend is the only one probed (no time spent loading the others).
+  const candidates = await probeBackends(forced);
   const { chosen, trials } = await chooseBackend(
     candidates,
     async (factory) => {
