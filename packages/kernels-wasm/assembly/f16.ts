@@ -58,11 +58,19 @@ export function round_f16_row(dst: usize, src: usize, n: i32): void {
   }
 }
 
-/** dst[i] = round_f16(src[i]) · scale (scale a power of two: exact). */
-export function round_f16_row_scaled(dst: usize, src: usize, n: i32, scale: f32): void {
+/**
+ * dst[i] = round_f16(src[i]) · scale (scale a power of two: exact). With permute, each full block of 8 is stored in
+ * the order (0, 2, 4, 6, 1, 3, 5, 7) of blocks of 16 halves' even/odd split (see lm_head_f16); the tail is not.
+ */
+export function round_f16_row_scaled(dst: usize, src: usize, n: i32, scale: f32, permute: bool): void {
+  const full = permute ? n & ~15 : 0;
   for (let i = 0; i < n; i++) {
-    const o = (<usize>i) << 2;
-    store<f32>(dst + o, round_f16(load<f32>(src + o)) * scale);
+    let j = i;
+    if (i < full) {
+      const k = i & 7; // position within its block of 8
+      j = (i & ~7) + (k & 1 ? 4 + (k >> 1) : k >> 1);
+    }
+    store<f32>(dst + ((<usize>j) << 2), round_f16(load<f32>(src + ((<usize>i) << 2))) * scale);
   }
 }
 

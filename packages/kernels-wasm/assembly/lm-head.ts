@@ -6,18 +6,25 @@ import { f16_to_f32, h2f } from './f16';
 }
 
 /**
- * Half bits as f32 bits scaled by 2^-112: sign-extend, shift the 15 magnitude bits into place, keep them and the
- * sign. 3 ops per 4 values instead of h2f's 9; exact for every finite half (subnormals land on exact f32
- * subnormals). The 2^112 goes on x instead (x is an f16 value, |x| ≤ 65504, so x·2^112 stays finite), and
- * (x·2^112)·(h·2^-112) rounds exactly like x·h. Inf/NaN halves would come out finite: matrices holding any use
- * lm_head_f16_exact.
+ * Half bits as f32 bits scaled by 2^-112, straight from the i32 lanes of 8 loaded halves (no widening shuffles):
+ * a lane holds an even half in bits 0–15 and an odd half in bits 16–31; shifting the half to the top, then
+ * arithmetic-shifting right by 3 puts its sign in bit 31 (and 30–28) and its 15 magnitude bits in 27–13; the mask
+ * keeps those. Exact for every finite half (subnormals land on exact f32 subnormals). The 2^112 goes on x instead
+ * (x is an f16 value, |x| ≤ 65504, so x·2^112 stays finite), and (x·2^112)·(h·2^-112) rounds exactly like x·h.
+ * Inf/NaN halves would come out finite: matrices holding any use lm_head_f16_exact.
  */
 const SIGN_MAG: v128 = i32x4.splat(0x8fffe000);
-@inline function h2f_small(h: v128): v128 {
-  return v128.and(i32x4.shl(h, 13), SIGN_MAG);
+@inline function even_halves(v: v128): v128 {
+  return v128.and(i32x4.shr_s(i32x4.shl(v, 16), 3), SIGN_MAG);
+}
+@inline function odd_halves(v: v128): v128 {
+  return v128.and(i32x4.shr_s(v, 3), SIGN_MAG);
 }
 
-/** x here is f16-rounded and pre-multiplied by 2^112 (round_f16_row_scaled). */
+/**
+ * x here is f16-rounded, multiplied by 2^112 and permuted per 8 values to (0, 2, 4, 6, 1, 3, 5, 7) so it lines up
+ * with even_halves / odd_halves (round_f16_row_scaled with permute = 1).
+ */
 export function lm_head_f16(out: usize, x: usize, table: usize, D: i32, tid: i32, v0: i32, v1: i32): void {
   for (let v = v0; v < v1; v++) {
     const row = table + ((<usize>v * <usize>D) << 1);
@@ -27,13 +34,14 @@ export function lm_head_f16(out: usize, x: usize, table: usize, D: i32, tid: i32
       const h0 = v128.load(row + ((<usize>d) << 1));
       const h1 = v128.load(row + ((<usize>d) << 1), 16);
       const xp = x + ((<usize>d) << 2);
-      a = f32x4.add(a, f32x4.mul(v128.load(xp), h2f_small(i32x4.extend_low_i16x8_s(h0))));
-      b = f32x4.add(b, f32x4.mul(v128.load(xp, 16), h2f_small(i32x4.extend_high_i16x8_s(h0))));
-      c = f32x4.add(c, f32x4.mul(v128.load(xp, 32), h2f_small(i32x4.extend_low_i16x8_s(h1))));
-      e = f32x4.add(e, f32x4.mul(v128.load(xp, 48), h2f_small(i32x4.extend_high_i16x8_s(h1))));
+      a = f32x4.add(a, f32x4.mul(v128.load(xp), even_halves(h0)));
+      b = f32x4.add(b, f32x4.mul(v128.load(xp, 16), odd_halves(h0)));
+      c = f32x4.add(c, f32x4.mul(v128.load(xp, 32), even_halves(h1)));
+      e = f32x4.add(e, f32x4.mul(v128.load(xp, 48), odd_halves(h1)));
     }
     let s = hsum(f32x4.add(f32x4.add(a, b), f32x4.add(c, e)));
     for (; d < D; d++) {
+      // the tail (D % 16 values) is not permuted
       const h = <i32>load<i16>(row + ((<usize>d) << 1));
       s += load<f32>(x + ((<usize>d) << 2)) * reinterpret<f32>((h << 13) & 0x8fffe000);
     }

@@ -395,8 +395,9 @@ export class WasmBackend implements KernelBackend<WasmHandles> {
       const fast = matrix.format === 'f16' && !matrix.hasSpecial;
       if (matrix.format !== 'f32') {
         const rounded = this.area('lmhead-x', D * 4);
-        // the fast f16 kernel reads halves as f32 bit patterns scaled by 2^-112 and takes x scaled by 2^112
-        this.x.round_f16_row_scaled(rounded, xp, D, fast ? 2 ** 112 : 1);
+        // the fast f16 kernel reads halves as f32 bit patterns scaled by 2^-112, even/odd split, so it takes x
+        // scaled by 2^112 and permuted to match
+        this.x.round_f16_row_scaled(rounded, xp, D, fast ? 2 ** 112 : 1, fast ? 1 : 0);
         xp = rounded;
       }
       const o = out.ptr + i * V * 4;

@@ -12,7 +12,7 @@ export interface KernelExports {
   f32_to_f16_row(dst: P, src: P, n: number): void;
   f16_to_f32_row_simd(dst: P, src: P, n: number): void;
   round_f16_row(dst: P, src: P, n: number): void;
-  round_f16_row_scaled(dst: P, src: P, n: number, scale: number): void;
+  round_f16_row_scaled(dst: P, src: P, n: number, scale: number, permute: B): void;
   f16_has_special(src: P, n: number): number;
   ternary_prepare(act: P, a16: P, sums: P, q: P, K: number, Kp: number, G: number, rows: number, copy: B): void;
   ternary_acc(out: P, w: P, act: P, a16: P, sums: P, Kp: number, G: number, N: number, rows: number, scalar: B,
