@@ -117,6 +117,34 @@ describe('threads', () => {
   });
 });
 
+describe('thread pool', () => {
+  it('stays correct over thousands of back-to-back small ops with more threads than cores', () => {
+    const n = 64, k = 256;
+    const one = createCpuBackend({ threads: 1 });
+    const many = createCpuBackend({ threads: 4 });
+    try {
+      const codes = codesOf(n, k, 11);
+      const w1 = one.uploadTernary(encodeTernary(codes, n, k, 'codes', Float32Array.of(1)));
+      const w4 = many.uploadTernary(encodeTernary(codes, n, k, 'codes', Float32Array.of(1)));
+      const a1 = actsOf(one, 'per_token', 1, k, 4);
+      const a4 = actsOf(many, 'per_token', 1, k, 4);
+      const want = one.alloc('i32', [1, n]);
+      one.ternaryMatmulAcc(want, a1, w1, 1);
+      const got = many.alloc('i32', [1, n]);
+      let mismatches = 0;
+      for (let i = 0; i < 3000; i++) {
+        (got.data as Int32Array).fill(0);
+        many.ternaryMatmulAcc(got, a4, w4, 1);
+        for (let j = 0; j < n; j++) if ((got.data as Int32Array)[j] !== (want.data as Int32Array)[j]) mismatches++;
+      }
+      expect(mismatches).toBe(0);
+    } finally {
+      one.destroy();
+      many.destroy();
+    }
+  });
+});
+
 describe('options and errors', () => {
   it('refuses an unknown or unrunnable code path with BACKEND_UNAVAILABLE', () => {
     for (const variant of ['bogus', 'neon', ...(host.avx512vnni ? [] : ['avx512'])]) {
