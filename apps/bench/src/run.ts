@@ -136,7 +136,7 @@ export async function runBench(opts: BenchOptions, log: (s: string) => void = (s
   // Host read bandwidth first: the kernel suite's roofline needs it.
   const bandwidth: Record<string, number> = {};
   for (const t of opts.threads) {
-    const a = await run({ kind: 'bandwidth', threads: t, megabytes: opts.quick ? 512 : 1024, reps: 3 });
+    const a = await run({ kind: 'bandwidth', threads: t, megabytes: opts.quick ? 512 : 1024, reps: 5 });
     const r = a.results.find((x) => x.metric === 'read_bandwidth');
     if (r) bandwidth[String(t)] = r.value;
   }

@@ -45,12 +45,13 @@ describe('pnpm bench --quick --shapes tiny --backends reference', () => {
       'kernel|trine|reference|gemv|256x256|t1|b1|c|gbps',
       'kernel|trine|reference|gemv|512x256|t1|b1|c|roofline_pct',
       'kernel|trine|reference|lm_head f16|lm_head 960x256|t1|b1|c|gops',
-      'kernel|trine|host|js-fallback|memory-read|t1|b1|c|read_bandwidth',
+      'kernel|trine|host|node-memcmp-fallback|memory-read|t1|b1|c|read_bandwidth',
     ]) expect(keys, k).toContain(k);
     for (const r of report.results) expect(Number.isFinite(r.value) && r.value >= 0, resultKey(r)).toBe(true);
     const nmse = report.results.find((r) => r.metric === 'q8_logit_nmse')!;
     expect(nmse.value).toBeLessThan(0.01); // q8 logits stay close to f16 (a broken q8 head would not)
-    expect(report.skipped?.map((s) => s.what)).toContain('serving (gateway latency percentiles at concurrency 1/32)');
+    expect(report.skipped).toEqual([]);
+    expect(report.results.some((r) => r.suite === 'serving')).toBe(false); // quick runs serve only with --serving
 
     const md = readFileSync(path.join(dir, 'report.md'), 'utf8');
     for (const s of ['## decode', '## prefill', '## kernel', '## batched', '## quality', '## Recommendations', '| trine | reference | tiny | 1 | 1 | 8 | tokens_per_s |']) expect(md).toContain(s);
