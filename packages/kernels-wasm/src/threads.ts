@@ -34,8 +34,9 @@ function start(msg, reply) {
   const fns = names.map((n) => inst.exports[n]);
   const ctl = new Int32Array(ctlBuf);
   const args = new Float64Array(argBuf);
-  reply({ ready: tid });
+  // read the job counter before reporting ready: the first job may be published the moment main hears us
   let seen = Atomics.load(ctl, 0);
+  reply({ ready: tid });
   for (;;) {
     let spins = 0;
     while (Atomics.load(ctl, 0) === seen) {
