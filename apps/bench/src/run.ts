@@ -6,6 +6,7 @@
  */
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import os from 'node:os';
 import { join, resolve } from 'node:path';
 import { TrineError } from '@trine/core';
 import { createBackend, threaded } from './backends.js';
@@ -90,6 +91,7 @@ function runId(commit: string): string {
 
 export async function runBench(opts: BenchOptions, log: (s: string) => void = (s) => process.stderr.write(`${s}\n`)): Promise<RunOutcome> {
   const t0 = performance.now();
+  const loadAtStart = os.loadavg()[0]!;
   const startedAt = new Date().toISOString();
   let baseline: BenchReport | undefined;
   let baselinePath = opts.baseline;
@@ -187,7 +189,7 @@ export async function runBench(opts: BenchOptions, log: (s: string) => void = (s
     for (const [key, m] of Object.entries(models)) {
       log(`▶ ${engine} llama-bench ${key}`);
       try {
-        const rows = await runLlamaBench(binary, m.path, { threads: opts.threads, prompt: opts.prefillTokens, gen: opts.decodeTokens, reps: Math.max(2, opts.reps), timeoutMs: timeoutMs * 2 });
+        const rows = await runLlamaBench(binary, m.path, { threads: opts.threads, prompt: opts.prefillTokens, gen: opts.decodeTokens, reps: opts.reps, timeoutMs: timeoutMs * 2 });
         results.push(...llamaBenchResults(engine, key, rows));
       } catch (e) {
         const reason = e instanceof Error ? e.message : String(e);
@@ -208,6 +210,7 @@ export async function runBench(opts: BenchOptions, log: (s: string) => void = (s
 
   const host = hostFacts({
     ...(Object.keys(bandwidth).length ? { memoryBandwidthGBs: bandwidth } : {}),
+    loadAverage: { start: loadAtStart, end: os.loadavg()[0]! },
   });
   const report: BenchReport = {
     schema: REPORT_SCHEMA,

@@ -23,9 +23,12 @@ export function renderMarkdown(report: BenchReport, comparison?: Comparison, ext
     `Host: ${h.cpuModel}, ${h.physicalCores} physical / ${h.logicalCores} logical cores, ${(h.memoryBytes / 2 ** 30).toFixed(1)} GiB, ` +
       `SIMD ${h.simd.join(' ') || 'none'}, Node ${h.node}, commit ${h.commit}` +
       (h.memoryBandwidthGBs ? `, read bandwidth ${Object.entries(h.memoryBandwidthGBs).map(([t, v]) => `${fmt(v)} GB/s @${t}t`).join(', ')}` : '') +
-      (h.gpu ? `, GPU ${h.gpu}` : ''),
+      (h.gpu ? `, GPU ${h.gpu}` : '') +
+      (h.loadAverage ? `, load average ${h.loadAverage.start.toFixed(1)} at start / ${h.loadAverage.end.toFixed(1)} at end` : ''),
     '',
   ];
+  if (h.loadAverage && Math.max(h.loadAverage.start, h.loadAverage.end) > h.logicalCores)
+    out.push(`> **Noisy host**: the load average exceeded the ${h.logicalCores} logical cores during this run; other processes shared the CPU, so timings (threaded ones most) are low and unstable.`, '');
   if (report.models && Object.keys(report.models).length > 0) {
     out.push('Models (Trine GGUF writer, random ternary weights): ' +
       Object.entries(report.models).map(([k, m]) => `${k} ${m.format} ${(m.bytes / 2 ** 20).toFixed(0)} MiB`).join(', '), '');

@@ -15,6 +15,8 @@ export interface HostFacts {
   /** Read-only memory bandwidth measured on this host, GB/s, by thread count (for roofline percentages). */
   readonly memoryBandwidthGBs?: Readonly<Record<string, number>>;
   readonly gpu?: string;
+  /** 1-minute load average when the run started and ended: how busy the (possibly shared) machine was. */
+  readonly loadAverage?: { readonly start: number; readonly end: number };
 }
 
 export type Suite = 'decode' | 'prefill' | 'batched' | 'kernel' | 'load' | 'serving' | 'quality';
