@@ -81,6 +81,16 @@ async function attemptsOf(requestId: string): Promise<number[]> {
   return entries.map(([, f]) => JSON.parse(f[1]!) as StreamEvent).filter((e) => e.t === 'start').map((e) => e.attempt);
 }
 
+async function describeLog(msgs: readonly GenerateStreamResponse[]): Promise<string> {
+  const entries = (await redisClient.xrange(keys.stream(msgs.at(-1)!.id), '-', '+')) as [string, string[]][];
+  const log = entries.map(([, f]) => {
+    const e = JSON.parse(f[1]!) as StreamEvent;
+    return e.t === 'tok' ? `${e.attempt}/${e.i}:${e.id}` : `${e.attempt}/${e.t}`;
+  });
+  const got = msgs.map((m) => (m.restarted ? 'RESTART' : m.tokens.map((t) => `${t.index}:${t.id}`).join(',')));
+  return `client ${JSON.stringify(got)} log ${JSON.stringify(log)}`;
+}
+
 async function until(cond: () => boolean, timeoutMs = 60_000): Promise<void> {
   const end = Date.now() + timeoutMs;
   while (!cond() && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
@@ -106,7 +116,9 @@ async function runScenario(kill: (victim: Proc) => void): Promise<{ restartedJob
   let restartedJobs = 0;
   for (let k = 0; k < n; k++) {
     const msgs = streams[k]!.msgs;
-    expect(msgs.some((m) => m.restarted)).toBe(false);
+    // On failure, show what the client got and what each attempt wrote (a re-run must regenerate the same tokens).
+    const detail = msgs.some((m) => m.restarted) ? `stream ${k}: ${await describeLog(msgs)}` : '';
+    expect(msgs.some((m) => m.restarted), detail).toBe(false);
     const indexes = msgs.flatMap((m) => m.tokens.map((t) => t.index));
     const ids = msgs.flatMap((m) => m.tokens.map((t) => t.id));
     expect(indexes).toEqual(ids.map((_, i) => i)); // each token once, in order
