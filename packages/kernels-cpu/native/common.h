@@ -70,9 +70,10 @@ using LmQ8Fn = void (*)(const int8_t* w, const float* scales, int64_t k, int64_t
 constexpr int kQ8Block = 256;
 // Per-token quantization of one row (see quantize.cc for the exact rule); returns the f32 scale.
 using QuantRowFn = float (*)(const float* x, int64_t k, int8_t* q);
-// Attention inner loops over an f16 cache: Σ a[i]·f16(b[i]), and y[i] += a · f16(x[i]).
-using DotF16Fn = float (*)(const float* a, const uint16_t* b, int64_t n);
-using AxpyF16Fn = void (*)(float* y, float a, const uint16_t* x, int64_t n);
+// Attention inner loops over one head's f16 cache rows (dh elements each, contiguous by position):
+// scores: out[p] = Σ_i q[i]·f16(k[p·dh + i]) for p < n;  wsum: out[i] = Σ_p probs[p]·f16(v[p·dh + i]).
+using ScoresF16Fn = void (*)(const float* q, const uint16_t* k, int64_t dh, int64_t n, float* out);
+using WsumF16Fn = void (*)(const float* probs, const uint16_t* v, int64_t dh, int64_t n, float* out);
 
 struct KernelTable {
   const char* name;
@@ -81,8 +82,8 @@ struct KernelTable {
   LmF32Fn lm_f32;
   LmQ8Fn lm_q8;
   QuantRowFn quant_per_token;
-  DotF16Fn dot_f16;
-  AxpyF16Fn axpy_f16;
+  ScoresF16Fn scores_f16;
+  WsumF16Fn wsum_f16;
 };
 
 // Defined in each static library; the glue picks one at run time.

@@ -1,5 +1,9 @@
 #include <cmath>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include "../common.h"
 #include "../ops.h"
 
@@ -10,11 +14,16 @@ void rms_norm_rows(float* out, const float* x, const float* w, float eps, int64_
   for (int64_t r = 0; r < rows; r++) {
     const float* xr = x + r * d;
     float* o = out + r * d;
-    double sum = 0.0;
-    for (int64_t i = 0; i < d; i++) sum += static_cast<double>(xr[i] * xr[i]);
+    // Four partial sums: the order is the backend's to choose, and one dependent f64 add per element is slow.
+    double s4[4] = {0.0, 0.0, 0.0, 0.0};
+    int64_t i = 0;
+    for (; i + 4 <= d; i += 4)
+      for (int j = 0; j < 4; j++) s4[j] += static_cast<double>(xr[i + j] * xr[i + j]);
+    for (; i < d; i++) s4[0] += static_cast<double>(xr[i] * xr[i]);
+    const double sum = (s4[0] + s4[1]) + (s4[2] + s4[3]);
     const float mean = static_cast<float>(sum / static_cast<double>(d));
     const float scale = 1.0f / std::sqrt(mean + eps);
-    for (int64_t i = 0; i < d; i++) o[i] = (xr[i] * scale) * w[i];
+    for (i = 0; i < d; i++) o[i] = (xr[i] * scale) * w[i];
   }
 }
 
@@ -38,7 +47,16 @@ void rope_token(float* x, int64_t heads, int64_t head_dim, int64_t rope_dim, dou
 
 void gated_act(float* out, const float* gate, const float* up, int act, int64_t count) {
   if (act == 0) {
-    for (int64_t i = 0; i < count; i++) {
+    int64_t i = 0;
+#if defined(__SSE2__)
+    // SSE2 is baseline on x86-64; GCC will not turn the compare-select into maxps without -ffinite-math-only.
+    // _mm_max_ps(g, 0) is exactly g > 0 ? g : 0 (NaN gives 0, like the scalar form).
+    for (; i + 4 <= count; i += 4) {
+      const __m128 r = _mm_max_ps(_mm_loadu_ps(gate + i), _mm_setzero_ps());
+      _mm_storeu_ps(out + i, _mm_mul_ps(_mm_mul_ps(r, r), _mm_loadu_ps(up + i)));
+    }
+#endif
+    for (; i < count; i++) {
       const float r = gate[i] > 0.f ? gate[i] : 0.f;
       out[i] = r * r * up[i];
     }
@@ -88,37 +106,41 @@ void attention_head(float* out, const float* q, const void* cache, const KvLayou
   const int64_t dh = kv.head_dim;
   const int64_t base = kv.offset(layer, slot, kv_head, 0);
   const int64_t total = kv.elements();
+  const int64_t n = pos + 1;
   float qr[512];  // head_dim ≤ 512 is checked by the caller
   for (int64_t i = 0; i < dh; i++) qr[i] = kv.f16 ? round_f16(q[i]) : q[i];
-  float mx = -INFINITY;
-  for (int64_t p = 0; p <= pos; p++) {
-    float s = 0.f;
-    if (kv.f16) {
-      s = kt.dot_f16(qr, static_cast<const uint16_t*>(cache) + base + p * dh, dh);
-    } else {
-      const float* kr = static_cast<const float*>(cache) + base + p * dh;
-      for (int64_t i = 0; i < dh; i++) s += qr[i] * kr[i];
+  if (kv.f16) {
+    kt.scores_f16(qr, static_cast<const uint16_t*>(cache) + base, dh, n, scratch);
+  } else {
+    const float* k = static_cast<const float*>(cache) + base;
+    for (int64_t p = 0; p < n; p++) {
+      float s = 0.f;
+      for (int64_t i = 0; i < dh; i++) s += qr[i] * k[p * dh + i];
+      scratch[p] = s;
     }
-    s *= scale;
-    scratch[p] = s;
-    mx = s > mx ? s : mx;
+  }
+  float mx = -INFINITY;
+  for (int64_t p = 0; p < n; p++) {
+    scratch[p] *= scale;
+    mx = scratch[p] > mx ? scratch[p] : mx;
   }
   double sum = 0.0;
-  for (int64_t p = 0; p <= pos; p++) {
+  for (int64_t p = 0; p < n; p++) {
     scratch[p] = std::exp(scratch[p] - mx);
     sum += scratch[p];
   }
   const float inv = static_cast<float>(1.0 / sum);
-  for (int64_t i = 0; i < dh; i++) out[i] = 0.f;
-  for (int64_t p = 0; p <= pos; p++) {
-    float pr = scratch[p] * inv;
-    if (round_probs) pr = round_f16(pr);
-    if (kv.f16) {
-      kt.axpy_f16(out, pr, static_cast<const uint16_t*>(cache) + total + base + p * dh, dh);
-    } else {
-      const float* vr = static_cast<const float*>(cache) + total + base + p * dh;
-      for (int64_t i = 0; i < dh; i++) out[i] += pr * vr[i];
-    }
+  for (int64_t p = 0; p < n; p++) {
+    scratch[p] *= inv;
+    if (round_probs) scratch[p] = round_f16(scratch[p]);
+  }
+  if (kv.f16) {
+    kt.wsum_f16(scratch, static_cast<const uint16_t*>(cache) + total + base, dh, n, out);
+  } else {
+    const float* v = static_cast<const float*>(cache) + total + base;
+    for (int64_t i = 0; i < dh; i++) out[i] = 0.f;
+    for (int64_t p = 0; p < n; p++)
+      for (int64_t i = 0; i < dh; i++) out[i] += scratch[p] * v[p * dh + i];
   }
 }
 

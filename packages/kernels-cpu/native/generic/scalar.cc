@@ -66,19 +66,23 @@ void lm_q8_scalar(const int8_t* w, const float* scales, int64_t k, int64_t r0, i
     }
 }
 
-float dot_f16_scalar(const float* a, const uint16_t* b, int64_t n) {
-  float s = 0.f;
-  for (int64_t i = 0; i < n; i++) s += a[i] * f16_to_f32(b[i]);
-  return s;
+void scores_f16_scalar(const float* q, const uint16_t* k, int64_t dh, int64_t n, float* out) {
+  for (int64_t p = 0; p < n; p++) {
+    float s = 0.f;
+    for (int64_t i = 0; i < dh; i++) s += q[i] * f16_to_f32(k[p * dh + i]);
+    out[p] = s;
+  }
 }
 
-void axpy_f16_scalar(float* y, float a, const uint16_t* x, int64_t n) {
-  for (int64_t i = 0; i < n; i++) y[i] += a * f16_to_f32(x[i]);
+void wsum_f16_scalar(const float* probs, const uint16_t* v, int64_t dh, int64_t n, float* out) {
+  for (int64_t i = 0; i < dh; i++) out[i] = 0.f;
+  for (int64_t p = 0; p < n; p++)
+    for (int64_t i = 0; i < dh; i++) out[i] += probs[p] * f16_to_f32(v[p * dh + i]);
 }
 
 }  // namespace
 
 const KernelTable kScalarTable = {"scalar",       ternary_acc_scalar, lm_f16_scalar,  lm_f32_scalar,
-                                  lm_q8_scalar,   quant_per_token_scalar, dot_f16_scalar, axpy_f16_scalar};
+                                  lm_q8_scalar,   quant_per_token_scalar, scores_f16_scalar, wsum_f16_scalar};
 
 }  // namespace trine

@@ -201,27 +201,37 @@ float quant_per_token_avx2(const float* x, int64_t k, int8_t* q) {
   return s;
 }
 
-float dot_f16_avx2(const float* a, const uint16_t* b, int64_t n) {
-  __m256 acc = _mm256_setzero_ps();
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8)
-    acc = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b + i))), acc);
-  float s = hsum_ps(acc);
-  for (; i < n; i++) s += a[i] * f16_to_f32(b[i]);
-  return s;
+void scores_f16_avx2(const float* q, const uint16_t* k, int64_t dh, int64_t n, float* out) {
+  for (int64_t p = 0; p < n; p++) {
+    const uint16_t* kr = k + p * dh;
+    __m256 acc = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 8 <= dh; i += 8)
+      acc = _mm256_fmadd_ps(_mm256_loadu_ps(q + i), _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(kr + i))), acc);
+    float s = hsum_ps(acc);
+    for (; i < dh; i++) s += q[i] * f16_to_f32(kr[i]);
+    out[p] = s;
+  }
 }
 
-void axpy_f16_avx2(float* y, float a, const uint16_t* x, int64_t n) {
-  const __m256 av = _mm256_set1_ps(a);
+void wsum_f16_avx2(const float* probs, const uint16_t* v, int64_t dh, int64_t n, float* out) {
   int64_t i = 0;
-  for (; i + 8 <= n; i += 8)
-    _mm256_storeu_ps(y + i, _mm256_fmadd_ps(av, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x + i))), _mm256_loadu_ps(y + i)));
-  for (; i < n; i++) y[i] += a * f16_to_f32(x[i]);
+  for (; i + 8 <= dh; i += 8) {
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t p = 0; p < n; p++)
+      acc = _mm256_fmadd_ps(_mm256_set1_ps(probs[p]), _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(v + p * dh + i))), acc);
+    _mm256_storeu_ps(out + i, acc);
+  }
+  for (; i < dh; i++) {
+    float s = 0.f;
+    for (int64_t p = 0; p < n; p++) s += probs[p] * f16_to_f32(v[p * dh + i]);
+    out[i] = s;
+  }
 }
 
 }  // namespace
 
 const KernelTable kAvx2Table = {"avx2",     ternary_acc_avx2,     lm_f16_avx2,  lm_f32_avx2,
-                                lm_q8_avx2, quant_per_token_avx2, dot_f16_avx2, axpy_f16_avx2};
+                                lm_q8_avx2, quant_per_token_avx2, scores_f16_avx2, wsum_f16_avx2};
 
 }  // namespace trine

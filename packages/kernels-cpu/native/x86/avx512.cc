@@ -292,32 +292,51 @@ float quant_per_token_avx512(const float* x, int64_t k, int8_t* q) {
   return s;
 }
 
-float dot_f16_avx512(const float* a, const uint16_t* b, int64_t n) {
-  __m512 acc = _mm512_setzero_ps();
-  int64_t i = 0;
-  for (; i + 16 <= n; i += 16)
-    acc = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + i))), acc);
-  if (i < n) {
-    const __mmask16 m = static_cast<__mmask16>((1u << (n - i)) - 1);
-    acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, a + i), _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, b + i)), acc);
+// One position per iteration, the f16 row widened 16 at a time; dh tails are masked.
+void scores_f16_avx512(const float* q, const uint16_t* k, int64_t dh, int64_t n, float* out) {
+  for (int64_t p = 0; p < n; p++) {
+    const uint16_t* kr = k + p * dh;
+    __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+    int64_t i = 0;
+    for (; i + 32 <= dh; i += 32) {
+      acc0 = _mm512_fmadd_ps(_mm512_loadu_ps(q + i), _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(kr + i))), acc0);
+      acc1 = _mm512_fmadd_ps(_mm512_loadu_ps(q + i + 16), _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(kr + i + 16))), acc1);
+    }
+    for (; i < dh; i += 16) {
+      const __mmask16 m = i + 16 <= dh ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << (dh - i)) - 1);
+      acc0 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, q + i), _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, kr + i)), acc0);
+    }
+    out[p] = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
   }
-  return _mm512_reduce_add_ps(acc);
 }
 
-void axpy_f16_avx512(float* y, float a, const uint16_t* x, int64_t n) {
-  const __m512 av = _mm512_set1_ps(a);
-  int64_t i = 0;
-  for (; i + 16 <= n; i += 16)
-    _mm512_storeu_ps(y + i, _mm512_fmadd_ps(av, _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + i))), _mm512_loadu_ps(y + i)));
-  if (i < n) {
-    const __mmask16 m = static_cast<__mmask16>((1u << (n - i)) - 1);
-    _mm512_mask_storeu_ps(y + i, m, _mm512_fmadd_ps(av, _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, x + i)), _mm512_maskz_loadu_ps(m, y + i)));
+// Output chunk of up to 128 dims kept in registers while every position is added in.
+void wsum_f16_avx512(const float* probs, const uint16_t* v, int64_t dh, int64_t n, float* out) {
+  for (int64_t i0 = 0; i0 < dh; i0 += 128) {
+    const int64_t len = dh - i0 < 128 ? dh - i0 : 128;
+    __m512 acc[8];
+    __mmask16 m[8];
+    for (int c = 0; c < 8; c++) {
+      acc[c] = _mm512_setzero_ps();
+      const int64_t left = len - 16 * c;
+      m[c] = left >= 16 ? static_cast<__mmask16>(0xffff) : left <= 0 ? static_cast<__mmask16>(0) : static_cast<__mmask16>((1u << left) - 1);
+    }
+    for (int64_t p = 0; p < n; p++) {
+      const __m512 pb = _mm512_set1_ps(probs[p]);
+      const uint16_t* vr = v + p * dh + i0;
+#pragma GCC unroll 8
+      for (int c = 0; c < 8; c++)
+        if (m[c]) acc[c] = fmadd(pb, _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m[c], vr + 16 * c)), acc[c]);
+    }
+#pragma GCC unroll 8
+    for (int c = 0; c < 8; c++)
+      if (m[c]) _mm512_mask_storeu_ps(out + i0 + 16 * c, m[c], acc[c]);
   }
 }
 
 }  // namespace
 
 const KernelTable kAvx512Table = {"avx512vnni",    ternary_acc_avx512,     lm_f16_avx512,  lm_f32_avx512,
-                                  lm_q8_avx512,    quant_per_token_avx512, dot_f16_avx512, axpy_f16_avx512};
+                                  lm_q8_avx512,    quant_per_token_avx512, scores_f16_avx512, wsum_f16_avx512};
 
 }  // namespace trine
