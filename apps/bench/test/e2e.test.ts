@@ -22,7 +22,7 @@ let first: BenchReport | undefined;
 
 describe('pnpm bench --quick --shapes tiny --backends reference', () => {
   it('writes report.json, report.md, report.html, charts and recommendations with the expected result keys', async () => {
-    const opts = parseArgs([...common, '--run-id', 'first']) as BenchOptions;
+    const opts = parseArgs([...common, '--context', '8,600', '--run-id', 'first']) as BenchOptions;
     const outcome = await runBench(opts, () => {});
     expect(outcome.exitCode).toBe(0);
     const dir = path.join(tmp, 'first');
@@ -50,7 +50,8 @@ describe('pnpm bench --quick --shapes tiny --backends reference', () => {
     for (const r of report.results) expect(Number.isFinite(r.value) && r.value >= 0, resultKey(r)).toBe(true);
     const nmse = report.results.find((r) => r.metric === 'q8_logit_nmse')!;
     expect(nmse.value).toBeLessThan(0.01); // q8 logits stay close to f16 (a broken q8 head would not)
-    expect(report.skipped).toEqual([]);
+    // The tiny model's context is 512: decoding at depth 600 is reported as unavailable, the rest still runs.
+    expect(report.skipped).toEqual([{ what: 'reference tiny 1t decode at context 600', reason: "600 + 64 tokens exceed the model's context of 512" }]);
     expect(report.results.some((r) => r.suite === 'serving')).toBe(false); // quick runs serve only with --serving
 
     const md = readFileSync(path.join(dir, 'report.md'), 'utf8');

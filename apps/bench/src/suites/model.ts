@@ -81,7 +81,7 @@ export async function runModelJob(job: ModelJob): Promise<JobAnswer> {
     // Warm-up: one token, so first-call costs (page faults, JIT, thread start) stay out of the figures.
     await prefill(model, 0, promptTokens(1, 1), 0, out);
 
-    if (job.suites.includes('prefill')) {
+    if (job.suites.includes('prefill') && job.prefillTokens <= model.context) {
       const times: number[] = [];
       const prompt = promptTokens(job.prefillTokens, 7);
       for (let r = 0; r < job.reps; r++) {
@@ -96,8 +96,13 @@ export async function runModelJob(job: ModelJob): Promise<JobAnswer> {
       );
     }
 
+    const skipped: { what: string; reason: string }[] = [];
     if (job.suites.includes('decode')) {
       for (const ctx of job.contexts) {
+        if (ctx + job.decodeTokens + job.driftSteps + 1 > model.context) {
+          skipped.push({ what: `${job.backend} ${job.shape} ${job.threads}t decode at context ${ctx}`, reason: `${ctx} + ${job.decodeTokens} tokens exceed the model's context of ${model.context}` });
+          continue;
+        }
         const rates: number[] = [];
         for (let r = 0; r < job.reps; r++) {
           let tok = await prefill(model, 0, promptTokens(Math.max(ctx, 1), 11), 0, out);
@@ -112,10 +117,10 @@ export async function runModelJob(job: ModelJob): Promise<JobAnswer> {
       }
     }
 
-    if (job.lmHead === 'q8' && job.driftSteps > 0) results.push(...(await drift(model, job, base)));
+    if (job.lmHead === 'q8' && job.driftSteps > 0 && 8 + job.driftSteps <= model.context) results.push(...(await drift(model, job, base)));
     const rss = process.resourceUsage().maxRSS * 1024;
     results.push({ ...base, suite: 'load', metric: 'peak_rss_mb', value: rss / 2 ** 20, unit: 'MiB', higherIsBetter: false, note: `file ${(source.weightBytes / 2 ** 20).toFixed(0)} MiB of weights` });
-    return { results, skipped: [], facts };
+    return { results, skipped, facts };
   } finally {
     backend.dispose(out);
     model.dispose();
