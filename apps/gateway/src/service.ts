@@ -129,6 +129,7 @@ export class InferenceHandlers {
 
     if ((await depth) >= deps.maxQueue) throw new TrineError('OVERLOADED', `the queue is full (${deps.maxQueue} requests); retry later`);
     const deadline = deadlineOf(call, acceptedAt, deps.maxRequestMs);
+    if (deadline <= Date.now()) throw new TrineError('DEADLINE_EXCEEDED', 'the deadline passed before the request was queued');
 
     await tracer.startActiveSpan('gateway.enqueue', { kind: SpanKind.PRODUCER, attributes: { 'trine.request_id': requestId } }, async (span) => {
       try {
