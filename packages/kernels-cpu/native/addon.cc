@@ -638,7 +638,7 @@ class Backend : public Napi::ObjectWrap<Backend> {
         return env.Undefined();
       }
       kv_store_token(cache.data, kv, layer, s[i], p[i], reinterpret_cast<const float*>(k.data) + i * row,
-                     reinterpret_cast<const float*>(v.data) + i * row);
+                     reinterpret_cast<const float*>(v.data) + i * row, *kt_);
     }
     return env.Undefined();
   }

@@ -74,6 +74,8 @@ using QuantRowFn = float (*)(const float* x, int64_t k, int8_t* q);
 // scores: out[p] = Σ_i q[i]·f16(k[p·dh + i]) for p < n;  wsum: out[i] = Σ_p probs[p]·f16(v[p·dh + i]).
 using ScoresF16Fn = void (*)(const float* q, const uint16_t* k, int64_t dh, int64_t n, float* out);
 using WsumF16Fn = void (*)(const float* probs, const uint16_t* v, int64_t dh, int64_t n, float* out);
+// out[i] = f16(in[i]), round to nearest even (KV stores, Q rounding).
+using ToF16Fn = void (*)(const float* in, uint16_t* out, int64_t n);
 
 struct KernelTable {
   const char* name;
@@ -84,6 +86,7 @@ struct KernelTable {
   QuantRowFn quant_per_token;
   ScoresF16Fn scores_f16;
   WsumF16Fn wsum_f16;
+  ToF16Fn to_f16;
 };
 
 // Defined in each static library; the glue picks one at run time.

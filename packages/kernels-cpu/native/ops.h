@@ -26,7 +26,7 @@ struct KvLayout {
 };
 
 void kv_store_token(void* cache, const KvLayout& kv, int64_t layer, int64_t slot, int64_t pos, const float* k,
-                    const float* v);
+                    const float* v, const KernelTable& kt);
 // One query head of one token over positions 0..pos of its slot; scratch holds ≥ pos + 1 floats.
 void attention_head(float* out, const float* q, const void* cache, const KvLayout& kv, int64_t layer, int64_t slot,
                     int64_t pos, int64_t kv_head, float scale, bool round_probs, float* scratch,

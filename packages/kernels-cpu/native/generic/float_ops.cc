@@ -76,7 +76,7 @@ int32_t argmax_row(const float* x, int64_t n) {
 }
 
 void kv_store_token(void* cache, const KvLayout& kv, int64_t layer, int64_t slot, int64_t pos, const float* k,
-                    const float* v) {
+                    const float* v, const KernelTable& kt) {
   const int64_t total = kv.elements();
   for (int64_t h = 0; h < kv.kv_heads; h++) {
     const int64_t off = kv.offset(layer, slot, h, pos);
@@ -84,10 +84,8 @@ void kv_store_token(void* cache, const KvLayout& kv, int64_t layer, int64_t slot
     const float* vs = v + h * kv.head_dim;
     if (kv.f16) {
       uint16_t* c = static_cast<uint16_t*>(cache);
-      for (int64_t i = 0; i < kv.head_dim; i++) {
-        c[off + i] = f32_to_f16(ks[i]);
-        c[total + off + i] = f32_to_f16(vs[i]);
-      }
+      kt.to_f16(ks, c + off, kv.head_dim);
+      kt.to_f16(vs, c + total + off, kv.head_dim);
     } else {
       float* c = static_cast<float*>(cache);
       for (int64_t i = 0; i < kv.head_dim; i++) {
@@ -108,7 +106,13 @@ void attention_head(float* out, const float* q, const void* cache, const KvLayou
   const int64_t total = kv.elements();
   const int64_t n = pos + 1;
   float qr[512];  // head_dim ≤ 512 is checked by the caller
-  for (int64_t i = 0; i < dh; i++) qr[i] = kv.f16 ? round_f16(q[i]) : q[i];
+  if (kv.f16) {
+    uint16_t qh[512];
+    kt.to_f16(q, qh, dh);
+    for (int64_t i = 0; i < dh; i++) qr[i] = f16_to_f32(qh[i]);
+  } else {
+    for (int64_t i = 0; i < dh; i++) qr[i] = q[i];
+  }
   if (kv.f16) {
     kt.scores_f16(qr, static_cast<const uint16_t*>(cache) + base, dh, n, scratch);
   } else {

@@ -80,9 +80,13 @@ void wsum_f16_scalar(const float* probs, const uint16_t* v, int64_t dh, int64_t 
     for (int64_t i = 0; i < dh; i++) out[i] += probs[p] * f16_to_f32(v[p * dh + i]);
 }
 
+void to_f16_scalar(const float* in, uint16_t* out, int64_t n) {
+  for (int64_t i = 0; i < n; i++) out[i] = f32_to_f16(in[i]);
+}
+
 }  // namespace
 
 const KernelTable kScalarTable = {"scalar",       ternary_acc_scalar, lm_f16_scalar,  lm_f32_scalar,
-                                  lm_q8_scalar,   quant_per_token_scalar, scores_f16_scalar, wsum_f16_scalar};
+                                  lm_q8_scalar,   quant_per_token_scalar, scores_f16_scalar, wsum_f16_scalar, to_f16_scalar};
 
 }  // namespace trine

@@ -229,9 +229,16 @@ void wsum_f16_avx2(const float* probs, const uint16_t* v, int64_t dh, int64_t n,
   }
 }
 
+void to_f16_avx2(const float* in, uint16_t* out, int64_t n) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out + i), _mm256_cvtps_ph(_mm256_loadu_ps(in + i), _MM_FROUND_TO_NEAREST_INT));
+  for (; i < n; i++) out[i] = f32_to_f16(in[i]);
+}
+
 }  // namespace
 
 const KernelTable kAvx2Table = {"avx2",     ternary_acc_avx2,     lm_f16_avx2,  lm_f32_avx2,
-                                lm_q8_avx2, quant_per_token_avx2, scores_f16_avx2, wsum_f16_avx2};
+                                lm_q8_avx2, quant_per_token_avx2, scores_f16_avx2, wsum_f16_avx2, to_f16_avx2};
 
 }  // namespace trine
