@@ -124,7 +124,9 @@ export async function runBench(opts: BenchOptions, log: (s: string) => void = (s
   const timeoutMs = (opts.quick ? 10 : 40) * 60_000;
   const run = async (job: Job): Promise<JobAnswer> => {
     log(`▶ ${describe(job)}`);
+    const started = performance.now();
     const a = await runInChild(job, { timeoutMs });
+    log(`  ${((performance.now() - started) / 1000).toFixed(1)} s`);
     results.push(...a.results);
     skipped.push(...a.skipped);
     Object.assign(facts, a.facts ?? {});
@@ -188,9 +190,11 @@ export async function runBench(opts: BenchOptions, log: (s: string) => void = (s
     if (!binary) continue;
     for (const [key, m] of Object.entries(models)) {
       log(`▶ ${engine} llama-bench ${key}`);
+      const started = performance.now();
       try {
         const rows = await runLlamaBench(binary, m.path, { threads: opts.threads, prompt: opts.prefillTokens, gen: opts.decodeTokens, reps: opts.reps, timeoutMs: timeoutMs * 2 });
         results.push(...llamaBenchResults(engine, key, rows));
+        log(`  ${((performance.now() - started) / 1000).toFixed(1)} s`);
       } catch (e) {
         const reason = e instanceof Error ? e.message : String(e);
         skipped.push({ what: `${engine} ${key}`, reason });
