@@ -358,11 +358,12 @@ export class WasmBackend implements KernelBackend<WasmHandles> {
   kvStore(cache: WasmKvCache, layer: number, k: WasmTensor, v: WasmTensor, batch: WasmBatch): void {
     if (cache.disposed) gone('kvStore.cache');
     const s = cache.spec;
-    this.x.kv_store(
+    const special = this.x.kv_store(
       cache.k(layer), cache.v(layer), k.ptr, v.ptr, s.kvHeads * s.headDim,
       this.ints('positions', batch.positions), this.ints('slots', batch.slots), batch.n, s.context,
       s.dtype === 'f16' ? 1 : 0,
     );
+    if (special) cache.hasSpecial = true;
   }
 
   attention(out: WasmTensor, q: WasmTensor, cache: WasmKvCache, layer: number, batch: WasmBatch, p: AttentionParams): void {
@@ -370,14 +371,14 @@ export class WasmBackend implements KernelBackend<WasmHandles> {
     const s = cache.spec;
     let maxPos = 0;
     for (let i = 0; i < batch.n; i++) maxPos = Math.max(maxPos, batch.positions[i]!);
-    const stride = Math.ceil(((p.headDim + maxPos + 1) * 4) / 64) * 64;
+    const stride = Math.ceil(((2 * p.headDim + maxPos + 1) * 4) / 64) * 64;
     const scratch = this.area('attention', stride * this.exec.threads);
     this.exec.run(
       'attention',
       [
         out.ptr, q.ptr, cache.k(layer), cache.v(layer), this.ints('positions', batch.positions),
         this.ints('slots', batch.slots), p.heads, p.kvHeads, p.headDim, s.context, p.scale,
-        p.roundProbsF16 ? 1 : 0, s.dtype === 'f16' ? 1 : 0, scratch, stride,
+        p.roundProbsF16 ? 1 : 0, s.dtype === 'f16' ? 1 : 0, s.dtype === 'f16' && !cache.hasSpecial ? 1 : 0, scratch, stride,
       ],
       batch.n * p.heads,
     );

@@ -75,6 +75,8 @@ export class WasmMatrix implements MatrixDesc {
 /** KV cache: per layer K [slots, context, Hkv, Dh] then V, elements f16 bits or f32. */
 export class WasmKvCache implements KvCacheDesc {
   disposed = false;
+  /** An Inf or NaN half was stored: attention then takes the exact (slower) half decoding. */
+  hasSpecial = false;
   readonly elemBytes: number;
   /** Bytes of K (and of V) per layer. */
   readonly planeBytes: number;

@@ -38,9 +38,9 @@ export interface KernelExports {
   gated_activation(out: P, gate: P, up: P, act: number, count: number): void;
   rope(x: P, cs: P, n: number, heads: number, headDim: number, half: number): void;
   argmax(out: P, logits: P, V: number, rows: number): void;
-  kv_store(kbase: P, vbase: P, k: P, v: P, row: number, positions: P, slots: P, n: number, context: number, half: B): void;
+  kv_store(kbase: P, vbase: P, k: P, v: P, row: number, positions: P, slots: P, n: number, context: number, half: B): number;
   attention(out: P, q: P, kbase: P, vbase: P, positions: P, slots: P, H: number, Hkv: number, Dh: number,
-    context: number, scale: number, roundProbs: B, half: B, scratchBase: P, scratchStride: number,
+    context: number, scale: number, roundProbs: B, half: B, fast: B, scratchBase: P, scratchStride: number,
     tid: number, u0: number, u1: number): void;
   lm_head_f16(out: P, x: P, table: P, D: number, tid: number, v0: number, v1: number): void;
   lm_head_f16_exact(out: P, x: P, table: P, D: number, tid: number, v0: number, v1: number): void;
