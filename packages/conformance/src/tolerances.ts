@@ -33,9 +33,17 @@ export const TOL = {
   /** q8: every backend quantizes the matrix at load with core's shared rule (reference/q8.ts), so only summation
    *  order differs; the slack allows a backend that rounds one row's scale or one weight differently. */
   lmHeadQ8: 1e-6,
-  /** Whole model, logits after a few tokens. A float difference that flips one int8 activation rounding moves a
-   *  logit by about one quantization step; allow that, not a wrong graph (which gives NMSE near 1). */
-  modelLogits: 1e-3,
-  /** Greedy decoding may take a different token only where the reference's top two logits are this close. */
-  greedyTieGap: 1e-3,
+  /**
+   * Whole model, logits after a few tokens. Int8 activation rounding makes the model chaotic at the ulp level:
+   * nudging every rmsNorm output by 1e-6 relative (a few ulps, what a different summation order gives) moves these
+   * logits by NMSE up to 1.1e-3 (max |Δ| 0.27); structural bugs (rope pairing, no rope, non-causal attention)
+   * give 0.2–2. Numerical details below the noise (e.g. f16 probability rounding) are the op cases' job.
+   */
+  modelLogits: 1e-2,
+  /**
+   * Greedy decoding may take a different token only where the reference's top two logits are this close: the
+   * same noise moves logits by up to ~0.27, and the fixtures call gaps below 0.25 near-ties (fixtures README §7).
+   * The logits up to and including that step are still held to modelLogits.
+   */
+  greedyTieGap: 0.25,
 } as const;
