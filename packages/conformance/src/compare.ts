@@ -36,17 +36,15 @@ export function maxAbsError(expected: ArrayLike<number>, actual: ArrayLike<numbe
 }
 
 /** f16 bit patterns compare as values (so a backend writing -0 for 0 is judged by NMSE, not by bits). */
-function values(d: OutputData): ArrayLike<number> {
+type Numbers = Exclude<OutputData, Uint16Array>;
+
+function values(d: OutputData): Numbers {
   if (d instanceof Uint16Array) {
     const out = new Float32Array(d.length);
     for (let i = 0; i < d.length; i++) out[i] = f16ToF32(d[i]!);
     return out;
   }
   return d;
-}
-
-function slice(d: ArrayLike<number>, from: number, to: number): ArrayLike<number> {
-  return (d as Float32Array).subarray ? (d as Float32Array).subarray(from, to) : Array.prototype.slice.call(d, from, to);
 }
 
 function where(i: number, rowLength: number | undefined): string {
@@ -100,7 +98,7 @@ export function compareOutput(expected: CaseOutput, actual: CaseOutput): OutputC
   for (let r = 0; r * rowLen < e.length || r === 0; r++) {
     const from = r * rowLen;
     const to = Math.min(e.length, from + rowLen);
-    const rowErr = nmse(slice(e, from, to), slice(a, from, to));
+    const rowErr = nmse(e.subarray(from, to), a.subarray(from, to));
     if (rowErr > err || Number.isNaN(rowErr)) {
       err = Number.isNaN(rowErr) ? Infinity : rowErr;
       worstRow = r;
