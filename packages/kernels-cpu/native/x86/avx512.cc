@@ -5,6 +5,10 @@
 
 #include "../common.h"
 
+#ifndef TRINE_PREFETCH_BYTES
+#define TRINE_PREFETCH_BYTES 2048  // software prefetch distance in the GEMV weight streams
+#endif
+
 namespace trine {
 
 namespace {
@@ -68,8 +72,8 @@ inline void gemv_groups(const TernaryMat& w, const int8_t* q, int64_t gi, int64_
                   b2 = _mm512_set1_epi32(load4(qk + 8)), b3 = _mm512_set1_epi32(load4(qk + 12));
     for (int r = 0; r < RG; r++) {
       const uint8_t* p = w.tile(gi + r, k0);
-      // Each group is its own contiguous stream: fetch 2 KiB ahead (past its end, that is the next group).
-      _mm_prefetch(reinterpret_cast<const char*>(p + 2048), _MM_HINT_T0);
+      // Each group is its own contiguous stream: fetch ahead (past its end, that is the next group).
+      if (TRINE_PREFETCH_BYTES > 0) _mm_prefetch(reinterpret_cast<const char*>(p + TRINE_PREFETCH_BYTES), _MM_HINT_T0);
       const __m512i v = _mm512_load_si512(p);
       acc[r][0] = dpbusd(acc[r][0], _mm512_and_si512(v, m0), b0);
       acc[r][1] = dpbusd(acc[r][1], _mm512_and_si512(v, m1), b1);
