@@ -58,6 +58,9 @@ export interface WebGpuBackendOptions {
   maxMatrixChunkBytes?: number;
 }
 
+/** Bit offset of weight kk (0..15) of a packed word: 8·(kk mod 4) + 2·⌊kk / 4⌋ (see handles.ts). */
+const FIELD_SHIFT = Int32Array.from({ length: 16 }, (_, kk) => 8 * (kk & 3) + 2 * (kk >> 2));
+
 function ternaryRowTile(rows: number): number {
   return rows <= 1 ? 1 : rows === 2 ? 2 : rows <= 4 ? 4 : 8;
 }
@@ -168,15 +171,18 @@ export class WebGpuBackend implements KernelBackend<GpuHandles> {
   uploadTernary(t: TernaryTensor): GpuTernary {
     const codes = decodeTernaryCodes(t);
     const words = roundUp(t.cols, 16) / 16;
-    const packed = new Uint32Array(t.rows * words).fill(0xaaaaaaaa); // every field e = 2: weight 0
+    const packed = new Uint32Array(t.rows * words);
     for (let n = 0; n < t.rows; n++) {
       const src = n * t.cols;
-      const dst = n * words;
-      for (let k = 0; k < t.cols; k++) {
-        const kk = k & 15;
-        const shift = 8 * (kk & 3) + 2 * (kk >> 2);
-        const w = dst + (k >> 4);
-        packed[w] = ((packed[w]! & ~(3 << shift)) | ((codes[src + k]! + 2) << shift)) >>> 0;
+      for (let w = 0; w < words; w++) {
+        let v = 0;
+        const k0 = w * 16;
+        for (let kk = 0; kk < 16; kk++) {
+          const k = k0 + kk;
+          const e = k < t.cols ? codes[src + k]! + 2 : 2; // padding: e = 2, weight 0
+          v |= e << FIELD_SHIFT[kk]!;
+        }
+        packed[n * words + w] = v >>> 0;
       }
     }
     if (packed.byteLength > this.maxBinding) {

@@ -1,0 +1,124 @@
+/**
+ * One-shot check of the WebGPU backend on a real GPU (bundled by build-gpu-check.mjs; run through gpu-check.sh):
+ * 1. the adapter (info, features, limits), 2. the conformance kit against the reference (exit 1 on any failure),
+ * 3. decode tokens/s at batch 1 and aggregate tokens/s at batch 32 on a 2B4T-shaped I2_S model with random
+ * weights, written by the bench's generator (Trine's GGUF writer) into a temporary directory.
+ * Prints one final JSON line. `--tiny`: a toy shape and the small conformance cases (SwiftShader-friendly).
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { BitNetModel, openModel, type Handles } from '@trine/core';
+import { formatReport, runConformance } from '@trine/conformance';
+import { ensureBenchModel } from '../../../apps/bench/src/model/generate.js';
+import { SHAPES, type ModelShape } from '../../../apps/bench/src/model/shapes.js';
+import { createWebGpuBackend, type WebGpuBackend } from '../src/index.js';
+
+const tiny = process.argv.includes('--tiny');
+const skipConformance = process.argv.includes('--no-conformance');
+const t00 = performance.now();
+const log = (s: string) => process.stdout.write(`[gpu-check ${((performance.now() - t00) / 1000).toFixed(1)}s] ${s}\n`);
+
+async function backendInfo(): Promise<Record<string, unknown>> {
+  const be = await createWebGpuBackend();
+  const info = { ...be.info };
+  be.destroy();
+  return info as unknown as Record<string, unknown>;
+}
+
+async function conformance(): Promise<{ pass: number; fail: number; unsupported: number; failed: string[] }> {
+  const be = await createWebGpuBackend();
+  try {
+    const report = await runConformance(be, {
+      mode: 'test',
+      large: !tiny,
+      onResult: (r) => log(`${r.status.padEnd(11)} ${r.name} ${r.metric ?? r.reason ?? ''} (${r.ms.toFixed(0)} ms)`),
+    });
+    process.stdout.write(`${formatReport(report)}\n`);
+    return { ...report.counts, failed: report.results.filter((r) => r.status === 'fail').map((r) => r.name) };
+  } finally {
+    be.destroy();
+  }
+}
+
+/** Greedy decode steps with one token per slot; returns tokens/s over `steps` timed steps (after warm-up). */
+async function decodeRate(model: BitNetModel<Handles>, be: WebGpuBackend, vocab: number, batch: number, steps: number, warmup: number): Promise<number> {
+  const idx = be.alloc('i32', [batch]);
+  const slots = Int32Array.from({ length: batch }, (_, i) => i);
+  let tokens = Int32Array.from({ length: batch }, (_, i) => (i * 7919 + 11) % (vocab - 3));
+  let t0 = 0;
+  for (let s = 0; s < warmup + steps; s++) {
+    if (s === warmup) t0 = performance.now();
+    const out = model.forward({ tokens, positions: new Int32Array(batch).fill(s), slots, logitsFor: slots });
+    be.argmax(idx, out, batch);
+    tokens = Int32Array.from((await be.read(idx, batch)).data as Int32Array);
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  be.dispose(idx);
+  return (steps * batch) / seconds;
+}
+
+async function bench(): Promise<Record<string, number | string>> {
+  const shape: ModelShape = tiny ? SHAPES.tiny! : SHAPES['2b4t']!;
+  const dir = mkdtempSync(join(tmpdir(), 'trine-gpu-check-'));
+  try {
+    const t0 = performance.now();
+    const file = await ensureBenchModel(shape, 'i2_s', { cacheDir: dir, log });
+    const genS = (performance.now() - t0) / 1000;
+    log(`model ${shape.name} written in ${genS.toFixed(1)} s`);
+    const be = await createWebGpuBackend();
+    const t1 = performance.now();
+    const source = await openModel(file.path);
+    const steps = tiny ? 8 : 64;
+    const model = await BitNetModel.load(source, be, { slots: 32, context: steps + 16, kvDtype: 'f16' });
+    await source.close();
+    await be.sync();
+    const loadS = (performance.now() - t1) / 1000;
+    log(`loaded in ${loadS.toFixed(1)} s (${be.info.variant})`);
+    const b1 = await decodeRate(model as BitNetModel<Handles>, be, shape.vocab, 1, steps, 4);
+    log(`decode batch 1: ${b1.toFixed(1)} tok/s`);
+    const b32 = await decodeRate(model as BitNetModel<Handles>, be, shape.vocab, 32, tiny ? 4 : 32, 2);
+    log(`decode batch 32: ${b32.toFixed(1)} tok/s aggregate`);
+    model.dispose();
+    be.destroy();
+    return { shape: shape.name, generate_s: +genS.toFixed(1), load_s: +loadS.toFixed(1), decode_b1_tok_s: +b1.toFixed(1), batch32_aggregate_tok_s: +b32.toFixed(1) };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function main(): Promise<number> {
+  const adapter = await backendInfo();
+  log(`adapter ${JSON.stringify(adapter)}`);
+  const conf = skipConformance ? null : await conformance();
+  let perf: Record<string, number | string> = {};
+  let benchError: string | undefined;
+  try {
+    perf = await bench();
+  } catch (e) {
+    benchError = String(e instanceof Error ? e.stack : e);
+    log(`bench failed: ${benchError}`);
+  }
+  const ok = (!conf || conf.fail === 0) && !benchError;
+  const result = {
+    ok,
+    tiny,
+    variant: adapter.variant,
+    details: adapter.details,
+    conformance: conf,
+    ...perf,
+    ...(benchError ? { bench_error: benchError.split('\n')[0] } : {}),
+    targets: { decode_b1_tok_s: 150, batch32_aggregate_tok_s: 1000 },
+    seconds: +((performance.now() - t00) / 1000).toFixed(1),
+  };
+  process.stdout.write(`GPU_CHECK_JSON ${JSON.stringify(result)}\n`);
+  return ok ? 0 : 1;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (e) => {
+    process.stdout.write(`GPU_CHECK_JSON ${JSON.stringify({ ok: false, error: String(e instanceof Error ? e.message : e) })}\n`);
+    process.exit(2);
+  },
+);
