@@ -62,8 +62,13 @@ function row(cells: (string | number)[]): string {
 }
 
 const lines: string[] = [];
+const bandwidth: string[] = [];
 for (const threads of threadList) {
   const be = createCpuBackend({ threads, ...(variant ? { variant } : {}) });
+  // The read-only ceiling (STREAM-like sweep, same threads and load width) that GB/s is compared with.
+  const bw = be.readBandwidth(1024, 3);
+  bandwidth.push(`${threads} thread(s): ${bw.toFixed(1)} GB/s`);
+  const pct = (gbs: number) => `${((gbs / bw) * 100).toFixed(0)}%`;
   const mats = shapes.map((s, si) => {
     const list: CpuTernary[] = [];
     for (let l = 0; l < layers * s.perLayer; l++)
@@ -95,9 +100,10 @@ for (const threads of threadList) {
     const bytes = (s.n * s.k) / 4;
     const n = sweeps * layers * s.perLayer;
     totalBytes += bytes * n; totalTime += spent[si]!; totalCpu += spentCpu[si]!;
-    lines.push(row([be.info.variant, threads, `GEMV ${s.name}`, (spent[si]! / n * 1e6).toFixed(1), (bytes * n / spent[si]! / 1e9).toFixed(1), (bytes * n / (spentCpu[si]! / threads) / 1e9).toFixed(1)]));
+    const gbs = (bytes * n) / spent[si]! / 1e9;
+    lines.push(row([be.info.variant, threads, `GEMV ${s.name}`, (spent[si]! / n * 1e6).toFixed(1), gbs.toFixed(1), pct(gbs), (bytes * n / (spentCpu[si]! / threads) / 1e9).toFixed(1)]));
   });
-  lines.push(row([be.info.variant, threads, `GEMV all ternary (${(totalBytes / sweeps / 1e6).toFixed(0)} MB/token)`, (totalTime / sweeps * 1e3).toFixed(2) + ' ms', (totalBytes / totalTime / 1e9).toFixed(1), (totalBytes / (totalCpu / threads) / 1e9).toFixed(1)]));
+  lines.push(row([be.info.variant, threads, `GEMV all ternary (${(totalBytes / sweeps / 1e6).toFixed(0)} MB/token)`, (totalTime / sweeps * 1e3).toFixed(2) + ' ms', (totalBytes / totalTime / 1e9).toFixed(1), pct(totalBytes / totalTime / 1e9), (totalBytes / (totalCpu / threads) / 1e9).toFixed(1)]));
 
   // Prefill-shaped GEMM: 128 tokens through one 6912x2560 and one 2560x6912 matrix.
   for (const [si, rows] of [[2, 128], [3, 128], [2, 8]] as const) {
@@ -108,7 +114,7 @@ for (const threads of threadList) {
     const t0 = now(), c0 = cpu();
     for (let r = 0; r < reps; r++) be.ternaryMatmul(outs[si] as CpuTensor, a, mats[si]![r + 1]!, rows);
     const dt = (now() - t0) / reps, dc = (cpu() - c0) / reps / threads;
-    lines.push(row([be.info.variant, threads, `GEMM ${rows} tok ${s.name}`, (dt * 1e6).toFixed(0), `${((2 * rows * s.n * s.k) / dt / 1e9).toFixed(0)} GOPS`, `${((2 * rows * s.n * s.k) / dc / 1e9).toFixed(0)} GOPS`]));
+    lines.push(row([be.info.variant, threads, `GEMM ${rows} tok ${s.name}`, (dt * 1e6).toFixed(0), `${((2 * rows * s.n * s.k) / dt / 1e9).toFixed(0)} GOPS`, '', `${((2 * rows * s.n * s.k) / dc / 1e9).toFixed(0)} GOPS`]));
   }
   for (const list of mats) for (const m of list) be.dispose(m);
 
@@ -128,13 +134,14 @@ for (const threads of threadList) {
         for (let r = 0; r < reps; r++) be.lmHead(out, x, m, sel);
         const dt = (now() - t0) / reps, dc = (cpu() - c0) / reps / threads;
         const bytes = V * D * (format === 'f16' ? 2 : 1);
-        lines.push(row([be.info.variant, threads, `lmHead ${format} 128256x2560 x${nsel}`, (dt * 1e6).toFixed(0), (bytes / dt / 1e9).toFixed(1), (bytes / dc / 1e9).toFixed(1)]));
+        lines.push(row([be.info.variant, threads, `lmHead ${format} 128256x2560 x${nsel}`, (dt * 1e6).toFixed(0), (bytes / dt / 1e9).toFixed(1), pct(bytes / dt / 1e9), (bytes / dc / 1e9).toFixed(1)]));
       }
       be.dispose(m);
     }
   }
   be.destroy();
 }
-console.log(row(['variant', 'threads', 'kernel', 'µs/call (wall)', 'GB/s (wall)', 'per CPU-second']));
-console.log(row(['---', '---', '---', '---', '---', '---']));
+console.log(`read bandwidth (readBandwidth, 1 GiB): ${bandwidth.join('; ')}`);
+console.log(row(['variant', 'threads', 'kernel', 'µs/call (wall)', 'GB/s (wall)', '% of read BW', 'per CPU-second']));
+console.log(row(['---', '---', '---', '---', '---', '---', '---']));
 for (const l of lines) console.log(l);

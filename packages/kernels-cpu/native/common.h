@@ -76,6 +76,8 @@ using ScoresF16Fn = void (*)(const float* q, const uint16_t* k, int64_t dh, int6
 using WsumF16Fn = void (*)(const float* probs, const uint16_t* v, int64_t dh, int64_t n, float* out);
 // out[i] = f16(in[i]), round to nearest even (KV stores, Q rounding).
 using ToF16Fn = void (*)(const float* in, uint16_t* out, int64_t n);
+// Reads n bytes (n a multiple of 256, p 64-byte aligned) and returns a checksum: the memory-bandwidth probe.
+using ReadSumFn = uint64_t (*)(const uint8_t* p, int64_t n);
 
 struct KernelTable {
   const char* name;
@@ -87,6 +89,7 @@ struct KernelTable {
   ScoresF16Fn scores_f16;
   WsumF16Fn wsum_f16;
   ToF16Fn to_f16;
+  ReadSumFn read_sum;
 };
 
 // Defined in each static library; the glue picks one at run time.

@@ -260,6 +260,18 @@ export class CpuBackend implements KernelBackend<CpuHandles> {
     else (h as CpuTensor).data = EMPTY_F32;
   }
 
+  /**
+   * Read-only memory bandwidth in GB/s (best of `reps` sweeps over `megabytes` of fresh memory, split over this
+   * backend's threads, with this code path's widest loads): the ceiling to compare GEMV bandwidth with.
+   */
+  readBandwidth(megabytes = 1024, reps = 3): number {
+    if (!Number.isInteger(megabytes) || megabytes < 1 || megabytes > 65536)
+      throw new TrineError('INVALID_ARGUMENT', 'readBandwidth: megabytes must be an integer in [1, 65536]', { field: 'megabytes' });
+    if (!Number.isInteger(reps) || reps < 1 || reps > 100)
+      throw new TrineError('INVALID_ARGUMENT', 'readBandwidth: reps must be an integer in [1, 100]', { field: 'reps' });
+    return this.n.readBandwidth(megabytes, reps);
+  }
+
   destroy(): void {
     this.native?.destroy();
     this.native = null;

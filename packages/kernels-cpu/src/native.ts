@@ -41,6 +41,7 @@ export interface NativeBackend {
     positions: Int32Array, slots: Int32Array, n: number): void;
   attention(out: Float32Array, q: Float32Array, cache: ArrayBuffer, spec: KvSpecArg, layer: number,
     positions: Int32Array, slots: Int32Array, n: number, heads: number, scale: number, roundProbs: boolean): void;
+  readBandwidth(megabytes: number, reps: number): number;
 }
 
 export interface HostInfo {

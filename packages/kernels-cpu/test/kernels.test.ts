@@ -178,6 +178,18 @@ describe('options and errors', () => {
     }
   });
 
+  it('measures a positive read bandwidth and rejects bad probe sizes', () => {
+    const be = createCpuBackend({ threads: 2 });
+    try {
+      const gbs = be.readBandwidth(64, 1);
+      expect(Number.isFinite(gbs) && gbs > 0).toBe(true);
+      expect(() => be.readBandwidth(0, 1)).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT', field: 'megabytes' }));
+      expect(() => be.readBandwidth(64, 1.5)).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT', field: 'reps' }));
+    } finally {
+      be.destroy();
+    }
+  });
+
   it('rejects handles of another backend, short ternary data and use after destroy with TrineErrors', () => {
     const a = createCpuBackend({ threads: 1 });
     const b = createCpuBackend({ threads: 1 });

@@ -49,7 +49,8 @@ void ternary_acc_neon(const TernaryMat& w, const int8_t* q, const int32_t* qsum,
 
 const KernelTable kNeonTable = {"neon-dotprod", ternary_acc_neon, kScalarTable.lm_f16, kScalarTable.lm_f32,
                                 kScalarTable.lm_q8, kScalarTable.quant_per_token, kScalarTable.scores_f16,
-                                kScalarTable.wsum_f16, kScalarTable.to_f16};
+                                kScalarTable.wsum_f16, kScalarTable.to_f16,
+                                kScalarTable.read_sum};
 
 }  // namespace trine
 #endif

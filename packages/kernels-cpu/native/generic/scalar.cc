@@ -1,4 +1,6 @@
 // The portable scalar path: readable versions of every table kernel, with the same signatures as the SIMD ones.
+#include <cstring>
+
 #include "../common.h"
 
 namespace trine {
@@ -84,9 +86,22 @@ void to_f16_scalar(const float* in, uint16_t* out, int64_t n) {
   for (int64_t i = 0; i < n; i++) out[i] = f32_to_f16(in[i]);
 }
 
+uint64_t read_sum_scalar(const uint8_t* p, int64_t n) {
+  uint64_t a = 0, b = 0, c = 0, d = 0;
+  for (int64_t i = 0; i < n; i += 32) {
+    uint64_t w[4];
+    std::memcpy(w, p + i, 32);
+    a += w[0];
+    b += w[1];
+    c += w[2];
+    d += w[3];
+  }
+  return a + b + c + d;
+}
+
 }  // namespace
 
 const KernelTable kScalarTable = {"scalar",       ternary_acc_scalar, lm_f16_scalar,  lm_f32_scalar,
-                                  lm_q8_scalar,   quant_per_token_scalar, scores_f16_scalar, wsum_f16_scalar, to_f16_scalar};
+                                  lm_q8_scalar,   quant_per_token_scalar, scores_f16_scalar, wsum_f16_scalar, to_f16_scalar, read_sum_scalar};
 
 }  // namespace trine

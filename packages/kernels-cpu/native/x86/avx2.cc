@@ -236,9 +236,22 @@ void to_f16_avx2(const float* in, uint16_t* out, int64_t n) {
   for (; i < n; i++) out[i] = f32_to_f16(in[i]);
 }
 
+uint64_t read_sum_avx2(const uint8_t* p, int64_t n) {
+  __m256i a = _mm256_setzero_si256(), b = a, c = a, d = a;
+  for (int64_t i = 0; i < n; i += 128) {
+    a = _mm256_add_epi64(a, _mm256_load_si256(reinterpret_cast<const __m256i*>(p + i)));
+    b = _mm256_add_epi64(b, _mm256_load_si256(reinterpret_cast<const __m256i*>(p + i + 32)));
+    c = _mm256_add_epi64(c, _mm256_load_si256(reinterpret_cast<const __m256i*>(p + i + 64)));
+    d = _mm256_add_epi64(d, _mm256_load_si256(reinterpret_cast<const __m256i*>(p + i + 96)));
+  }
+  alignas(32) uint64_t l[4];
+  _mm256_store_si256(reinterpret_cast<__m256i*>(l), _mm256_add_epi64(_mm256_add_epi64(a, b), _mm256_add_epi64(c, d)));
+  return l[0] + l[1] + l[2] + l[3];
+}
+
 }  // namespace
 
 const KernelTable kAvx2Table = {"avx2",     ternary_acc_avx2,     lm_f16_avx2,  lm_f32_avx2,
-                                lm_q8_avx2, quant_per_token_avx2, scores_f16_avx2, wsum_f16_avx2, to_f16_avx2};
+                                lm_q8_avx2, quant_per_token_avx2, scores_f16_avx2, wsum_f16_avx2, to_f16_avx2, read_sum_avx2};
 
 }  // namespace trine

@@ -357,9 +357,20 @@ void to_f16_avx512(const float* in, uint16_t* out, int64_t n) {
   }
 }
 
+uint64_t read_sum_avx512(const uint8_t* p, int64_t n) {
+  __m512i a = _mm512_setzero_si512(), b = a, c = a, d = a;
+  for (int64_t i = 0; i < n; i += 256) {
+    a = _mm512_add_epi64(a, _mm512_load_si512(p + i));
+    b = _mm512_add_epi64(b, _mm512_load_si512(p + i + 64));
+    c = _mm512_add_epi64(c, _mm512_load_si512(p + i + 128));
+    d = _mm512_add_epi64(d, _mm512_load_si512(p + i + 192));
+  }
+  return static_cast<uint64_t>(_mm512_reduce_add_epi64(_mm512_add_epi64(_mm512_add_epi64(a, b), _mm512_add_epi64(c, d))));
+}
+
 }  // namespace
 
 const KernelTable kAvx512Table = {"avx512vnni",    ternary_acc_avx512,     lm_f16_avx512,  lm_f32_avx512,
-                                  lm_q8_avx512,    quant_per_token_avx512, scores_f16_avx512, wsum_f16_avx512, to_f16_avx512};
+                                  lm_q8_avx512,    quant_per_token_avx512, scores_f16_avx512, wsum_f16_avx512, to_f16_avx512, read_sum_avx512};
 
 }  // namespace trine
