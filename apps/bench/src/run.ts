@@ -139,10 +139,12 @@ export async function runBench(opts: BenchOptions, log: (s: string) => void = (s
 
   // Host read bandwidth first: the kernel suite's roofline needs it.
   const bandwidth: Record<string, number> = {};
+  let bandwidthSource = BANDWIDTH_SOURCE;
   for (const t of opts.threads) {
     const a = await run({ kind: 'bandwidth', threads: t, megabytes: opts.quick ? 512 : 1024, reps: 5 });
     const r = a.results.find((x) => x.metric === 'read_bandwidth');
     if (r) bandwidth[String(t)] = r.value;
+    if (r?.variant) bandwidthSource = r.variant;
   }
 
   // Model files.
@@ -187,7 +189,7 @@ export async function runBench(opts: BenchOptions, log: (s: string) => void = (s
       for (const threads of threadsFor(backend))
         await run({
           kind: 'kernel', backend, threads, shapes, lmHeadFormats: opts.q8 ? ['f16', 'q8'] : ['f16'], gemmRows: opts.quick ? 0 : 128,
-          minSeconds: opts.quick ? 0.3 : 1, ...(roofBandwidth(threads) ? { bandwidthGBs: roofBandwidth(threads), bandwidthSource: BANDWIDTH_SOURCE } : {}),
+          minSeconds: opts.quick ? 0.3 : 1, ...(roofBandwidth(threads) ? { bandwidthGBs: roofBandwidth(threads), bandwidthSource } : {}),
         });
   }
 
