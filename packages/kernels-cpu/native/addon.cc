@@ -24,6 +24,9 @@
 #if defined(__aarch64__) && defined(__linux__)
 #include <sys/auxv.h>
 #endif
+#if defined(__unix__)
+#include <sys/mman.h>
+#endif
 
 namespace trine {
 namespace {
@@ -90,6 +93,19 @@ const char* best_variant(const Features& f) {
 constexpr size_t kAlign = 64;
 
 Napi::ArrayBuffer aligned_buffer(Napi::Env env, size_t bytes, bool zero) {
+#if defined(__unix__)
+  // Large zeroed buffers (KV caches) come straight from mmap: page aligned, and zero pages cost no memory until
+  // written, so a long context that is never filled does not count in RSS.
+  if (zero && bytes >= (1u << 20)) {
+    void* m = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED) {
+      Napi::Error::New(env, "out of memory mapping " + std::to_string(bytes) + " bytes").ThrowAsJavaScriptException();
+      return Napi::ArrayBuffer();
+    }
+    return Napi::ArrayBuffer::New(
+        env, m, bytes, [](Napi::Env, void* data, size_t* len) { munmap(data, *len); delete len; }, new size_t(bytes));
+  }
+#endif
   const size_t rounded = (bytes + kAlign - 1) / kAlign * kAlign;
   void* p = std::aligned_alloc(kAlign, rounded == 0 ? kAlign : rounded);
   if (p == nullptr) {
@@ -97,8 +113,7 @@ Napi::ArrayBuffer aligned_buffer(Napi::Env env, size_t bytes, bool zero) {
     return Napi::ArrayBuffer();
   }
   if (zero) std::memset(p, 0, rounded == 0 ? kAlign : rounded);
-  Napi::ArrayBuffer ab = Napi::ArrayBuffer::New(env, p, bytes, [](Napi::Env, void* data) { std::free(data); });
-  return ab;
+  return Napi::ArrayBuffer::New(env, p, bytes, [](Napi::Env, void* data) { std::free(data); });
 }
 
 // ---------------------------------------------------------------------------------------------------------------
