@@ -112,7 +112,7 @@ for (const threads of threadList) {
     const reps = 3;
     be.ternaryMatmul(outs[si] as CpuTensor, a, mats[si]![0]!, rows);
     const t0 = now(), c0 = cpu();
-    for (let r = 0; r < reps; r++) be.ternaryMatmul(outs[si] as CpuTensor, a, mats[si]![r + 1]!, rows);
+    for (let r = 0; r < reps; r++) be.ternaryMatmul(outs[si] as CpuTensor, a, mats[si]![(r + 1) % mats[si]!.length]!, rows);
     const dt = (now() - t0) / reps, dc = (cpu() - c0) / reps / threads;
     lines.push(row([be.info.variant, threads, `GEMM ${rows} tok ${s.name}`, (dt * 1e6).toFixed(0), `${((2 * rows * s.n * s.k) / dt / 1e9).toFixed(0)} GOPS`, '', `${((2 * rows * s.n * s.k) / dc / 1e9).toFixed(0)} GOPS`]));
   }
