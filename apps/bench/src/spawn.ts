@@ -4,22 +4,24 @@ import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { ANSWER_MARK, type Job, type JobAnswer } from './jobs.js';
 
-function entry(): { file: string; nodeArgs: string[] } {
+function entry(): { file: string; nodeArgs: string[]; env: NodeJS.ProcessEnv } {
   const here = fileURLToPath(import.meta.url);
   if (here.endsWith('.ts')) {
+    // From sources: tsx, with workspace packages mapped to their src (tsconfig.sources.json), like vitest's aliases.
     const loader = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
-    return { file: here.replace(/spawn\.ts$/, 'main.ts'), nodeArgs: ['--import', loader] };
+    const tsconfig = fileURLToPath(new URL('../tsconfig.sources.json', import.meta.url));
+    return { file: here.replace(/spawn\.ts$/, 'main.ts'), nodeArgs: ['--import', loader], env: { TSX_TSCONFIG_PATH: tsconfig } };
   }
   // Built: tsup bundles everything into dist/main.js (this module included).
-  return { file: here, nodeArgs: [] };
+  return { file: here, nodeArgs: [], env: {} };
 }
 
 export function runInChild(job: Job, opts: { timeoutMs: number; env?: NodeJS.ProcessEnv }): Promise<JobAnswer> {
-  const { file, nodeArgs } = entry();
+  const { file, nodeArgs, env } = entry();
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [...nodeArgs, file, '__child', JSON.stringify(job)], {
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, ...opts.env },
+      env: { ...process.env, ...env, ...opts.env },
     });
     let out = '';
     let err = '';

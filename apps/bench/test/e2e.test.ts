@@ -77,7 +77,9 @@ describe('pnpm bench --quick --shapes tiny --backends reference', () => {
     writeFileSync(baseline, JSON.stringify(doctored));
     const main = fileURLToPath(new URL('../src/main.ts', import.meta.url));
     const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
-    const r = spawnSync(process.execPath, ['--import', tsx, main, ...common, '--no-kernels', '--no-batched', '--run-id', 'second', '--baseline', baseline, '--threshold', '0.5'], { encoding: 'utf8', timeout: 200_000 });
+    const r = spawnSync(process.execPath, ['--import', tsx, main, ...common, '--no-kernels', '--no-batched', '--run-id', 'second', '--baseline', baseline, '--threshold', '0.5'], {
+      encoding: 'utf8', timeout: 200_000, env: { ...process.env, TSX_TSCONFIG_PATH: fileURLToPath(new URL('../tsconfig.sources.json', import.meta.url)) },
+    });
     expect(r.status, r.stderr).toBe(1);
     expect(r.stderr).toMatch(/REGRESSION decode\|trine\|reference\|\|tiny\|t1\|b1\|c8\|tokens_per_s/);
     expect(readFileSync(path.join(tmp, 'second', 'report.md'), 'utf8')).toContain('**REGRESSION**');
