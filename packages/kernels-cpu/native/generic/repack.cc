@@ -42,15 +42,34 @@ void repack_codes(const int8_t* codes, int64_t rows, int64_t cols, uint8_t* dst)
 // I2_S (bitnet.cpp x86): the tensor as one row-major array cut into 128-weight blocks of 32 bytes; byte k holds
 // weight k in bits 7-6, k+32 in 5-4, k+64 in 3-2, k+96 in 1-0; code 0 → -1, 1 → 0, 2 → +1, 3 → 0.
 void repack_i2s(const uint8_t* src, int64_t rows, int64_t cols, uint8_t* dst) {
+  // Straight from I2_S to T16, without a row of codes in between (this runs over every weight at load): the 16
+  // columns of a tile lie in one 32-column group of one 128-block, so they are 16 consecutive source bytes read
+  // at the same bit position.
   static const uint8_t kI2sToCode[4] = {0, 1, 2, 1};
-  pack_matrix(rows, cols, dst, [&](int64_t r, uint8_t* row) {
-    const uint8_t* s = src + r * (cols / 4);
-    for (int64_t b = 0; b < cols / 128; b++)
-      for (int k = 0; k < 32; k++) {
-        const uint8_t byte = s[b * 32 + k];
-        for (int g = 0; g < 4; g++) row[b * 128 + g * 32 + k] = kI2sToCode[(byte >> (6 - 2 * g)) & 3];
+  const int64_t kp = padded_cols(cols);
+  const int64_t groups = padded_rows(rows) / kTileRows;
+  const int64_t full_tiles = cols / kTileCols;  // I2_S needs cols % 128 == 0, so no tile straddles the end of K
+  for (int64_t gi = 0; gi < groups; gi++) {
+    uint8_t* out = dst + gi * (kTileRows * kp / 4);
+    for (int64_t t = 0; t < kp / kTileCols; t++) {
+      uint8_t* tile = out + t * kTileBytes;
+      const int64_t k0 = t * kTileCols;
+      const int shift = 6 - 2 * static_cast<int>((k0 % 128) / 32);
+      for (int i = 0; i < kTileRows; i++) {
+        const int64_t r = gi * kTileRows + i;
+        if (r >= rows || t >= full_tiles) {
+          for (int b = 0; b < 4; b++) tile[4 * i + b] = 0x55;  // padding: code 1 (weight 0) in all four fields
+          continue;
+        }
+        const uint8_t* s = src + r * (cols / 4) + (k0 / 128) * 32 + (k0 % 32);
+        for (int b = 0; b < 4; b++) {
+          uint8_t byte = 0;
+          for (int q = 0; q < 4; q++) byte |= static_cast<uint8_t>(kI2sToCode[(s[4 * q + b] >> shift) & 3] << (2 * q));
+          tile[4 * i + b] = byte;
+        }
       }
-  });
+    }
+  }
 }
 
 // TQ2_0 (llama.cpp): per 256 weights 66 bytes = qs[64] then an f16 scale. In each 32-byte half c, byte m holds
