@@ -6,6 +6,7 @@
  * ones leave between steps and free their KV slot. Every sequence keeps its own sampler and PRNG, and the model's
  * math is per row, so a stream's tokens do not depend on what else shares its steps.
  */
+import { context, trace, SpanStatusCode, type Context, type Link, type Span } from '@opentelemetry/api';
 import { TrineError, invalidArgument } from '../errors/index.js';
 import type { BackendInfo, KernelBackend, MatrixFormat, TensorDesc } from '../kernels/spec.js';
 import { resolveBackend } from '../kernels/registry.js';
@@ -91,6 +92,23 @@ async function defaultModelInput(cacheDir: string | undefined): Promise<string |
 
 export const ENGINE_DEFAULTS = { maxBatch: 8, maxBatchTokens: 512, maxQueue: 64 } as const;
 
+// Span and attribute names as in @trine/telemetry (SPAN, ATTR); core depends on @opentelemetry/api only.
+const tracer = trace.getTracer('@trine/core');
+
+/** Runs one engine step inside a span; a no-op span when no SDK is registered. */
+async function traced(name: string, parent: Context, links: Link[], attributes: Record<string, number | string>, step: () => Promise<void>): Promise<void> {
+  const span: Span = tracer.startSpan(name, { attributes, links }, parent);
+  try {
+    await step();
+  } catch (e) {
+    span.recordException(e instanceof Error ? e : String(e));
+    span.setStatus({ code: SpanStatusCode.ERROR, message: e instanceof Error ? e.message : String(e) });
+    throw e;
+  } finally {
+    span.end();
+  }
+}
+
 export class Engine implements TextGenerator {
   /**
    * Opens the model file (or the embedded default), resolves the backend from the registry (forced by name when
@@ -153,6 +171,8 @@ export class Engine implements TextGenerator {
   private steps = 0;
   private maxDecodeBatch = 0;
   private closed = false;
+  /** Each request's trace context (the caller's at `generate`), parent of its engine step spans. */
+  private readonly traceContexts = new WeakMap<Sequence, Context>();
   /** Releases what the engine owns beyond the model (set by `Engine.load`). */
   onClose: (() => Promise<void> | void) | undefined;
 
@@ -224,6 +244,7 @@ export class Engine implements TextGenerator {
     validateSampling(request?.sampling);
     const prompt = this.promptTokens(request);
     const seq = new Sequence(prompt, request.sampling, this.tokenizer.streamDecoder());
+    this.traceContexts.set(seq, context.active());
     if (signal?.aborted) {
       seq.finish('cancelled');
     } else {
@@ -317,8 +338,20 @@ export class Engine implements TextGenerator {
     }
   }
 
+  private stepAttributes(sequences: number, tokens: number): Record<string, number | string> {
+    const info = this.model.backend.info;
+    return { 'trine.batch.size': sequences, 'trine.step.tokens': tokens, 'trine.backend': info.name, 'trine.backend.variant': info.variant, 'trine.backend.threads': info.threads };
+  }
+
   /** The next maxBatchTokens of a prompt, as a step of its own; the last chunk's logits give the first token. */
   private async prefillChunk(seq: Sequence): Promise<void> {
+    if (seq.cancelled) return this.prefillChunkUntraced(seq);
+    const n = Math.min(seq.promptTokens.length, seq.cached + this.config.maxBatchTokens) - seq.cached;
+    const parent = this.traceContexts.get(seq) ?? context.active();
+    return traced('trine.engine.prefill', parent, [], this.stepAttributes(1, n), () => this.prefillChunkUntraced(seq));
+  }
+
+  private async prefillChunkUntraced(seq: Sequence): Promise<void> {
     if (seq.cancelled) {
       seq.finish('cancelled');
       return;
@@ -343,6 +376,17 @@ export class Engine implements TextGenerator {
   private async decode(): Promise<void> {
     const batch = this.active.filter((s) => s.pending >= 0 && !s.finished && !s.cancelled);
     if (batch.length === 0) return;
+    // One span per step, shared by the batch: a child of the oldest sequence's trace, linked to every sequence's.
+    const contexts = batch.map((s) => this.traceContexts.get(s) ?? context.active());
+    const links: Link[] = [];
+    for (const c of contexts) {
+      const sc = trace.getSpanContext(c);
+      if (sc && trace.isSpanContextValid(sc)) links.push({ context: sc });
+    }
+    return traced('trine.engine.decode_step', contexts[0]!, links, this.stepAttributes(batch.length, batch.length), () => this.decodeBatch(batch));
+  }
+
+  private async decodeBatch(batch: Sequence[]): Promise<void> {
     const n = batch.length;
     const tokens = Int32Array.from(batch, (s) => s.pending);
     const positions = Int32Array.from(batch, (s) => s.cached);
