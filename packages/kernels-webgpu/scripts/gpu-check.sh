@@ -6,12 +6,19 @@
 #   packages/kernels-webgpu/scripts/gpu-check.sh            # real GPU (Dawn on Vulkan)
 #   packages/kernels-webgpu/scripts/gpu-check.sh --tiny     # toy shape; SwiftShader when no Vulkan driver is set
 #
-# Needs `node` (20+) on PATH or NODE=/path/to/node, and the bundle folder packages/kernels-webgpu/gpu-check
+# Needs `node` (20+) on PATH, NODE=/path/to/node, or gpu-check/node.gz (build with --with-node), and the bundle folder packages/kernels-webgpu/gpu-check
 # (built here by `node packages/kernels-webgpu/scripts/build-gpu-check.mjs`; it is rebuilt when missing and the
 # workspace's node_modules exist).
 set -euo pipefail
 pkg="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 NODE="${NODE:-node}"
+if ! command -v "$NODE" >/dev/null 2>&1 && [ -f "$pkg/gpu-check/node.gz" ]; then
+  # The node binary packed by `build-gpu-check.mjs --with-node` (official Linux x64 build: glibc only).
+  nodedir="$(mktemp -d)"
+  gzip -dc "$pkg/gpu-check/node.gz" > "$nodedir/node"
+  chmod +x "$nodedir/node"
+  NODE="$nodedir/node"
+fi
 if ! command -v "$NODE" >/dev/null 2>&1; then
   echo "gpu-check: no node binary (put node 20+ on PATH or set NODE=/path/to/node)" >&2
   exit 3
@@ -34,10 +41,11 @@ for a in "$@"; do
     export VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json
   fi
 done
-# Dawn needs the Vulkan loader; Chromium ships one where the system has none.
-if ! ldconfig -p 2>/dev/null | grep -q 'libvulkan.so.1' && [ -f /usr/lib/chromium/libvulkan.so.1 ]; then
-  export LD_LIBRARY_PATH="/usr/lib/chromium${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+# Dawn needs the Vulkan loader; use the one packed beside the bundle where the system has none.
+if ! ldconfig -p 2>/dev/null | grep -q 'libvulkan.so.1' && [ -f "$pkg/gpu-check/lib/libvulkan.so.1" ]; then
+  export LD_LIBRARY_PATH="$pkg/gpu-check/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 fi
+echo "gpu-check: Vulkan ICDs: $(ls /usr/share/vulkan/icd.d /etc/vulkan/icd.d 2>/dev/null | tr '\n' ' ')"
 echo "gpu-check: node $("$NODE" --version), $(uname -m), VK_ICD_FILENAMES=${VK_ICD_FILENAMES:-<system>}"
 command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader || true
 exec timeout 390 "$NODE" "$pkg/gpu-check/gpu-check.mjs" "$@"

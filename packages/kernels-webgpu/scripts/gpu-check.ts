@@ -16,6 +16,11 @@ import { createWebGpuBackend, type WebGpuBackend } from '../src/index.js';
 
 const tiny = process.argv.includes('--tiny');
 const skipConformance = process.argv.includes('--no-conformance');
+/** `--name value` flags: --shape (a bench shape), --steps (timed batch-1 steps), --batch-steps (timed batch-32 steps, 0 skips). */
+function flag(name: string): string | undefined {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
 const t00 = performance.now();
 const log = (s: string) => process.stdout.write(`[gpu-check ${((performance.now() - t00) / 1000).toFixed(1)}s] ${s}\n`);
 
@@ -59,7 +64,8 @@ async function decodeRate(model: BitNetModel<Handles>, be: WebGpuBackend, vocab:
 }
 
 async function bench(): Promise<Record<string, number | string>> {
-  const shape: ModelShape = tiny ? SHAPES.tiny! : SHAPES['2b4t']!;
+  const shape: ModelShape | undefined = SHAPES[flag('shape') ?? (tiny ? 'tiny' : '2b4t')];
+  if (!shape) throw new Error(`unknown --shape (known: ${Object.keys(SHAPES).join(', ')})`);
   const dir = mkdtempSync(join(tmpdir(), 'trine-gpu-check-'));
   try {
     const t0 = performance.now();
@@ -69,15 +75,16 @@ async function bench(): Promise<Record<string, number | string>> {
     const be = await createWebGpuBackend();
     const t1 = performance.now();
     const source = await openModel(file.path);
-    const steps = tiny ? 8 : 64;
+    const steps = Number(flag('steps') ?? (tiny ? 8 : 64));
+    const batchSteps = Number(flag('batch-steps') ?? (tiny ? 4 : 32));
     const model = await BitNetModel.load(source, be, { slots: 32, context: steps + 16, kvDtype: 'f16' });
     await source.close();
     await be.sync();
     const loadS = (performance.now() - t1) / 1000;
     log(`loaded in ${loadS.toFixed(1)} s (${be.info.variant})`);
-    const b1 = await decodeRate(model as BitNetModel<Handles>, be, shape.vocab, 1, steps, 4);
+    const b1 = await decodeRate(model as BitNetModel<Handles>, be, shape.vocab, 1, steps, Math.min(4, steps));
     log(`decode batch 1: ${b1.toFixed(1)} tok/s`);
-    const b32 = await decodeRate(model as BitNetModel<Handles>, be, shape.vocab, 32, tiny ? 4 : 32, 2);
+    const b32 = batchSteps > 0 ? await decodeRate(model as BitNetModel<Handles>, be, shape.vocab, 32, batchSteps, 2) : NaN;
     log(`decode batch 32: ${b32.toFixed(1)} tok/s aggregate`);
     model.dispose();
     be.destroy();
