@@ -167,13 +167,28 @@ inline void lm_tile(Load load, int64_t k, int64_t r, const float* x, float* out,
   __m512 acc[R][T];
   for (int i = 0; i < R; i++)
     for (int t = 0; t < T; t++) acc[i][t] = _mm512_setzero_ps();
-  // One loop body for full and tail steps (a separate masked tail makes GCC keep the accumulators in memory).
-  for (int64_t i = 0; i < k; i += 16) {
-    const __mmask16 m = i + 16 <= k ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << (k - i)) - 1);
+  int64_t i = 0;
+  const __mmask16 full = static_cast<__mmask16>(0xffff);
+  for (; i + 16 <= k; i += 16) {
     __m512 wv[R];
+#pragma GCC unroll 8
+    for (int j = 0; j < R; j++) wv[j] = load(r + j, i, full);
+#pragma GCC unroll 8
+    for (int t = 0; t < T; t++) {
+      const __m512 xv = _mm512_loadu_ps(x + (t0 + t) * k + i);
+#pragma GCC unroll 8
+      for (int j = 0; j < R; j++) acc[j][t] = fmadd(wv[j], xv, acc[j][t]);
+    }
+  }
+  if (i < k) {
+    const __mmask16 m = static_cast<__mmask16>((1u << (k - i)) - 1);
+    __m512 wv[R];
+#pragma GCC unroll 8
     for (int j = 0; j < R; j++) wv[j] = load(r + j, i, m);
+#pragma GCC unroll 8
     for (int t = 0; t < T; t++) {
       const __m512 xv = _mm512_maskz_loadu_ps(m, x + (t0 + t) * k + i);
+#pragma GCC unroll 8
       for (int j = 0; j < R; j++) acc[j][t] = fmadd(wv[j], xv, acc[j][t]);
     }
   }
