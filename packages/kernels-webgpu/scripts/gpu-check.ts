@@ -94,6 +94,25 @@ async function bench(): Promise<Record<string, number | string>> {
   }
 }
 
+/** Per-kernel timings (the kit's perf mode, real 2B4T shapes) for tuning: ms per run, readback included. */
+async function kernelPerf(): Promise<Record<string, number>> {
+  const be = await createWebGpuBackend();
+  try {
+    const filter = tiny
+      ? 'ternaryMatmul/per_token/i2_s/n3.K640.N37,lmHead/f16/V1000.D256'
+      : 'ternaryMatmul/per_token/i2_s/n1.K2560.N6912,ternaryMatmul/per_block256/tq2_0/n1.K6912.N2560,lmHead/f16/V3000.D2560,attention/f32/gqa4/long';
+    const report = await runConformance(be, { mode: 'perf', filter, perfMinMs: 300, perfMaxRuns: 200 });
+    const out: Record<string, number> = {};
+    for (const r of report.results) {
+      out[r.name] = +r.ms.toFixed(3);
+      log(`perf ${r.name}: ${r.metric ?? r.reason}`);
+    }
+    return out;
+  } finally {
+    be.destroy();
+  }
+}
+
 async function main(): Promise<number> {
   const adapter = await backendInfo();
   log(`adapter ${JSON.stringify(adapter)}`);
@@ -106,6 +125,12 @@ async function main(): Promise<number> {
     benchError = String(e instanceof Error ? e.stack : e);
     log(`bench failed: ${benchError}`);
   }
+  let kernels: Record<string, number> = {};
+  try {
+    kernels = await kernelPerf();
+  } catch (e) {
+    log(`kernel perf failed: ${String(e)}`);
+  }
   const ok = (!conf || conf.fail === 0) && !benchError;
   const result = {
     ok,
@@ -114,6 +139,7 @@ async function main(): Promise<number> {
     details: adapter.details,
     conformance: conf,
     ...perf,
+    kernel_ms: kernels,
     ...(benchError ? { bench_error: benchError.split('\n')[0] } : {}),
     targets: { decode_b1_tok_s: 150, batch32_aggregate_tok_s: 1000 },
     seconds: +((performance.now() - t00) / 1000).toFixed(1),
