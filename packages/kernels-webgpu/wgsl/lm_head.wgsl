@@ -44,23 +44,14 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
   }
   red[t] = acc;
   workgroupBarrier();
-  // Lane 0 adds its team's 32 partials: one barrier (each costs a lot on CPU emulation, SwiftShader).
-  if (lane == 0u) {
-    for (var r = 0u; r < RT; r = r + 1u) {
-      var total = 0.0;
-      for (var l = 0u; l < 32u; l = l + 1u) { total = total + red[t + l][r]; }
-      red[t][r] = total;
-    }
-  }
-  if (lane == 0u && v < rowsInChunk) {
-    let V = pu(4u);
-    let vo = pu(3u) + v;
-    for (var r = 0u; r < RT; r = r + 1u) {
+  // Lane r adds the team's 32 partials of gathered row r and writes it: one barrier, RT lanes sharing the tail.
+  if (lane < RT && v < rowsInChunk) {
+    let base = t - lane;
+    var total = 0.0;
+    for (var l = 0u; l < 32u; l = l + 1u) { total = total + red[base + l][lane]; }
 //#if Q8
-      O[(pu(5u) + r) * V + vo] = red[t][r] * MS[v];
-//#else
-      O[(pu(5u) + r) * V + vo] = red[t][r];
+    total = total * MS[v];
 //#endif
-    }
+    O[(pu(5u) + lane) * pu(4u) + pu(3u) + v] = total;
   }
 }

@@ -59,18 +59,13 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
 //#if !ACC
     red[t] = y;
     workgroupBarrier();
-    // Lane 0 adds its team's 32 partials: one barrier (each costs a lot on CPU emulation, SwiftShader).
-    if (lane == 0u) {
-      for (var r = 0u; r < RT; r = r + 1u) {
-        var total = 0.0;
-        for (var l = 0u; l < 32u; l = l + 1u) { total = total + red[t + l][r]; }
-        red[t][r] = total;
-      }
-    }
-    if (lane == 0u && n < N) {
-      for (var r = 0u; r < RT; r = r + 1u) {
-        if (r0 + r < rows) { OUT[(r0 + r) * N + n] = red[t][r]; }
-      }
+    // Lane r adds the team's 32 partials of row r0 + r in lane order, which is block order while K ≤ 8192
+    // (one block per lane), and writes that output: one barrier, RT lanes sharing the tail.
+    if (lane < RT && n < N && r0 + lane < rows) {
+      let base = t - lane;
+      var total = 0.0;
+      for (var l = 0u; l < 32u; l = l + 1u) { total = total + red[base + l][lane]; }
+      OUT[(r0 + lane) * N + n] = total;
     }
     workgroupBarrier();
 //#endif

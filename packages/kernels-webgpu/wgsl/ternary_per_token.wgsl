@@ -41,24 +41,19 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
     }
     red[t] = acc;
     workgroupBarrier();
-    // Lane 0 adds its team's 32 partials: one barrier (each costs a lot on CPU emulation, SwiftShader).
-    if (lane == 0u) {
-      for (var r = 0u; r < RT; r = r + 1u) {
+    // Lane r adds the team's 32 partials of row r0 + r, in lane order, and writes that output: one barrier
+    // (barriers cost a lot on CPU emulation) and RT lanes sharing the tail.
+    if (lane < RT && n < N) {
+      let row = r0 + lane;
+      if (row < rows) {
+        let base = t - lane;
         var total = 0;
-        for (var l = 0u; l < 32u; l = l + 1u) { total = total + red[t + l][r]; }
-        red[t][r] = total;
-      }
-    }
-    if (lane == 0u && n < N) {
-      for (var r = 0u; r < RT; r = r + 1u) {
-        let row = r0 + r;
-        if (row < rows) {
+        for (var l = 0u; l < 32u; l = l + 1u) { total = total + red[base + l][lane]; }
 //#if ACC
-          OUT[row * N + n] = red[t][r];
+        OUT[row * N + n] = total;
 //#else
-          OUT[row * N + n] = (f32(red[t][r]) / AS[row]) * WS[0];
+        OUT[row * N + n] = (f32(total) / AS[row]) * WS[0];
 //#endif
-        }
       }
     }
     workgroupBarrier();
