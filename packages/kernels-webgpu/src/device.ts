@@ -17,6 +17,7 @@ export interface AcquiredDevice {
 }
 
 export interface DeviceRequest {
+  /** Default `high-performance`: the discrete GPU where a host also has an integrated or software one. */
   powerPreference?: GPUPowerPreference;
   /** Milliseconds to wait for an adapter and device before giving up (default 10 s). */
   timeoutMs?: number;
@@ -64,7 +65,7 @@ export async function acquireDevice(req: DeviceRequest = {}): Promise<AcquiredDe
       'webgpu: no WebGPU implementation here (no navigator.gpu, and the `webgpu` package for Node could not be loaded)',
     );
   }
-  const adapter = await withTimeout(gpu.requestAdapter(req.powerPreference ? { powerPreference: req.powerPreference } : {}), timeoutMs, 'requestAdapter');
+  const adapter = await withTimeout(gpu.requestAdapter({ powerPreference: req.powerPreference ?? 'high-performance' }), timeoutMs, 'requestAdapter');
   if (!adapter) {
     throw new TrineError(
       'BACKEND_UNAVAILABLE',
