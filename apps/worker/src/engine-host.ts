@@ -5,6 +5,7 @@
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
+import { context, propagation } from '@opentelemetry/api';
 import { TrineError, type GenerateEvent, type GenerateRequest } from '@trine/core';
 import type { EngineThreadOptions, FromThread, ServedModelInfo, ToThread } from './engine-messages.js';
 import { fromWireError } from './wire-error.js';
@@ -149,7 +150,10 @@ export class EngineHost implements ModelHost {
     });
     const onAbort = (): void => this.post({ type: 'cancel', id });
     signal?.addEventListener('abort', onAbort, { once: true });
-    this.post({ type: 'generate', id, request });
+    // The caller's trace context (W3C traceparent), so the engine thread's step spans join the request's trace.
+    const trace: Record<string, string> = {};
+    propagation.inject(context.active(), trace);
+    this.post({ type: 'generate', id, request, trace });
     if (signal?.aborted) onAbort();
     let finished = false;
     try {

@@ -31,7 +31,7 @@ export interface BackendTrial {
 }
 
 export type ToThread =
-  | { readonly type: 'generate'; readonly id: string; readonly request: GenerateRequest }
+  | { readonly type: 'generate'; readonly id: string; readonly request: GenerateRequest; readonly trace?: Readonly<Record<string, string>> }
   | { readonly type: 'cancel'; readonly id: string }
   | { readonly type: 'tokenize'; readonly rid: number; readonly text: string; readonly chat: boolean }
   | { readonly type: 'close' };

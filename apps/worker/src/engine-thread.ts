@@ -3,6 +3,8 @@
  * decode steps never block the main thread's event loop.
  */
 import { parentPort, workerData } from 'node:worker_threads';
+import { context, propagation, ROOT_CONTEXT } from '@opentelemetry/api';
+import './otel/thread.js';
 import { Engine, registerBackend, type BackendFactory } from '@trine/core';
 import type { EngineThreadOptions, FromThread, ToThread } from './engine-messages.js';
 import { chooseBackend, probeBackends } from './select-backend.js';
@@ -61,7 +63,12 @@ async function start(): Promise<Engine> {
 
 const running = new Map<string, AbortController>();
 
-async function serve(engine: Engine, id: string, request: Extract<ToThread, { type: 'generate' }>['request']): Promise<void> {
+async function serve(engine: Engine, id: string, request: Extract<ToThread, { type: 'generate' }>['request'], trace: Readonly<Record<string, string>> = {}): Promise<void> {
+  // The request's trace context from the main thread: the engine's step spans become its children.
+  return context.with(propagation.extract(ROOT_CONTEXT, trace), () => serveIn(engine, id, request));
+}
+
+async function serveIn(engine: Engine, id: string, request: Extract<ToThread, { type: 'generate' }>['request']): Promise<void> {
   const ac = new AbortController();
   running.set(id, ac);
   try {
@@ -78,7 +85,7 @@ start().then(
     port.on('message', (m: ToThread) => {
       switch (m.type) {
         case 'generate':
-          void serve(engine, m.id, m.request);
+          void serve(engine, m.id, m.request, m.trace);
           break;
         case 'cancel':
           running.get(m.id)?.abort();
