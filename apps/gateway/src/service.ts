@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Deadline, Metadata, sendUnaryData, ServerUnaryCall, ServerWritableStream } from '@grpc/grpc-js';
 import { context, propagation, trace, SpanKind } from '@opentelemetry/api';
-import { TrineError, type FinishReason as CoreFinish } from '@trine/core';
+import { TrineError, invalidArgument, type FinishReason as CoreFinish } from '@trine/core';
 import {
   FinishReason,
   type GenerateRequest,
@@ -27,6 +27,7 @@ import type { ContentPolicy } from './policy.js';
 import type { JobQueue } from './queue.js';
 import type { RateLimiter } from './rate-limit.js';
 import { StreamRelay } from './relay.js';
+import { wasUndecodable } from './utf8.js';
 import { validateGenerate, validateTokenize, type RequestLimits } from './validate.js';
 
 export interface ServiceDeps {
@@ -82,9 +83,11 @@ function deadlineOf(call: CallLike, acceptedAt: number, maxMs: number): number {
 export class InferenceHandlers {
   constructor(private readonly deps: ServiceDeps) {}
 
-  private admitCaller(call: CallLike): string {
+  private admitCaller(call: CallLike & { readonly request?: object }): string {
     if (!this.deps.accepting()) throw new TrineError('UNAVAILABLE', 'the server is not serving (warming up or shutting down)');
-    return this.deps.auth.check(call.metadata);
+    const apiKey = this.deps.auth.check(call.metadata);
+    if (call.request && wasUndecodable(call.request)) throw invalidArgument('request', 'not a valid protobuf message');
+    return apiKey;
   }
 
   private fail(e: unknown): ReturnType<typeof toServiceError> {

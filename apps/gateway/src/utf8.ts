@@ -22,10 +22,26 @@ export function trackingDeserializer<T extends object>(decode: (reader: BinaryRe
         return s;
       }
     });
-    const msg = decode(reader);
+    let msg: T;
+    try {
+      msg = decode(reader);
+    } catch {
+      // grpc-js turns a throwing deserializer into INTERNAL; malformed bytes are the client's error, so hand the
+      // handler an empty message marked undecodable and let it answer INVALID_ARGUMENT.
+      msg = decode(new BinaryReader(new Uint8Array(0)));
+      undecodable.add(msg);
+      return msg;
+    }
     if (bad.size > 0) repaired.set(msg, bad);
     return msg;
   };
+}
+
+const undecodable = new WeakSet<object>();
+
+/** Whether `msg` stands for bytes that were not a valid protobuf message. */
+export function wasUndecodable(msg: object): boolean {
+  return undecodable.has(msg);
 }
 
 /** Whether `value`, a string field of `msg`, was decoded from invalid UTF-8. */
