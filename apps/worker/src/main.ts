@@ -3,9 +3,12 @@ import { EngineHost } from './engine-host.js';
 import { engineEnv, envInt } from './config.js';
 import { WorkerHealth } from './health.js';
 import { WorkerService } from './worker-service.js';
+import { createLogger } from '@trine/telemetry';
+import { instrumentWorker } from './otel/worker-metrics.js';
+import { activeTelemetry } from './otel/sdk.js';
 
-const log = (msg: string, fields: Record<string, unknown> = {}): void =>
-  console.log(JSON.stringify({ time: new Date().toISOString(), svc: 'trine-worker', msg, ...fields }));
+// JSON lines with trace_id/span_id of the active span (docs/observability.md).
+const log = createLogger('trine-worker');
 
 async function main(): Promise<void> {
   const redisUrl = process.env.REDIS_URL;
@@ -30,6 +33,7 @@ async function main(): Promise<void> {
     stalledInterval: envInt(process.env, 'TRINE_STALLED_INTERVAL_MS', 30_000, 50),
     log,
   });
+  instrumentWorker(service);
   health?.serving(host.info.backend);
   const grace = envInt(process.env, 'TRINE_SHUTDOWN_GRACE_MS', 10_000, 0);
   let stopping = false;
@@ -42,6 +46,7 @@ async function main(): Promise<void> {
       .close(grace)
       .then(() => host.close())
       .then(() => health?.close())
+      .then(() => activeTelemetry()?.shutdown()) // exports what is still buffered
       .then(() => process.exit(0), (e: unknown) => {
         log('shutdown failed', { error: String(e) });
         process.exit(1);

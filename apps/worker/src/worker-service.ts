@@ -106,7 +106,10 @@ export class WorkerService {
         parent,
         async (span) => {
           try {
-            return await runJob(this.opts.host, data, this.sink, { attempt, workerId: this.workerId, signal: ac.signal });
+            const outcome = await runJob(this.opts.host, data, this.sink, { attempt, workerId: this.workerId, signal: ac.signal });
+            // Inside the span: the line carries the request's trace_id/span_id.
+            this.log('job finished', { requestId: data.requestId, attempt, outcome });
+            return outcome;
           } finally {
             span.end();
           }
