@@ -5,7 +5,7 @@ import { WorkerHealth } from './health.js';
 import { WorkerService } from './worker-service.js';
 import { createLogger } from '@trine/telemetry';
 import { instrumentWorker } from './otel/worker-metrics.js';
-import { activeTelemetry } from './otel/sdk.js';
+import { activeTelemetry } from './otel/handle.js';
 
 // JSON lines with trace_id/span_id of the active span (docs/observability.md).
 const log = createLogger('trine-worker');

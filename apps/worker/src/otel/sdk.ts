@@ -25,6 +25,7 @@ import { PeriodicExportingMetricReader, type MetricReader } from '@opentelemetry
 import { NodeSDK } from '@opentelemetry/sdk-node';
 import { BatchSpanProcessor, InMemorySpanExporter, NoopSpanProcessor, SimpleSpanProcessor, type ReadableSpan, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { ATTR, createLogger, engineInstruments, observeProcess, SPAN } from '@trine/telemetry';
+import { activeTelemetry, setActiveTelemetry, type TelemetryHandle } from './handle.js';
 import { ENGINE_SPAN_CHANNEL, ENGINE_SPANS_ENV, fromWire, type WireSpan } from './span-wire.js';
 
 export interface TelemetryOptions {
@@ -35,23 +36,13 @@ export interface TelemetryOptions {
   readonly env?: NodeJS.ProcessEnv;
 }
 
-export interface Telemetry {
+export interface Telemetry extends TelemetryHandle {
   readonly serviceName: string;
   readonly meter: Meter;
   /** The Prometheus endpoint's bound port, once listening (undefined: disabled or the bind failed). */
   readonly metricsPort: Promise<number | undefined>;
-  /** Exports what is buffered (call before exiting). */
-  flush(): Promise<void>;
-  shutdown(): Promise<void>;
 }
 
-const HANDLE = Symbol.for('trine.telemetry');
-type Global = { [HANDLE]?: Telemetry };
-
-/** The process's telemetry, when the bootstrap started it (shared across module copies through globalThis). */
-export function activeTelemetry(): Telemetry | undefined {
-  return (globalThis as Global)[HANDLE];
-}
 
 /** In-memory exporter that mirrors every exported span to a JSON-lines file, so a test can read a child's spans. */
 class DumpExporter extends InMemorySpanExporter {
@@ -124,7 +115,7 @@ function serveMetrics(exporter: PrometheusExporter, at: { host: string; port: nu
 }
 
 export function startTelemetry(options: TelemetryOptions): Telemetry {
-  const existing = activeTelemetry();
+  const existing = activeTelemetry<Telemetry>();
   if (existing) return existing;
   const env = options.env ?? process.env;
   const serviceName = env.OTEL_SERVICE_NAME || options.service;
@@ -196,6 +187,6 @@ export function startTelemetry(options: TelemetryOptions): Telemetry {
       await sdk.shutdown().catch(() => undefined);
     },
   };
-  (globalThis as Global)[HANDLE] = telemetry;
+  setActiveTelemetry(telemetry);
   return telemetry;
 }
