@@ -35,7 +35,8 @@ export class WorkerService {
   private readonly bullConnection: Redis;
   private readonly worker: Worker<InferenceJob, RunOutcome>;
   private readonly sink: RedisEventSink;
-  readonly counters = { started: 0, done: 0, failed: 0, cancelled: 0, expired: 0, handedBack: 0 };
+  /** `lockRenewalFailed` and `stalled` count BullMQ's events: both stay 0 unless the event loop starved or a worker died. */
+  readonly counters = { started: 0, done: 0, failed: 0, cancelled: 0, expired: 0, handedBack: 0, lockRenewalFailed: 0, stalled: 0 };
 
   private constructor(private readonly opts: WorkerServiceOptions) {
     this.workerId = opts.workerId ?? `worker-${randomUUID().slice(0, 8)}`;
@@ -56,7 +57,16 @@ export class WorkerService {
       autorun: false,
     });
     // A job whose lock could not be renewed may already run elsewhere: stop it here, write nothing more.
-    this.worker.on('lockRenewalFailed', (ids) => ids.forEach((id) => this.stop(id, 'lock-lost')));
+    this.worker.on('lockRenewalFailed', (ids) => {
+      this.counters.lockRenewalFailed += ids.length;
+      this.log('lock renewal failed', { jobs: ids });
+      ids.forEach((id) => this.stop(id, 'lock-lost'));
+    });
+    // This worker's stalled checker found a job whose lock expired (its worker died or starved) and re-queued it.
+    this.worker.on('stalled', (jobId) => {
+      this.counters.stalled++;
+      this.log('job stalled', { jobId });
+    });
     this.worker.on('error', (e) => this.log('worker error', { error: e.message }));
   }
 
