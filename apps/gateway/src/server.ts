@@ -17,6 +17,7 @@ import type { JobQueue } from './queue.js';
 import type { RateLimiter } from './rate-limit.js';
 import { InferenceHandlers } from './service.js';
 import { trackingDeserializer } from './utf8.js';
+import { accessLogFromEnv, instrumentHandlers } from './otel/handlers.js';
 
 export const INFERENCE_SERVICE_NAME = 'trine.v1.Inference';
 
@@ -73,12 +74,19 @@ export class GatewayServer {
       inflight: this.inflight,
       accepting: () => this.accepting,
     });
-    this.server.addService(inferenceDefinition(), {
-      generate: handlers.generate,
-      generateStream: handlers.generateStream,
-      tokenize: handlers.tokenize,
-      listModels: handlers.listModels,
-    } as UntypedServiceImplementation);
+    // Telemetry wraps the handlers (GenAI span attributes, request metrics, access log): see otel/handlers.ts.
+    this.server.addService(
+      inferenceDefinition(),
+      instrumentHandlers(
+        {
+          generate: handlers.generate,
+          generateStream: handlers.generateStream,
+          tokenize: handlers.tokenize,
+          listModels: handlers.listModels,
+        } as UntypedServiceImplementation,
+        { log: accessLogFromEnv() },
+      ),
+    );
     this.health.addToServer(this.server);
     // Reflection lists what its package definition holds: load both protos so it shows Inference and Health.
     const pkg = loadSync([inferenceProtoFile, healthProtoPath], { includeDirs: [protoRoot], keepCase: true });

@@ -1,0 +1,33 @@
+/**
+ * Gateway metrics over what GatewayMetrics already counts (requests by outcome, rejections by reason, cache
+ * hits/misses, worker restarts), and the queue backlog by BullMQ state.
+ */
+import { metrics } from '@opentelemetry/api';
+import { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { METRIC, QUEUE_STATES, observeCounts, observeQueue } from '@trine/telemetry';
+import { keys } from '@trine/worker';
+import type { GatewayMetrics } from '../metrics.js';
+
+export interface GatewayTelemetry {
+  close(): Promise<void>;
+}
+
+export function instrumentGateway(m: GatewayMetrics, redis?: Redis): GatewayTelemetry {
+  const meter = metrics.getMeter('@trine/gateway');
+  observeCounts(meter, METRIC.requests, 'Generation and tokenize requests by outcome (received counts every request)', 'status', () => {
+    const rejected = Object.values(m.rejections).reduce((a, b) => a + b, 0);
+    return { received: m.requests, completed: m.completed, cancelled: m.cancelled, deadline_exceeded: m.deadlineExceeded, failed: m.failed, rejected };
+  });
+  observeCounts(meter, METRIC.rejections, 'Requests refused, by reason', 'reason', () => ({ ...m.rejections }));
+  observeCounts(meter, METRIC.cache, 'Response-cache lookups by result', 'result', () => ({ hit: m.cacheHits, miss: m.cacheMisses }));
+  observeCounts(meter, METRIC.restarts, 'Streams whose worker restarted, by how the client saw it', 'kind', () => ({
+    signalled: m.restartsSignalled,
+    continued: m.restartsContinued,
+  }));
+  if (!redis) return { close: async () => undefined };
+  // Reads only; shares the queue's connection.
+  const queue = new Queue(keys.queueName, { connection: redis, prefix: keys.prefix });
+  observeQueue(meter, () => queue.getJobCounts(...QUEUE_STATES));
+  return { close: () => queue.close() };
+}

@@ -1,0 +1,11 @@
+// The gateway's telemetry bootstrap: `node --import ./apps/gateway/src/otel/register.mjs apps/gateway/dist/main.js`.
+// ESM modules are only instrumented through import-in-the-middle's loader hook, registered before anything loads.
+// The SDK setup is the worker's (`@trine/worker/otel`); only the service name and metrics port differ.
+import { register } from 'node:module';
+import { createAddHookMessageChannel } from 'import-in-the-middle';
+
+const { registerOptions, waitForAllMessagesAcknowledged } = createAddHookMessageChannel();
+register('import-in-the-middle/hook.mjs', import.meta.url, registerOptions);
+const { startTelemetry } = await import('@trine/worker/otel');
+startTelemetry({ service: 'trine-gateway', defaultMetricsListen: '127.0.0.1:9464' });
+await waitForAllMessagesAcknowledged();
