@@ -162,18 +162,40 @@ export async function runBench(opts: BenchOptions, log: (s: string) => void = (s
     }
   }
 
-  // Trine on every model × backend × threads.
+  // External engines on the same file at one thread count, right after Trine's runs at that count, so both see
+  // the same machine (on a shared host the load drifts over minutes).
+  const external = async (key: string, path: string, threads: number): Promise<void> => {
+    for (const [engine, binary] of [['bitnet.cpp', opts.bitnetCpp], ['llama.cpp', opts.llamaCpp]] as const) {
+      if (!binary) continue;
+      log(`▶ ${engine} llama-bench ${key} ${threads}t`);
+      const started = performance.now();
+      try {
+        const rows = await runLlamaBench(binary, path, { threads: [threads], prompt: opts.prefillTokens, gen: opts.decodeTokens, reps: opts.reps, timeoutMs: timeoutMs * 2 });
+        results.push(...llamaBenchResults(engine, key, rows));
+        log(`  ${((performance.now() - started) / 1000).toFixed(1)} s`);
+      } catch (e) {
+        const reason = e instanceof Error ? e.message : String(e);
+        skipped.push({ what: `${engine} ${key} ${threads}t`, reason });
+        log(`  unavailable: ${engine} ${key}: ${reason}`);
+      }
+    }
+  };
+
+  // Trine on every model × threads × backend, each thread count followed by the external engines at it.
   const contexts = opts.contexts;
   for (const [key, m] of Object.entries(models)) {
-    for (const backend of backends) {
-      for (const threads of threadsFor(backend)) {
-        const common = { backend, threads, shape: key, modelPath: m.path };
+    for (const threads of opts.threads) {
+      for (const backend of backends) {
+        // A single-threaded backend runs once, in the first thread-count round, labelled 1 thread.
+        if (!threaded(backend) && threads !== opts.threads[0]) continue;
+        const common = { backend, threads: threaded(backend) ? threads : 1, shape: key, modelPath: m.path };
         await run({ kind: 'model', ...common, lmHead: 'f16', decodeTokens: opts.decodeTokens, prefillTokens: opts.prefillTokens, contexts, reps: opts.reps, suites: ['prefill', 'decode'], driftSteps: 0 });
         if (opts.q8)
           await run({ kind: 'model', ...common, lmHead: 'q8', decodeTokens: opts.decodeTokens, prefillTokens: opts.prefillTokens, contexts: [contexts[0]!], reps: opts.reps, suites: ['decode'], driftSteps: opts.quick ? 8 : 16 });
         if (opts.batched && opts.batches.length > 0)
           await run({ kind: 'batched', ...common, batches: opts.batches, steps: opts.quick ? 8 : 24, promptTokens: 8 });
       }
+      await external(key, m.path, threads);
     }
   }
 
@@ -191,24 +213,6 @@ export async function runBench(opts: BenchOptions, log: (s: string) => void = (s
           kind: 'kernel', backend, threads, shapes, lmHeadFormats: opts.q8 ? ['f16', 'q8'] : ['f16'], gemmRows: opts.quick ? 0 : 128,
           minSeconds: opts.quick ? 0.3 : 1, ...(roofBandwidth(threads) ? { bandwidthGBs: roofBandwidth(threads), bandwidthSource } : {}),
         });
-  }
-
-  // External engines on the same files, at the same thread counts.
-  for (const [engine, binary] of [['bitnet.cpp', opts.bitnetCpp], ['llama.cpp', opts.llamaCpp]] as const) {
-    if (!binary) continue;
-    for (const [key, m] of Object.entries(models)) {
-      log(`▶ ${engine} llama-bench ${key}`);
-      const started = performance.now();
-      try {
-        const rows = await runLlamaBench(binary, m.path, { threads: opts.threads, prompt: opts.prefillTokens, gen: opts.decodeTokens, reps: opts.reps, timeoutMs: timeoutMs * 2 });
-        results.push(...llamaBenchResults(engine, key, rows));
-        log(`  ${((performance.now() - started) / 1000).toFixed(1)} s`);
-      } catch (e) {
-        const reason = e instanceof Error ? e.message : String(e);
-        skipped.push({ what: `${engine} ${key}`, reason });
-        log(`  unavailable: ${engine} ${key}: ${reason}`);
-      }
-    }
   }
 
   // Serving last: through the gateway and in-process, at the highest thread count.

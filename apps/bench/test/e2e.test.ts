@@ -19,10 +19,13 @@ const cache = path.join(tmp, 'cache');
 const common = ['--quick', '--shapes', 'tiny', '--backends', 'reference', '--threads', '1', '--q8', '--batch', '1,2', '--cache-dir', cache, '--out', tmp];
 
 let first: BenchReport | undefined;
+/** bitnet.cpp side by side when this machine has a build (TRINE_BITNET_CPP or the lead's build under /opt). */
+const BITNET = process.env.TRINE_BITNET_CPP ?? '/opt/bitnet-src/build/bin/llama-bench';
+const withBitnet = existsSync(BITNET) ? ['--bitnet-cpp', BITNET] : [];
 
 describe('pnpm bench --quick --shapes tiny --backends reference', () => {
   it('writes report.json, report.md, report.html, charts and recommendations with the expected result keys', async () => {
-    const opts = parseArgs([...common, '--context', '8,600', '--run-id', 'first']) as BenchOptions;
+    const opts = parseArgs([...common, ...withBitnet, '--context', '8,600', '--run-id', 'first']) as BenchOptions;
     const outcome = await runBench(opts, () => {});
     expect(outcome.exitCode).toBe(0);
     const dir = path.join(tmp, 'first');
@@ -57,6 +60,11 @@ describe('pnpm bench --quick --shapes tiny --backends reference', () => {
     expect(report.skipped).toEqual([{ what: 'reference tiny 1t decode at context 600', reason: "600 + 64 tokens exceed the model's context of 512" }]);
     expect(report.results.some((r) => r.suite === 'serving')).toBe(false); // quick runs serve only with --serving
 
+    if (withBitnet.length > 0) {
+      expect(report.ratios?.map((x) => [x.suite, x.shape, x.threads, x.backend, x.variant ?? '', x.external])).toEqual([
+        ['decode', 'tiny', 1, 'reference', '', 'bitnet.cpp'], ['decode', 'tiny', 1, 'reference', 'q8-lm-head', 'bitnet.cpp'], ['prefill', 'tiny', 1, 'reference', '', 'bitnet.cpp']]);
+      for (const x of report.ratios!) expect(x.ratio).toBeCloseTo(x.trine / x.other, 9);
+    }
     const md = readFileSync(path.join(dir, 'report.md'), 'utf8');
     for (const s of ['## decode', '## prefill', '## kernel', '## batched', '## quality', '## Recommendations', '| trine | reference | tiny | 1 | 1 | 8 | tokens_per_s |']) expect(md).toContain(s);
     const charts = readdirSync(path.join(dir, 'charts'));
