@@ -32,10 +32,13 @@ export class LocalJobQueue implements JobQueue {
     return this.waiting.length + this.running.size;
   }
 
-  async submit(job: InferenceJob): Promise<void> {
+  async submit(job: InferenceJob, maxQueue = Infinity): Promise<boolean> {
+    // Synchronous from check to push: atomic within this process.
+    if (this.waiting.length + this.running.size >= maxQueue) return false;
     this.logs.set(job.requestId, { events: [], wake: undefined });
     this.waiting.push(job);
     this.pump();
+    return true;
   }
 
   private pump(): void {

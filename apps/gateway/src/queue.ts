@@ -7,7 +7,11 @@ import type { InferenceJob, StreamEvent } from '@trine/worker';
 export interface JobQueue {
   /** Jobs waiting or running (admission control compares it with the limit). */
   depth(): Promise<number>;
-  submit(job: InferenceJob): Promise<void>;
+  /**
+   * Queues the job unless `maxQueue` jobs are already waiting or running; false = full, nothing queued. The check
+   * and the add are one atomic step, so concurrent requests (on any gateway replica) cannot overshoot the bound.
+   */
+  submit(job: InferenceJob, maxQueue?: number): Promise<boolean>;
   /** The request's events from the first one, in order, each once; ends when `signal` aborts. */
   events(requestId: string, signal: AbortSignal): AsyncIterable<StreamEvent>;
   /** Stops the job wherever it is (waiting: it never starts; running: its worker aborts it). */

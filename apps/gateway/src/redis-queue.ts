@@ -16,6 +16,24 @@ const BLOCK_MS = 500;
 /** With no events for this long, check that the job still exists (a job that failed for good writes nothing). */
 const WATCHDOG_MS = 5_000;
 
+/**
+ * Admission as one script: count the queue's jobs (waiting, running, prioritized, delayed, paused) plus admissions
+ * in progress (reserved here, not yet added by BullMQ), and reserve a slot only if the total is under the bound.
+ * Reading the count and adding the job as two steps let concurrent requests all pass (32 admitted at a bound of 16).
+ * A reservation whose gateway died expires after RESERVATION_MS.
+ */
+const ADMIT = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZREMRANGEBYSCORE', KEYS[6], '-inf', now - tonumber(ARGV[3]))
+local n = redis.call('LLEN', KEYS[1]) + redis.call('LLEN', KEYS[2]) + redis.call('ZCARD', KEYS[3]) + redis.call('ZCARD', KEYS[4]) + redis.call('LLEN', KEYS[5]) + redis.call('ZCARD', KEYS[6])
+if n >= tonumber(ARGV[1]) then return 0 end
+redis.call('ZADD', KEYS[6], now, ARGV[2])
+return 1
+`;
+const ADMISSIONS = `${keys.prefix}:admissions`;
+const RESERVATION_MS = 10_000;
+
 /** Redis trouble is the client's UNAVAILABLE (retryable), not an internal error. */
 export async function unavailable<T>(p: Promise<T>): Promise<T> {
   try {
@@ -38,6 +56,7 @@ export class RedisJobQueue implements JobQueue {
     this.redis = new Redis(redisUrl, { maxRetriesPerRequest: 2 });
     this.redis.on('error', () => undefined); // reconnects by itself; calls in flight fail with UNAVAILABLE
     this.queue = new Queue<InferenceJob>(keys.queueName, { connection: this.redis, prefix: keys.prefix });
+    this.redis.defineCommand('trineAdmit', { numberOfKeys: 6, lua: ADMIT });
   }
 
   get connection(): Redis {
@@ -49,14 +68,27 @@ export class RedisJobQueue implements JobQueue {
     return Object.values(c).reduce((a, b) => a + b, 0);
   }
 
-  async submit(job: InferenceJob): Promise<void> {
-    await unavailable(
-      this.queue.add('generate', job, {
-        jobId: job.requestId,
-        removeOnComplete: { age: 600 },
-        removeOnFail: { age: 3600 },
-      }),
-    );
+  async submit(job: InferenceJob, maxQueue = Infinity): Promise<boolean> {
+    const bounded = Number.isFinite(maxQueue);
+    if (bounded) {
+      const k = this.queue.keys;
+      const run = (this.redis as unknown as { trineAdmit(...a: (string | number)[]): Promise<number> }).trineAdmit;
+      const ok = await unavailable(run.call(this.redis, k.wait!, k.active!, k.prioritized!, k.delayed!, k.paused!, ADMISSIONS, maxQueue, job.requestId, RESERVATION_MS));
+      if (ok !== 1) return false;
+    }
+    try {
+      await unavailable(
+        this.queue.add('generate', job, {
+          jobId: job.requestId,
+          removeOnComplete: { age: 600 },
+          removeOnFail: { age: 3600 },
+        }),
+      );
+    } finally {
+      // The job now counts itself; until this ZREM lands it counts twice (a moment of over-counting, never under).
+      if (bounded) await this.redis.zrem(ADMISSIONS, job.requestId).catch(() => undefined);
+    }
+    return true;
   }
 
   private borrow(): Redis {

@@ -130,6 +130,7 @@ export class InferenceHandlers {
       deps.metrics.cacheMisses++;
     }
 
+    // A fast refusal from the count read above; the exact bound is enforced atomically by submit below.
     if ((await depth) >= deps.maxQueue) throw new TrineError('OVERLOADED', `the queue is full (${deps.maxQueue} requests); retry later`);
     const deadline = deadlineOf(call, acceptedAt, deps.maxRequestMs);
     if (deadline <= Date.now()) throw new TrineError('DEADLINE_EXCEEDED', 'the deadline passed before the request was queued');
@@ -138,7 +139,8 @@ export class InferenceHandlers {
       try {
         const carrier: Record<string, string> = {};
         propagation.inject(context.active(), carrier);
-        await deps.queue.submit({ requestId, model: v.model, request: v.request, deadline, acceptedAt, trace: carrier });
+        const queued = await deps.queue.submit({ requestId, model: v.model, request: v.request, deadline, acceptedAt, trace: carrier }, deps.maxQueue);
+        if (!queued) throw new TrineError('OVERLOADED', `the queue is full (${deps.maxQueue} requests); retry later`);
       } finally {
         span.end();
       }
