@@ -12,6 +12,9 @@ import { LocalJobQueue } from './local-queue.js';
 import { MemoryRateLimiter, RedisRateLimiter } from './rate-limit.js';
 import { RedisJobQueue } from './redis-queue.js';
 import { GatewayServer } from './server.js';
+import { createLogger } from '@trine/telemetry';
+import { activeTelemetry } from '@trine/worker';
+import { instrumentGateway } from './otel/gateway-metrics.js';
 
 export type Logger = (msg: string, fields?: Record<string, unknown>) => void;
 
@@ -35,6 +38,7 @@ export async function startDistributedGateway(env: NodeJS.ProcessEnv = process.e
     ...(config.rateLimit ? { rateLimiter: new RedisRateLimiter(redis, config.rateLimit) } : {}),
     ...(config.cacheTtlMs > 0 ? { cache: new RedisResponseCache(redis, config.cacheTtlMs) } : {}),
   });
+  const telemetry = instrumentGateway(server.metrics, queue.connection);
   const port = await server.listen();
   log('gateway listening (NOT_SERVING until the tokenizer is loaded)', { listen: config.listen, port, tls: Boolean(config.tls) });
   const e = engineEnv(env);
@@ -47,6 +51,7 @@ export async function startDistributedGateway(env: NodeJS.ProcessEnv = process.e
     port,
     async stop(graceMs) {
       await server.shutdown(graceMs);
+      await telemetry.close().catch(() => undefined);
       await redis.quit().catch(() => undefined);
     },
   };
@@ -63,6 +68,7 @@ export async function startStandalone(env: NodeJS.ProcessEnv = process.env, log:
     ...(config.rateLimit ? { rateLimiter: new MemoryRateLimiter(config.rateLimit) } : {}),
     ...(config.cacheTtlMs > 0 ? { cache: new MemoryResponseCache(config.cacheTtlMs) } : {}),
   });
+  instrumentGateway(server.metrics);
   const port = await server.listen();
   server.ready(new SingleModelCatalog(host));
   log('serving', { listen: config.listen, port, tls: Boolean(config.tls), auth: config.apiKeys.length > 0 });
@@ -79,7 +85,8 @@ export async function startStandalone(env: NodeJS.ProcessEnv = process.env, log:
 
 /** Runs a mode as a process: JSON logs, SIGTERM/SIGINT → graceful shutdown. */
 export function runMain(name: string, start: (env: NodeJS.ProcessEnv, log: Logger) => Promise<Running>): void {
-  const log: Logger = (msg, fields = {}) => console.log(JSON.stringify({ time: new Date().toISOString(), svc: name, msg, ...fields }));
+  // JSON lines carrying trace_id/span_id of the active span (docs/observability.md).
+  const log: Logger = createLogger(name);
   process.on('unhandledRejection', (e) => log('unhandled rejection', { error: String(e) }));
   start(process.env, log).then(
     (running) => {
@@ -88,13 +95,16 @@ export function runMain(name: string, start: (env: NodeJS.ProcessEnv, log: Logge
         if (stopping) return;
         stopping = true;
         log('shutting down', { signal });
-        running.stop().then(
-          () => process.exit(0),
-          (e: unknown) => {
-            log('shutdown failed', { error: String(e) });
-            process.exit(1);
-          },
-        );
+        running
+          .stop()
+          .then(() => activeTelemetry()?.shutdown()) // exports what is still buffered
+          .then(
+            () => process.exit(0),
+            (e: unknown) => {
+              log('shutdown failed', { error: String(e) });
+              process.exit(1);
+            },
+          );
       };
       process.on('SIGTERM', () => shutdown('SIGTERM'));
       process.on('SIGINT', () => shutdown('SIGINT'));

@@ -8,3 +8,4 @@ export { engineEnv, envInt, type EngineEnv } from './config.js';
 export { toWireError, fromWireError } from './wire-error.js';
 export { chooseBackend, probeBackends, type Candidate } from './select-backend.js';
 export { WorkerHealth } from './health.js';
+export { activeTelemetry, type TelemetryHandle } from './otel/handle.js';
