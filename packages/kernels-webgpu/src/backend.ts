@@ -54,6 +54,11 @@ export interface WebGpuBackendOptions {
    * slow). Default: serial on SwiftShader / CPU adapters, teams elsewhere.
    */
   reduction?: 'teams' | 'serial';
+  /**
+   * Submit every this many dispatches, so the GPU starts on a step while the host still records it (default 0:
+   * one submission per step, submitted by `read`). Nothing is read back in between either way.
+   */
+  submitEvery?: number;
   /** Cap on one matrix chunk's bytes (default: the device's storage binding limit); lower it to test splitting. */
   maxMatrixChunkBytes?: number;
 }
@@ -86,6 +91,7 @@ export class WebGpuBackend implements KernelBackend<GpuHandles> {
     this.maxBinding = Math.min(L.maxStorageBufferBindingSize, L.maxBufferSize);
     this.maxChunk = Math.min(this.maxBinding, options.maxMatrixChunkBytes ?? Infinity);
     this.dummy = this.ctx.createBuffer(4, 'placeholder');
+    this.ctx.submitEvery = Math.max(0, Math.floor(options.submitEvery ?? 0));
     const arch = acq.info.architecture || acq.info.vendor || 'gpu';
     const emulated = /swiftshader|llvmpipe|lavapipe/i.test(`${acq.info.architecture} ${acq.info.vendor} ${acq.info.description}`) || acq.isFallback;
     this.serial = (options.reduction ?? (emulated ? 'serial' : 'teams')) === 'serial';
@@ -119,8 +125,14 @@ export class WebGpuBackend implements KernelBackend<GpuHandles> {
     });
   }
 
+  private readonly programs = new Map<string, Program>();
+  /** The program for (file, bindings, defines), one object per combination (the context caches by identity). */
   private program(file: string, bindings: Program['bindings'], defines: Program['defines'] = {}): Program {
-    return { file, bindings, defines: { DOT4: this.dot4, ...defines } };
+    let key = `${file}:${bindings.length}`;
+    for (const k in defines) key += `,${k}=${String(defines[k])}`;
+    let p = this.programs.get(key);
+    if (!p) this.programs.set(key, (p = { file, bindings, defines: { DOT4: this.dot4, ...defines } }));
+    return p;
   }
 
   supports(v: KernelVariant): Support {

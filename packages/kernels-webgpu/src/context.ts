@@ -24,6 +24,8 @@ export const PARAM_WINDOW_BYTES = 1 << 20;
 
 export class GpuContext {
   private readonly pipelines = new Map<string, { pipeline: GPUComputePipeline; layout: GPUBindGroupLayout }>();
+  /** The same, by program object: the per-dispatch lookup, without building the key. */
+  private readonly byProgram = new WeakMap<Program, { pipeline: GPUComputePipeline; layout: GPUBindGroupLayout; layoutKey: string }>();
   private readonly layouts = new Map<string, GPUBindGroupLayout>();
   private readonly bindGroups = new Map<string, GPUBindGroup>();
   private readonly bufferIds = new WeakMap<GPUBuffer, number>();
@@ -40,6 +42,9 @@ export class GpuContext {
   private readonly staging: GPUBuffer[] = [];
   /** The first asynchronous device error (validation, out of memory), thrown by the next read. */
   pendingError: TrineError | null = null;
+  /** Submit after this many dispatches (0: only when a read or a full arena needs it). */
+  submitEvery = 0;
+  private sinceFlush = 0;
   lost: string | null = null;
 
   constructor(
@@ -98,7 +103,15 @@ export class GpuContext {
     else b.destroy();
   }
 
-  private pipelineFor(p: Program): { pipeline: GPUComputePipeline; layout: GPUBindGroupLayout } {
+  private pipelineFor(p: Program): { pipeline: GPUComputePipeline; layout: GPUBindGroupLayout; layoutKey: string } {
+    const known = this.byProgram.get(p);
+    if (known) return known;
+    const e = { ...this.compile(p), layoutKey: p.bindings.join(',') };
+    this.byProgram.set(p, e);
+    return e;
+  }
+
+  private compile(p: Program): { pipeline: GPUComputePipeline; layout: GPUBindGroupLayout } {
     const key = `${p.file}|${JSON.stringify(p.defines)}`;
     let e = this.pipelines.get(key);
     if (e) return e;
@@ -144,8 +157,8 @@ export class GpuContext {
     this.hostU32.set(params, offset / 4);
     this.used = offset + Math.ceil(Math.max(bytes, 4) / this.align) * this.align;
 
-    const { pipeline, layout } = this.pipelineFor(p);
-    let key = `${p.bindings.join(',')}`;
+    const { pipeline, layout, layoutKey } = this.pipelineFor(p);
+    let key = layoutKey;
     for (const b of buffers) key += `:${this.idOf(b)}`;
     let group = this.bindGroups.get(key);
     if (!group) {
@@ -164,6 +177,7 @@ export class GpuContext {
     this.pass.setPipeline(pipeline);
     this.pass.setBindGroup(0, group, [offset]);
     this.pass.dispatchWorkgroups(groups[0], groups[1] ?? 1, groups[2] ?? 1);
+    if (this.submitEvery > 0 && ++this.sinceFlush >= this.submitEvery) this.flush();
   }
 
   /** Forget cached bind groups that name a buffer about to be destroyed. */
@@ -190,6 +204,7 @@ export class GpuContext {
     this.device.queue.submit([this.encoder.finish()]);
     this.encoder = null;
     this.used = 0;
+    this.sinceFlush = 0;
     for (const b of this.retired) b.destroy();
     this.retired = [];
   }

@@ -9,9 +9,10 @@ useSwiftShader();
 // barrier-free `serial` matrix kernels and dot4I8Packed.
 describeConformance('webgpu', () => createWebGpuBackend(), { requireSupport: true });
 // The kernels a real GPU runs (`teams`: 32 invocations per output and a workgroup reduction), with the unpacked
-// int8 dot (adapters without packed_4x8_integer_dot_product) and matrices split into many small bindings.
+// int8 dot (adapters without packed_4x8_integer_dot_product), matrices split into many small bindings, and a
+// submission every 3 dispatches (the parameter arena reused mid-step).
 describeConformance(
   'webgpu teams, unpacked dot, split matrices',
-  () => createWebGpuBackend({ variant: 'scalar', reduction: 'teams', maxMatrixChunkBytes: 4096 }),
+  () => createWebGpuBackend({ variant: 'scalar', reduction: 'teams', maxMatrixChunkBytes: 4096, submitEvery: 3 }),
   { requireSupport: true, large: false, filter: 'ternary,quantizeActs,lmHead,embedding,argmax,model/bitnet-b1.58.i2_s.per_token.relu2/greedy,model/bitnet.tq2_0.per_block256.silu/logits' },
 );
