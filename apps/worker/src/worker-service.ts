@@ -85,7 +85,11 @@ export class WorkerService {
   }
 
   private stop(requestId: string, reason: StopReason): void {
-    this.running.get(requestId)?.abort(reason);
+    const ac = this.running.get(requestId);
+    if (!ac) return;
+    // `at` lets a test count the tokens written after the worker got the cancel (it should stop within a step).
+    if (reason === 'cancel') this.log('job cancel received', { requestId, at: Date.now() });
+    ac.abort(reason);
   }
 
   /** Counters plus the backend in use, for the metrics exporter (observability) and logs. */
