@@ -2,10 +2,14 @@
 // ESM modules are only instrumented through import-in-the-middle's loader hook, registered before anything loads.
 // The SDK setup is the worker's (`@trine/worker/otel`); only the service name and metrics port differ.
 import { register } from 'node:module';
+import { isMainThread } from 'node:worker_threads';
 import { createAddHookMessageChannel } from 'import-in-the-middle';
 
-const { registerOptions, waitForAllMessagesAcknowledged } = createAddHookMessageChannel();
-register('import-in-the-middle/hook.mjs', import.meta.url, registerOptions);
-const { startTelemetry } = await import('@trine/worker/otel');
-startTelemetry({ service: 'trine-gateway', defaultMetricsListen: '127.0.0.1:9464' });
-await waitForAllMessagesAcknowledged();
+// Threads (the engine thread) inherit NODE_OPTIONS' --import: they get otel/thread.ts's span forwarding instead.
+if (isMainThread) {
+  const { registerOptions, waitForAllMessagesAcknowledged } = createAddHookMessageChannel();
+  register('import-in-the-middle/hook.mjs', import.meta.url, registerOptions);
+  const { startTelemetry } = await import('@trine/worker/otel');
+  startTelemetry({ service: 'trine-gateway', defaultMetricsListen: '127.0.0.1:9464' });
+  await waitForAllMessagesAcknowledged();
+}

@@ -1,10 +1,14 @@
 // The worker's telemetry bootstrap: `node --import ./apps/worker/src/otel/register.mjs apps/worker/dist/main.js`.
 // ESM modules are only instrumented through import-in-the-middle's loader hook, registered before anything loads.
 import { register } from 'node:module';
+import { isMainThread } from 'node:worker_threads';
 import { createAddHookMessageChannel } from 'import-in-the-middle';
 
-const { registerOptions, waitForAllMessagesAcknowledged } = createAddHookMessageChannel();
-register('import-in-the-middle/hook.mjs', import.meta.url, registerOptions);
-const { startTelemetry } = await import('@trine/worker/otel');
-startTelemetry({ service: 'trine-worker', defaultMetricsListen: '127.0.0.1:9465' });
-await waitForAllMessagesAcknowledged();
+// Threads (the engine thread) inherit NODE_OPTIONS' --import: they get otel/thread.ts's span forwarding instead.
+if (isMainThread) {
+  const { registerOptions, waitForAllMessagesAcknowledged } = createAddHookMessageChannel();
+  register('import-in-the-middle/hook.mjs', import.meta.url, registerOptions);
+  const { startTelemetry } = await import('@trine/worker/otel');
+  startTelemetry({ service: 'trine-worker', defaultMetricsListen: '127.0.0.1:9465' });
+  await waitForAllMessagesAcknowledged();
+}

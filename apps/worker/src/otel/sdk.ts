@@ -12,7 +12,7 @@
  */
 import { appendFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
-import { BroadcastChannel } from 'node:worker_threads';
+import { BroadcastChannel, isMainThread } from 'node:worker_threads';
 import { metrics, type Meter } from '@opentelemetry/api';
 import { ExportResultCode, hrTimeToMilliseconds, type ExportResult } from '@opentelemetry/core';
 import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-http';
@@ -117,6 +117,8 @@ function serveMetrics(exporter: PrometheusExporter, at: { host: string; port: nu
 export function startTelemetry(options: TelemetryOptions): Telemetry {
   const existing = activeTelemetry<Telemetry>();
   if (existing) return existing;
+  // One SDK per process, in the main thread; worker threads forward their spans to it (thread.ts).
+  if (!isMainThread) throw new Error('startTelemetry runs in the main thread; worker threads use otel/thread.ts');
   const env = options.env ?? process.env;
   const serviceName = env.OTEL_SERVICE_NAME || options.service;
   const log = createLogger(serviceName);
