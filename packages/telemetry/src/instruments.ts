@@ -103,6 +103,12 @@ export function observeBackend(meter: Meter, info: () => { backend: string; vari
 
 /** Process memory and event-loop lag, for every Trine process. Returns a stop function. */
 export function observeProcess(meter: Meter): () => void {
+  // CPU seconds by mode; rate() of the sum is the cores this process keeps busy (engine threads included).
+  meter.createObservableCounter(METRIC.cpuTime, { unit: 's', description: 'CPU time used by the process, by mode' }).addCallback((r) => {
+    const u = process.cpuUsage();
+    r.observe(u.user / 1e6, { mode: 'user' });
+    r.observe(u.system / 1e6, { mode: 'system' });
+  });
   meter.createObservableGauge(METRIC.memoryRss, { unit: 'By', description: 'Resident set size' }).addCallback((r) => r.observe(process.memoryUsage.rss()));
   const heap = (pick: (m: NodeJS.MemoryUsage) => number) => (r: ObservableResult) => r.observe(pick(process.memoryUsage()));
   meter.createObservableGauge(METRIC.memoryHeapUsed, { unit: 'By', description: 'V8 heap used' }).addCallback(heap((m) => m.heapUsed));

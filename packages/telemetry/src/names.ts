@@ -66,6 +66,7 @@ export const METRIC = {
   batchSize: 'trine.engine.batch.size',
   stepDuration: 'trine.engine.step.duration',
   // Every process.
+  cpuTime: 'trine.process.cpu.time',
   memoryRss: 'trine.process.memory.rss',
   memoryHeapUsed: 'trine.process.memory.heap_used',
   memoryHeapTotal: 'trine.process.memory.heap_total',
