@@ -48,4 +48,11 @@ fi
 echo "gpu-check: Vulkan ICDs: $(ls /usr/share/vulkan/icd.d /etc/vulkan/icd.d 2>/dev/null | tr '\n' ' ')"
 echo "gpu-check: node $("$NODE" --version), $(uname -m), VK_ICD_FILENAMES=${VK_ICD_FILENAMES:-<system>}"
 command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader || true
-exec timeout 390 "$NODE" "$pkg/gpu-check/gpu-check.mjs" "$@"
+# The full log and the JSON also go to $OUT (the device runner's folder) when it is set.
+logdir="${OUT:-$(mktemp -d)}"
+set +e
+timeout 390 "$NODE" "$pkg/gpu-check/gpu-check.mjs" "$@" 2>&1 | tee "$logdir/gpu-check.log"
+rc=${PIPESTATUS[0]}
+grep '^GPU_CHECK_JSON ' "$logdir/gpu-check.log" | sed 's/^GPU_CHECK_JSON //' > "$logdir/gpu-check.json"
+echo "gpu-check: exit $rc; log and JSON in $logdir"
+exit "$rc"
