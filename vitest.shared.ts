@@ -16,6 +16,7 @@ export const workspaceAlias = {
   '@trine/client': `${root}packages/client/src/index.ts`,
   '@trine/proto': `${root}proto/src/index.ts`,
   '@trine/worker': `${root}apps/worker/src/index.ts`,
+  '@trine/telemetry': `${root}packages/telemetry/src/index.ts`,
 };
 
 export function project(name: string, test: UserWorkspaceConfig['test'] = {}) {

@@ -178,6 +178,7 @@ describe('telemetry across gateway and worker processes', () => {
     // Every process: memory and event-loop lag.
     for (const text of [gwText, wkText]) {
       expect(value(series(text, 'trine_process_memory_rss')[0])).toBeGreaterThan(0);
+      expect(value(series(text, 'trine_process_cpu_time_total').find((l) => l.includes('mode="user"')))).toBeGreaterThan(0);
       expect(value(series(text, 'trine_process_memory_heap_used')[0])).toBeGreaterThan(0);
       expect(series(text, 'trine_process_event_loop_lag').some((l) => l.includes('quantile="p99"'))).toBe(true);
     }
