@@ -6,7 +6,12 @@ const path = require('node:path');
 const { spawnSync } = require('node:child_process');
 
 const prefix = path.resolve(path.dirname(process.execPath), '..');
-const args = ['rebuild', `--jobs=${process.env.JOBS || 'max'}`, ...process.argv.slice(2)];
+// `--incremental` (the package's build script): recompile only what changed since the last build, so a
+// `git pull && pnpm build` never leaves a stale addon behind; a tree never configured gets a full rebuild.
+const incremental = process.argv.includes('--incremental');
+const configured = existsSync(path.join(__dirname, '..', 'build', 'Makefile'));
+const verb = incremental && configured ? 'build' : 'rebuild';
+const args = [verb, `--jobs=${process.env.JOBS || 'max'}`, ...process.argv.slice(2).filter((a) => a !== '--incremental')];
 if (!process.env.npm_config_nodedir && existsSync(path.join(prefix, 'include/node/node_api.h'))) args.push(`--nodedir=${prefix}`);
 
 let r = spawnSync('node-gyp', args, { stdio: 'inherit', shell: process.platform === 'win32' });
