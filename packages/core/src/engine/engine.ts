@@ -93,11 +93,12 @@ async function defaultModelInput(cacheDir: string | undefined): Promise<string |
 export const ENGINE_DEFAULTS = { maxBatch: 8, maxBatchTokens: 512, maxQueue: 64 } as const;
 
 // Span and attribute names as in @trine/telemetry (SPAN, ATTR); core depends on @opentelemetry/api only.
-const tracer = trace.getTracer('@trine/core');
 
 /** Runs one engine step inside a span; a no-op span when no SDK is registered. */
 async function traced(name: string, parent: Context, links: Link[], attributes: Record<string, number | string>, step: () => Promise<void>): Promise<void> {
-  const span: Span = tracer.startSpan(name, { attributes, links }, parent);
+  // Looked up per step, not at module load: a tracer taken before the SDK registers (from another copy of the API
+  // module, ESM vs CJS) would stay a no-op forever.
+  const span: Span = trace.getTracer('@trine/core').startSpan(name, { attributes, links }, parent);
   try {
     await step();
   } catch (e) {
