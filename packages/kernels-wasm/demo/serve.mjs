@@ -58,15 +58,17 @@ export async function serveStatic(mounts, memory = {}, port = 0) {
 
 const pkg = join(dirname(fileURLToPath(import.meta.url)), '..');
 
-/** What the demo page needs: itself, core's and this package's dist/, and @huggingface/jinja (core's dependency). */
+/** What the demo page needs: itself, core's and this package's dist/, @huggingface/jinja and @opentelemetry/api (core's dependencies). */
 export function demoMounts() {
   const coreRequire = createRequire(join(pkg, '..', 'core', 'package.json'));
   const jinja = dirname(dirname(coreRequire.resolve('@huggingface/jinja'))); // …/jinja/dist/index.cjs → package root
+  const otelApi = dirname(dirname(coreRequire.resolve('@opentelemetry/api'))); // core's engine spans (no-ops without an SDK)
   return {
     '/demo/': join(pkg, 'demo') + sep,
     '/pkg/core/dist/': join(pkg, '..', 'core', 'dist') + sep,
     '/pkg/kernels-wasm/dist/': join(pkg, 'dist') + sep,
     '/vendor/jinja/': jinja + sep,
+    '/vendor/otel-api/': otelApi + sep,
   };
 }
 
