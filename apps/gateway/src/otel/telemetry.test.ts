@@ -99,6 +99,8 @@ describe('telemetry across gateway and worker processes', () => {
     const enqueue = all.find((s) => s.name === 'gateway.enqueue' && s.traceId === server.traceId)!;
     expect(enqueue.kind).toBe(KIND.PRODUCER);
     expect(enqueue.parentSpanId).toBe(server.spanId);
+    // ioredis instrumentation (through the loader hook): the enqueue's Redis commands are its children.
+    expect(all.some((s) => s.kind === KIND.CLIENT && s.parentSpanId === enqueue.spanId && s.service === 'trine-gateway')).toBe(true);
 
     const workerSpans = spans(dumps.worker).filter((s) => s.traceId === server.traceId);
     const consumer = workerSpans.find((s) => s.name === 'worker.generate')!;
