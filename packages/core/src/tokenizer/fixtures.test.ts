@@ -23,9 +23,11 @@ interface ChatRef {
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
-describe.runIf(haveFixtures())('tokenizer against the llama.cpp / bitnet.cpp fixtures', () => {
+// skipIf still runs the describe body to collect tests: read the reference JSON only when the fixtures exist.
+describe.skipIf(!haveFixtures())('tokenizer against the llama.cpp / bitnet.cpp fixtures', () => {
   for (const name of FIXTURE_NAMES) {
     describe(name, () => {
+      if (!haveFixtures()) return;
       const ref = readReference(name) as unknown as ReturnType<typeof readReference> & {
         prompts: PromptRef[];
         chat: ChatRef;
