@@ -5,7 +5,7 @@
 import { metrics } from '@opentelemetry/api';
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { METRIC, QUEUE_STATES, observeCounts, observeQueue } from '@trine/telemetry';
+import { METRIC, QUEUE_STATES, observeBackend, observeCounts, observeQueue } from '@trine/telemetry';
 import { keys } from '@trine/worker';
 import type { GatewayMetrics } from '../metrics.js';
 
@@ -13,8 +13,10 @@ export interface GatewayTelemetry {
   close(): Promise<void>;
 }
 
-export function instrumentGateway(m: GatewayMetrics, redis?: Redis): GatewayTelemetry {
+/** `redis`: the distributed queue's connection (backlog gauge); `backend`: the engine this process runs (standalone). */
+export function instrumentGateway(m: GatewayMetrics, redis?: Redis, backend?: { backend: string; variant: string }): GatewayTelemetry {
   const meter = metrics.getMeter('@trine/gateway');
+  if (backend) observeBackend(meter, () => backend);
   observeCounts(meter, METRIC.requests, 'Generation and tokenize requests by outcome (received counts every request)', 'status', () => {
     const rejected = Object.values(m.rejections).reduce((a, b) => a + b, 0);
     return { received: m.requests, completed: m.completed, cancelled: m.cancelled, deadline_exceeded: m.deadlineExceeded, failed: m.failed, rejected };
