@@ -34,6 +34,8 @@ export interface TelemetryOptions {
   /** TRINE_METRICS_LISTEN's default for this kind of process (`host:port`). */
   readonly defaultMetricsListen: string;
   readonly env?: NodeJS.ProcessEnv;
+  /** ioredis command spans (default true). The worker turns them off: it writes one XADD per token. */
+  readonly redisSpans?: boolean;
 }
 
 export interface Telemetry extends TelemetryHandle {
@@ -150,7 +152,7 @@ export function startTelemetry(options: TelemetryOptions): Telemetry {
     instrumentations: [
       new GrpcInstrumentation({ ignoreGrpcMethods: ['Check', 'Watch', 'ServerReflectionInfo'] }),
       // BullMQ polls Redis all the time: only commands inside a request's trace become spans.
-      new IORedisInstrumentation({ requireParentSpan: true }),
+      ...(options.redisSpans === false ? [] : [new IORedisInstrumentation({ requireParentSpan: true })]),
     ],
   });
   sdk.start();
