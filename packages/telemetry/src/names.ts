@@ -52,6 +52,7 @@ export const METRIC = {
   timePerOutputToken: 'gen_ai.server.time_per_output_token',
   // Gateway.
   rpcRequests: 'trine.gateway.rpc.requests',
+  requestsReceived: 'trine.gateway.requests.received',
   requests: 'trine.gateway.requests',
   rejections: 'trine.gateway.rejections',
   cache: 'trine.gateway.cache.lookups',

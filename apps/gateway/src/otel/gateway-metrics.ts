@@ -17,9 +17,10 @@ export interface GatewayTelemetry {
 export function instrumentGateway(m: GatewayMetrics, redis?: Redis, backend?: { backend: string; variant: string }): GatewayTelemetry {
   const meter = metrics.getMeter('@trine/gateway');
   if (backend) observeBackend(meter, () => backend);
-  observeCounts(meter, METRIC.requests, 'Generation and tokenize requests by outcome (received counts every request)', 'status', () => {
+  meter.createObservableCounter(METRIC.requestsReceived, { description: 'Generate and Tokenize requests received' }).addCallback((r) => r.observe(m.requests));
+  observeCounts(meter, METRIC.requests, 'Requests by outcome', 'status', () => {
     const rejected = Object.values(m.rejections).reduce((a, b) => a + b, 0);
-    return { received: m.requests, completed: m.completed, cancelled: m.cancelled, deadline_exceeded: m.deadlineExceeded, failed: m.failed, rejected };
+    return { completed: m.completed, cancelled: m.cancelled, deadline_exceeded: m.deadlineExceeded, failed: m.failed, rejected };
   });
   observeCounts(meter, METRIC.rejections, 'Requests refused, by reason', 'reason', () => ({ ...m.rejections }));
   observeCounts(meter, METRIC.cache, 'Response-cache lookups by result', 'result', () => ({ hit: m.cacheHits, miss: m.cacheMisses }));

@@ -165,6 +165,7 @@ describe('telemetry across gateway and worker processes', () => {
     const value = (line: string | undefined): number => Number(line?.slice(line.lastIndexOf(' ') + 1));
     // Gateway: outcomes and rejections from GatewayMetrics, GenAI latency histograms, tokens, queue backlog by state.
     expect(value(series(gwText, 'trine_gateway_requests_total').find((l) => l.includes('status="completed"')))).toBeGreaterThanOrEqual(1);
+    expect(value(series(gwText, 'trine_gateway_requests_received_total')[0])).toBeGreaterThanOrEqual(2);
     expect(value(series(gwText, 'trine_gateway_rejections_total').find((l) => l.includes('reason="validation"')))).toBeGreaterThanOrEqual(1);
     expect(series(gwText, 'trine_gateway_cache_lookups_total').length).toBe(2);
     for (const name of ['gen_ai_server_time_to_first_token_count', 'gen_ai_server_time_per_output_token_count', 'gen_ai_server_request_duration_count', 'trine_gateway_decode_rate_count'])
