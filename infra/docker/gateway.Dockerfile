@@ -1,0 +1,51 @@
+# syntax=docker/dockerfile:1
+# Trine gateway image. Build from the repository root:
+#   docker build -f infra/docker/gateway.Dockerfile -t trine-gateway .
+# (gateway.Dockerfile.dockerignore beside this file is the build context's ignore list.)
+
+# ---- build: full workspace install (node-gyp builds the kernels-cpu addon), build, then prune to prod deps ----
+FROM node:20-bookworm AS build
+RUN apt-get update -qq \
+ && apt-get install -y -qq --no-install-recommends build-essential python3 \
+ && rm -rf /var/lib/apt/lists/*
+RUN npm i -g pnpm@10.34.9
+WORKDIR /src
+# Manifests first: the dependency layer is cached until the lockfile changes.
+COPY pnpm-lock.yaml pnpm-workspace.yaml package.json ./
+RUN pnpm fetch --frozen-lockfile
+COPY . .
+ENV TURBO_TELEMETRY_DISABLED=1
+RUN pnpm install --frozen-lockfile --offline && pnpm build
+# Production dependencies only, from the store fetched above; --ignore-scripts keeps the addon built above
+# (packages/kernels-cpu/build/Release) and skips the root 'prepare' (turbo is a dev dependency).
+RUN find . -name node_modules -type d -prune -exec rm -rf {} + \
+ && pnpm install --frozen-lockfile --offline --prod --ignore-scripts --filter @trine/gateway... \
+ && mkdir -p /out \
+ && cp -a package.json node_modules /out/ \
+ && for d in apps/gateway apps/worker packages/core packages/telemetry proto packages/kernels-cpu packages/kernels-wasm packages/kernels-webgpu; do \
+      if [ ! -d "$d" ]; then continue; fi; mkdir -p "/out/$d"; cp -a "$d/package.json" "/out/$d/"; \
+      for x in dist node_modules trine; do if [ -e "$d/$x" ]; then cp -a "$d/$x" "/out/$d/"; fi; done; \
+    done \
+ && mkdir -p /out/packages/kernels-cpu/build/Release /out/apps/gateway/src/otel \
+ && cp packages/kernels-cpu/build/Release/*.node /out/packages/kernels-cpu/build/Release/ \
+ && cp apps/gateway/src/otel/register.mjs /out/apps/gateway/src/otel/ \
+ && cp infra/docker/healthcheck.mjs /out/apps/gateway/healthcheck.mjs
+
+# ---- runtime: slim Node, non-root, dist + prod deps + the native addon ----
+FROM node:20-bookworm-slim AS runtime
+ENV NODE_ENV=production \
+    TRINE_LISTEN=0.0.0.0:50051 \
+    TRINE_METRICS_LISTEN=0.0.0.0:9464 \
+    TRINE_CACHE_DIR=/var/cache/trine
+WORKDIR /app
+COPY --from=build --chown=root:root /out/ /app/
+# The default model is generated once into TRINE_CACHE_DIR: the only path the process writes.
+RUN groupadd --system --gid 10001 trine \
+ && useradd --system --uid 10001 --gid trine --home-dir /nonexistent --shell /usr/sbin/nologin trine \
+ && mkdir -p /var/cache/trine && chown trine:trine /var/cache/trine
+USER 10001:10001
+EXPOSE 50051 9464
+HEALTHCHECK --interval=15s --timeout=5s --start-period=120s --retries=3 \
+  CMD ["node", "/app/apps/gateway/healthcheck.mjs", "127.0.0.1:50051", "trine.v1.Inference"]
+# SIGTERM goes straight to node (exec form, no shell): the app drains for TRINE_SHUTDOWN_GRACE_MS, then exits.
+CMD ["node", "--import", "./apps/gateway/src/otel/register.mjs", "apps/gateway/dist/main.js"]
