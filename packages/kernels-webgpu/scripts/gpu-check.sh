@@ -51,7 +51,7 @@ command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi --query-gpu=name,driver_vers
 # The full log and the JSON also go to $OUT (the device runner's folder) when it is set.
 logdir="${OUT:-$(mktemp -d)}"
 set +e
-timeout 390 "$NODE" "$pkg/gpu-check/gpu-check.mjs" "$@" 2>&1 | tee "$logdir/gpu-check.log"
+timeout 390 "$NODE" --expose-gc "$pkg/gpu-check/gpu-check.mjs" "$@" 2>&1 | tee "$logdir/gpu-check.log"
 rc=${PIPESTATUS[0]}
 grep '^GPU_CHECK_JSON ' "$logdir/gpu-check.log" | sed 's/^GPU_CHECK_JSON //' > "$logdir/gpu-check.json"
 echo "gpu-check: exit $rc; log and JSON in $logdir"

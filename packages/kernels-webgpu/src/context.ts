@@ -36,6 +36,8 @@ export class GpuContext {
   private used = 0;
   private encoder: GPUCommandEncoder | null = null;
   private pass: GPUComputePassEncoder | null = null;
+  /** The pipeline last set on the open pass: consecutive dispatches of one program skip setPipeline. */
+  private passPipeline: GPUComputePipeline | null = null;
   private readonly align: number;
   /** Buffers to destroy once the commands that use them are submitted. */
   private retired: GPUBuffer[] = [];
@@ -173,8 +175,14 @@ export class GpuContext {
       this.bindGroups.set(key, group);
     }
     if (!this.encoder) this.encoder = this.device.createCommandEncoder();
-    if (!this.pass) this.pass = this.encoder.beginComputePass();
-    this.pass.setPipeline(pipeline);
+    if (!this.pass) {
+      this.pass = this.encoder.beginComputePass();
+      this.passPipeline = null;
+    }
+    if (this.passPipeline !== pipeline) {
+      this.pass.setPipeline(pipeline);
+      this.passPipeline = pipeline;
+    }
     this.pass.setBindGroup(0, group, [offset]);
     this.pass.dispatchWorkgroups(groups[0], groups[1] ?? 1, groups[2] ?? 1);
     if (this.submitEvery > 0 && ++this.sinceFlush >= this.submitEvery) this.flush();
