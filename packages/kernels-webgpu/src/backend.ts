@@ -59,6 +59,8 @@ export interface WebGpuBackendOptions {
    * one submission per step, submitted by `read`). Nothing is read back in between either way.
    */
   submitEvery?: number;
+  /** Fuse an rmsNorm with the per_token quantizeActs of its output into one dispatch (default true). */
+  fuse?: boolean;
   /** Cap on one matrix chunk's bytes (default: the device's storage binding limit); lower it to test splitting. */
   maxMatrixChunkBytes?: number;
 }
@@ -82,6 +84,15 @@ export class WebGpuBackend implements KernelBackend<GpuHandles> {
   private readonly dummy: GPUBuffer;
   private lmScratch: GPUBuffer | null = null;
   private destroyed = false;
+  /**
+   * An rmsNorm not yet recorded: when the next call quantizes its output (per_token), both run as one dispatch
+   * (rms_norm_quantize); any other call records it first (`settle`), so the order of effects is unchanged.
+   */
+  private pendingNorm: { out: GpuTensor; x: GpuTensor; weight: GpuTensor; eps: number; rows: number } | null = null;
+  /** A rope not yet recorded: a rope of another tensor with the same batch and parameters next joins it. */
+  private pendingRope: { x: GpuTensor; heads: number; batch: GpuBatch; p: RopeParams } | null = null;
+  /** Fuse rmsNorm + quantizeActs (default true; false records every op as its own dispatch). */
+  private readonly fuse: boolean;
 
   constructor(acq: AcquiredDevice, options: WebGpuBackendOptions = {}) {
     this.device = acq.device;
@@ -92,6 +103,7 @@ export class WebGpuBackend implements KernelBackend<GpuHandles> {
     this.maxChunk = Math.min(this.maxBinding, options.maxMatrixChunkBytes ?? Infinity);
     this.dummy = this.ctx.createBuffer(4, 'placeholder');
     this.ctx.submitEvery = Math.max(0, Math.floor(options.submitEvery ?? 0));
+    this.fuse = options.fuse ?? true;
     const arch = acq.info.architecture || acq.info.vendor || 'gpu';
     const emulated = /swiftshader|llvmpipe|lavapipe/i.test(`${acq.info.architecture} ${acq.info.vendor} ${acq.info.description}`) || acq.isFallback;
     this.serial = (options.reduction ?? (emulated ? 'serial' : 'teams')) === 'serial';
@@ -165,6 +177,7 @@ export class WebGpuBackend implements KernelBackend<GpuHandles> {
   }
 
   async read(t: GpuTensor, rows?: number): Promise<HostTensor> {
+    this.settle();
     const r = rows ?? t.rows;
     const bpe = bytesPerElement(t.dtype);
     const raw = await this.ctx.readBytes(t.buffer, r * t.rowStride * bpe);
@@ -304,6 +317,7 @@ export class WebGpuBackend implements KernelBackend<GpuHandles> {
   }
 
   dispose(h: GpuTensor | GpuTernary | GpuMatrix | GpuKvCache): void {
+    this.settle();
     const drop = (b: GPUBuffer) => {
       this.ctx.forget(b);
       this.ctx.retire(b);
@@ -320,6 +334,7 @@ export class WebGpuBackend implements KernelBackend<GpuHandles> {
     if (this.destroyed) return;
     this.destroyed = true;
     try {
+      this.settle();
       this.ctx.flush();
     } catch {
       // a lost device: nothing left to submit to
@@ -330,6 +345,7 @@ export class WebGpuBackend implements KernelBackend<GpuHandles> {
 
   /** Wait until everything recorded so far has run (benchmarks). */
   async sync(): Promise<void> {
+    this.settle();
     this.ctx.flush();
     await this.device.queue.onSubmittedWorkDone();
     this.ctx.check();
@@ -340,6 +356,7 @@ export class WebGpuBackend implements KernelBackend<GpuHandles> {
   // ------------------------------------------------------------------------------------------------------------
 
   embedding(out: GpuTensor, table: GpuMatrix, ids: Int32Array): void {
+    this.settle();
     const D = table.cols;
     const n = ids.length;
     if (n === 0) return;
@@ -353,8 +370,30 @@ export class WebGpuBackend implements KernelBackend<GpuHandles> {
     }
   }
 
+  /** Record the deferred rmsNorm, if any (every other entry point calls this first). */
+  private settle(): void {
+    const r = this.pendingRope;
+    if (r) {
+      this.pendingRope = null;
+      this.recordRope(r.x, r.heads, r.batch, r.p, null);
+    }
+    const n = this.pendingNorm;
+    if (!n) return;
+    this.pendingNorm = null;
+    this.recordNorm(n.out, n.x, n.weight, n.eps, n.rows);
+  }
+
   rmsNorm(out: GpuTensor, x: GpuTensor, weight: GpuTensor, eps: number, rows: number): void {
+    this.settle();
     if (rows === 0) return;
+    if (this.fuse && out.buffer !== x.buffer && out.dtype === 'f32') {
+      this.pendingNorm = { out, x, weight, eps, rows };
+      return;
+    }
+    this.recordNorm(out, x, weight, eps, rows);
+  }
+
+  private recordNorm(out: GpuTensor, x: GpuTensor, weight: GpuTensor, eps: number, rows: number): void {
     const D = weight.shape[0]!;
     const params = [D, f32Bits(eps)];
     if (out.buffer === x.buffer) this.ctx.dispatch(this.program('rms_norm', ['r', 'rw'], { IN_PLACE: true }), [weight.buffer, out.buffer], params, [rows]);
@@ -370,6 +409,7 @@ export class WebGpuBackend implements KernelBackend<GpuHandles> {
   }
 
   add(out: GpuTensor, a: GpuTensor, b: GpuTensor, rows: number): void {
+    this.settle();
     const count = rows * out.rowSize;
     if (count === 0) return;
     const o = out.buffer;
@@ -380,6 +420,7 @@ export class WebGpuBackend implements KernelBackend<GpuHandles> {
   }
 
   gatedActivation(out: GpuTensor, gate: GpuTensor, up: GpuTensor, act: GateActivation, rows: number): void {
+    this.settle();
     const count = rows * out.rowSize;
     if (count === 0) return;
     const RELU2 = act === 'relu2';
@@ -388,15 +429,24 @@ export class WebGpuBackend implements KernelBackend<GpuHandles> {
   }
 
   quantizeActs(out: QuantizedActs<GpuTensor>, x: GpuTensor, rows: number): void {
-    if (rows === 0) return;
+    const n = this.pendingNorm;
     const K = out.q.shape[1]!;
     const words = out.q.rowStride / 4;
+    if (n && n.out === x && rows === n.rows && out.scheme === 'per_token' && K === n.weight.shape[0] && x.rowStride === K) {
+      this.pendingNorm = null;
+      const buffers = [n.x.buffer, n.weight.buffer, n.out.buffer, out.q.buffer, out.scales.buffer];
+      this.ctx.dispatch(this.program('rms_norm_quantize', ['r', 'r', 'rw', 'rw', 'rw']), buffers, [K, f32Bits(n.eps), words], [rows]);
+      return;
+    }
+    this.settle();
+    if (rows === 0) return;
     const buffers = [x.buffer, out.q.buffer, out.scales.buffer];
     if (out.scheme === 'per_token') this.ctx.dispatch(this.program('quantize_per_token', ['r', 'rw', 'rw']), buffers, [K, words], [rows]);
     else this.ctx.dispatch(this.program('quantize_per_block256', ['r', 'rw', 'rw']), buffers, [K, words], [K / 256, rows]);
   }
 
   private ternary(out: GpuTensor, a: QuantizedActs<GpuTensor>, w: GpuTernary, rows: number, acc: boolean): void {
+    this.settle();
     if (rows === 0) return;
     const RT = ternaryRowTile(rows);
     const block = a.scheme === 'per_block256';
@@ -425,7 +475,19 @@ export class WebGpuBackend implements KernelBackend<GpuHandles> {
   }
 
   rope(x: GpuTensor, heads: number, batch: GpuBatch, p: RopeParams): void {
+    const r = this.pendingRope;
+    if (r && r.batch === batch && r.x.buffer !== x.buffer && sameRope(r.p, p) && batch.n <= ropeTokensPerDispatch(p)) {
+      this.pendingRope = null;
+      this.recordRope(r.x, r.heads, batch, p, { x, heads });
+      return;
+    }
+    this.settle();
     if (batch.n === 0) return;
+    if (this.fuse) this.pendingRope = { x, heads, batch, p };
+    else this.recordRope(x, heads, batch, p, null);
+  }
+
+  private recordRope(x: GpuTensor, heads: number, batch: GpuBatch, p: RopeParams, second: { x: GpuTensor; heads: number } | null): void {
     const half = p.ropeDim / 2;
     const key = `${p.ropeDim}:${p.theta}`;
     let table = batch.rope.get(key);
@@ -433,19 +495,21 @@ export class WebGpuBackend implements KernelBackend<GpuHandles> {
       table = ropeTable(batch.positions, p);
       batch.rope.set(key, table);
     }
-    // Tokens per dispatch so each table slice fits the parameter window.
-    const perDispatch = Math.max(1, Math.floor((1 << 18) / (2 * half)) - 1);
-    const prog = this.program('rope', ['rw']);
+    const perDispatch = ropeTokensPerDispatch(p);
+    const prog = second ? this.program('rope', ['rw', 'rw'], { TWO: true }) : this.program('rope', ['rw']);
+    const buffers = second ? [x.buffer, second.x.buffer] : [x.buffer];
+    const heads2 = second ? second.heads : 0;
     for (let i0 = 0; i0 < batch.n; i0 += perDispatch) {
       const n = Math.min(perDispatch, batch.n - i0);
       const params = new Uint32Array(8 + 2 * n * half);
-      params.set([n, heads, p.headDim, half, i0]);
+      params.set([n, heads, p.headDim, half, i0, heads2]);
       params.set(table.subarray(2 * i0 * half, 2 * (i0 + n) * half), 8);
-      this.ctx.dispatch(prog, [x.buffer], params, [Math.ceil((n * heads * half) / 256)]);
+      this.ctx.dispatch(prog, buffers, params, [Math.ceil((n * (heads + heads2) * half) / 256)]);
     }
   }
 
   kvStore(cache: GpuKvCache, layer: number, k: GpuTensor, v: GpuTensor, batch: GpuBatch): void {
+    this.settle();
     const { spec } = cache;
     const E = spec.kvHeads * spec.headDim;
     const half = spec.dtype === 'f16';
@@ -460,6 +524,7 @@ export class WebGpuBackend implements KernelBackend<GpuHandles> {
   }
 
   attention(out: GpuTensor, q: GpuTensor, cache: GpuKvCache, layer: number, batch: GpuBatch, p: AttentionParams): void {
+    this.settle();
     if (batch.n === 0) return;
     if (p.headDim > 256) throw new TrineError('UNSUPPORTED', 'webgpu: attention supports headDim ≤ 256', { field: 'headDim' });
     const { spec } = cache;
@@ -473,6 +538,7 @@ export class WebGpuBackend implements KernelBackend<GpuHandles> {
   }
 
   lmHead(out: GpuTensor, x: GpuTensor, matrix: GpuMatrix, select: Int32Array): void {
+    this.settle();
     const D = matrix.cols;
     const Dp = roundUp(D, 4);
     const V = matrix.rows;
@@ -499,9 +565,19 @@ export class WebGpuBackend implements KernelBackend<GpuHandles> {
   }
 
   argmax(out: GpuTensor, logits: GpuTensor, rows: number): void {
+    this.settle();
     if (rows === 0) return;
     this.ctx.dispatch(this.program('argmax', ['r', 'rw']), [logits.buffer, out.buffer], [logits.rowSize], [rows]);
   }
+}
+
+/** Tokens per rope dispatch, so each table slice fits the parameter window. */
+function ropeTokensPerDispatch(p: RopeParams): number {
+  return Math.max(1, Math.floor((1 << 18) / p.ropeDim) - 1);
+}
+
+function sameRope(a: RopeParams, b: RopeParams): boolean {
+  return a.ropeDim === b.ropeDim && a.headDim === b.headDim && a.theta === b.theta;
 }
 
 /** cos, sin bit patterns per (token, pair), with the reference's f32 angle recurrence (ggml's). */
