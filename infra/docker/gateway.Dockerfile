@@ -16,20 +16,7 @@ RUN pnpm fetch --frozen-lockfile
 COPY . .
 ENV TURBO_TELEMETRY_DISABLED=1
 RUN pnpm install --frozen-lockfile --offline && pnpm build
-# Production dependencies only, from the store fetched above; --ignore-scripts keeps the addon built above
-# (packages/kernels-cpu/build/Release) and skips the root 'prepare' (turbo is a dev dependency).
-RUN find . -name node_modules -type d -prune -exec rm -rf {} + \
- && pnpm install --frozen-lockfile --offline --prod --ignore-scripts --filter @trine/gateway... \
- && mkdir -p /out \
- && cp -a package.json node_modules /out/ \
- && for d in apps/gateway apps/worker packages/core packages/telemetry proto packages/kernels-cpu packages/kernels-wasm packages/kernels-webgpu; do \
-      if [ ! -d "$d" ]; then continue; fi; mkdir -p "/out/$d"; cp -a "$d/package.json" "/out/$d/"; \
-      for x in dist node_modules trine; do if [ -e "$d/$x" ]; then cp -a "$d/$x" "/out/$d/"; fi; done; \
-    done \
- && mkdir -p /out/packages/kernels-cpu/build/Release /out/apps/gateway/src/otel \
- && cp packages/kernels-cpu/build/Release/*.node /out/packages/kernels-cpu/build/Release/ \
- && cp apps/gateway/src/otel/register.mjs /out/apps/gateway/src/otel/ \
- && cp infra/docker/healthcheck.mjs /out/apps/gateway/healthcheck.mjs
+RUN infra/docker/assemble.sh gateway /out
 
 # ---- runtime: slim Node, non-root, dist + prod deps + the native addon ----
 FROM node:20-bookworm-slim AS runtime

@@ -56,7 +56,11 @@ describe.each(Object.keys(APPS) as (keyof typeof APPS)[])('%s Dockerfile', (app)
     expect(build).toContain(`pnpm@${pnpmVersion}`);
     expect(build).toMatch(/build-essential/);
     expect(build).toMatch(/pnpm install --frozen-lockfile/);
-    expect(build).toMatch(/--prod/);
+    // The runtime tree (prod deps, dist, addon, probe) is assembled by a script the stage runs.
+    expect(build).toContain(`infra/docker/assemble.sh ${app} /out`);
+    const assemble = read('infra/docker/assemble.sh');
+    expect(assemble).toMatch(/pnpm install --frozen-lockfile --offline --prod --ignore-scripts --filter "@trine\/\$app\.\.\."/);
+    expect(assemble).toContain('build/Release/*.node');
     expect(all('COPY').every((c) => c.includes(`--from=${stages[0]!.name}`))).toBe(true);
   });
 
