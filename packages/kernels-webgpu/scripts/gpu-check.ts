@@ -16,7 +16,7 @@ import { createWebGpuBackend, type WebGpuBackend } from '../src/index.js';
 
 const tiny = process.argv.includes('--tiny');
 const skipConformance = process.argv.includes('--no-conformance');
-/** `--name value` flags: --shape (a bench shape), --steps (timed batch-1 steps), --batch-steps (timed batch-32 steps, 0 skips). */
+/** `--name value` flags: --shape (a bench shape, or tiny30), --steps (timed batch-1 steps), --batch-steps (timed batch-32 steps, 0 skips), --profile-steps (host-profiled steps). `--profile-only` stops after the host profile. */
 function flag(name: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 ? process.argv[i + 1] : undefined;
@@ -157,12 +157,13 @@ async function bench(): Promise<Record<string, number | string>> {
     const source = await openModel(file.path);
     const steps = Number(flag('steps') ?? (tiny ? 8 : 64));
     const batchSteps = Number(flag('batch-steps') ?? (tiny ? 4 : 32));
-    const model = await BitNetModel.load(source, be, { slots: 32, context: steps + 16, kvDtype: 'f16' });
+    const profileSteps = Number(flag('profile-steps') ?? Math.min(steps, 16));
+    const model = await BitNetModel.load(source, be, { slots: 32, context: Math.max(steps, profileSteps + 2) + 16, kvDtype: 'f16' });
     await source.close();
     await be.sync();
     const loadS = (performance.now() - t1) / 1000;
     log(`loaded in ${loadS.toFixed(1)} s (${be.info.variant})`);
-    const host = await hostProfile(model as BitNetModel<Handles>, be, shape.vocab, Math.min(steps, 16));
+    const host = await hostProfile(model as BitNetModel<Handles>, be, shape.vocab, profileSteps);
     if (process.argv.includes('--profile-only')) {
       model.dispose();
       be.destroy();

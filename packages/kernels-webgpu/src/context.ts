@@ -25,11 +25,14 @@ export const PARAM_WINDOW_BYTES = 1 << 20;
 export class GpuContext {
   private readonly pipelines = new Map<string, { pipeline: GPUComputePipeline; layout: GPUBindGroupLayout }>();
   /** The same, by program object: the per-dispatch lookup, without building the key. */
-  private readonly byProgram = new WeakMap<Program, { pipeline: GPUComputePipeline; layout: GPUBindGroupLayout; layoutKey: string }>();
+  private readonly byProgram = new WeakMap<Program, { pipeline: GPUComputePipeline; layout: GPUBindGroupLayout }>();
   private readonly layouts = new Map<string, GPUBindGroupLayout>();
-  private readonly bindGroups = new Map<string, GPUBindGroup>();
-  private readonly bufferIds = new WeakMap<GPUBuffer, number>();
-  private nextBufferId = 1;
+  /**
+   * Bind groups by (layout, buffers...): a trie keyed by object identity, so a dispatch finds its cached group
+   * with a few Map lookups and no key building. Cleared when a bound buffer is destroyed (rare: not per step).
+   */
+  private bindGroups = new Map<GPUBindGroupLayout, BindNode>();
+  private bindGroupCount = 0;
   private readonly arena: GPUBuffer;
   private readonly host = new ArrayBuffer(ARENA_BYTES);
   private readonly hostU32 = new Uint32Array(this.host);
@@ -38,6 +41,8 @@ export class GpuContext {
   private pass: GPUComputePassEncoder | null = null;
   /** The pipeline last set on the open pass: consecutive dispatches of one program skip setPipeline. */
   private passPipeline: GPUComputePipeline | null = null;
+  /** The dynamic offset array handed to setBindGroup, reused (no allocation per dispatch). */
+  private readonly dynOffset = [0];
   private readonly align: number;
   /** Buffers to destroy once the commands that use them are submitted. */
   private retired: GPUBuffer[] = [];
@@ -59,12 +64,6 @@ export class GpuContext {
 
   check(): void {
     if (this.lost !== null) throw new TrineError('DEVICE_LOST', `webgpu: the device was lost (${this.lost}); recreate the backend or fall back to another`);
-  }
-
-  idOf(b: GPUBuffer): number {
-    let id = this.bufferIds.get(b);
-    if (id === undefined) this.bufferIds.set(b, (id = this.nextBufferId++));
-    return id;
   }
 
   /** A storage buffer; size is checked against the device's limits first so a too-large request is a clear error. */
@@ -105,10 +104,10 @@ export class GpuContext {
     else b.destroy();
   }
 
-  private pipelineFor(p: Program): { pipeline: GPUComputePipeline; layout: GPUBindGroupLayout; layoutKey: string } {
+  private pipelineFor(p: Program): { pipeline: GPUComputePipeline; layout: GPUBindGroupLayout } {
     const known = this.byProgram.get(p);
     if (known) return known;
-    const e = { ...this.compile(p), layoutKey: p.bindings.join(',') };
+    const e = this.compile(p);
     this.byProgram.set(p, e);
     return e;
   }
@@ -159,20 +158,26 @@ export class GpuContext {
     this.hostU32.set(params, offset / 4);
     this.used = offset + Math.ceil(Math.max(bytes, 4) / this.align) * this.align;
 
-    const { pipeline, layout, layoutKey } = this.pipelineFor(p);
-    let key = layoutKey;
-    for (const b of buffers) key += `:${this.idOf(b)}`;
-    let group = this.bindGroups.get(key);
+    const { pipeline, layout } = this.pipelineFor(p);
+    if (this.bindGroupCount >= 4096) this.clearBindGroups();
+    let node: BindNode | undefined = this.bindGroups.get(layout);
+    if (!node) this.bindGroups.set(layout, (node = { next: new Map(), group: null }));
+    for (let i = 0; i < buffers.length; i++) {
+      const b = buffers[i]!;
+      let child: BindNode | undefined = node.next.get(b);
+      if (!child) node.next.set(b, (child = { next: new Map(), group: null }));
+      node = child;
+    }
+    let group = node.group;
     if (!group) {
-      if (this.bindGroups.size > 4096) this.bindGroups.clear();
-      group = this.device.createBindGroup({
+      group = node.group = this.device.createBindGroup({
         layout,
         entries: [
           { binding: 0, resource: { buffer: this.arena, offset: 0, size: PARAM_WINDOW_BYTES } },
           ...buffers.map((buffer, i) => ({ binding: i + 1, resource: { buffer } })),
         ],
       });
-      this.bindGroups.set(key, group);
+      this.bindGroupCount++;
     }
     if (!this.encoder) this.encoder = this.device.createCommandEncoder();
     if (!this.pass) {
@@ -183,16 +188,20 @@ export class GpuContext {
       this.pass.setPipeline(pipeline);
       this.passPipeline = pipeline;
     }
-    this.pass.setBindGroup(0, group, [offset]);
+    this.dynOffset[0] = offset;
+    this.pass.setBindGroup(0, group, this.dynOffset);
     this.pass.dispatchWorkgroups(groups[0], groups[1] ?? 1, groups[2] ?? 1);
     if (this.submitEvery > 0 && ++this.sinceFlush >= this.submitEvery) this.flush();
   }
 
-  /** Forget cached bind groups that name a buffer about to be destroyed. */
-  forget(b: GPUBuffer): void {
-    const id = this.bufferIds.get(b);
-    if (id === undefined) return;
-    for (const k of [...this.bindGroups.keys()]) if (k.split(':').slice(1).includes(String(id))) this.bindGroups.delete(k);
+  /** Forget cached bind groups that may name a buffer about to be destroyed (all of them: disposal is rare). */
+  forget(_b: GPUBuffer): void {
+    if (this.bindGroupCount > 0) this.clearBindGroups();
+  }
+
+  private clearBindGroups(): void {
+    this.bindGroups = new Map();
+    this.bindGroupCount = 0;
   }
 
   private endPass(): GPUCommandEncoder {
@@ -252,8 +261,13 @@ export class GpuContext {
     this.encoder = null;
     for (const b of this.staging) b.destroy();
     this.arena.destroy();
-    this.bindGroups.clear();
+    this.clearBindGroups();
   }
+}
+
+interface BindNode {
+  readonly next: Map<GPUBuffer, BindNode>;
+  group: GPUBindGroup | null;
 }
 
 const f32Scratch = new Float32Array(1);
