@@ -182,8 +182,15 @@ async function bench(): Promise<Record<string, number | string>> {
       log(`decode batch 1, ${every ? `submit every ${every} dispatches` : 'one submission per step'}: ${r.toFixed(1)} tok/s`);
       if (r > b1) (b1 = r), (best = every);
     }
+    // The same without the backend's op fusion (rmsNorm + quantizeActs, rope q + k), for comparison.
+    ctx.submitEvery = best;
+    const fusing = be as unknown as { fuse: boolean };
+    fusing.fuse = false;
+    const unfused = await decodeRate(model as BitNetModel<Handles>, be, shape.vocab, 1, steps, Math.min(4, steps));
+    fusing.fuse = true;
+    sweep.decode_b1_unfused_tok_s = +unfused.toFixed(1);
     ctx.submitEvery = 0;
-    log(`decode batch 1: ${b1.toFixed(1)} tok/s (best: submitEvery ${best})`);
+    log(`decode batch 1: ${b1.toFixed(1)} tok/s (best: submitEvery ${best}; without fusion ${unfused.toFixed(1)} tok/s)`);
     const b32 = batchSteps > 0 ? await decodeRate(model as BitNetModel<Handles>, be, shape.vocab, 32, batchSteps, 2) : NaN;
     log(`decode batch 32: ${b32.toFixed(1)} tok/s aggregate`);
     model.dispose();
