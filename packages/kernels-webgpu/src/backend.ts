@@ -55,8 +55,9 @@ export interface WebGpuBackendOptions {
    */
   reduction?: 'teams' | 'serial';
   /**
-   * Submit every this many dispatches, so the GPU starts on a step while the host still records it (default 0:
-   * one submission per step, submitted by `read`). Nothing is read back in between either way.
+   * Submit every this many dispatches, so the GPU starts on a step while the host still records it. Default: 16 on
+   * real GPUs (measured on an H200: 157.7 tok/s batch-1 decode vs 77.0 with one submission per step; 8 and 32 were
+   * slower), 0 on CPU emulators (one submission per step, submitted by `read`). Nothing is read back in between.
    */
   submitEvery?: number;
   /** Fuse an rmsNorm with the per_token quantizeActs of its output into one dispatch (default true). */
@@ -102,10 +103,10 @@ export class WebGpuBackend implements KernelBackend<GpuHandles> {
     this.maxBinding = Math.min(L.maxStorageBufferBindingSize, L.maxBufferSize);
     this.maxChunk = Math.min(this.maxBinding, options.maxMatrixChunkBytes ?? Infinity);
     this.dummy = this.ctx.createBuffer(4, 'placeholder');
-    this.ctx.submitEvery = Math.max(0, Math.floor(options.submitEvery ?? 0));
     this.fuse = options.fuse ?? true;
     const arch = acq.info.architecture || acq.info.vendor || 'gpu';
     const emulated = /swiftshader|llvmpipe|lavapipe/i.test(`${acq.info.architecture} ${acq.info.vendor} ${acq.info.description}`) || acq.isFallback;
+    this.ctx.submitEvery = Math.max(0, Math.floor(options.submitEvery ?? (emulated ? 0 : 16)));
     this.serial = (options.reduction ?? (emulated ? 'serial' : 'teams')) === 'serial';
     this.info = {
       name: 'webgpu',
