@@ -17,7 +17,7 @@ import {
 /** Backend packages this page can use, by registry name: each loads its factory on demand. */
 const BACKENDS = {
   wasm: async () => (await import('@trine/kernels-wasm')).wasmBackendFactory,
-  // webgpu: async () => (await import('@trine/kernels-webgpu')).webgpuBackendFactory,
+  webgpu: async () => (await import('@trine/kernels-webgpu')).webgpuBackendFactory,
 };
 
 const $ = (id) => document.getElementById(id);
@@ -31,6 +31,8 @@ for (const [name, load] of Object.entries(BACKENDS)) {
     console.warn(`backend ${name} unavailable:`, e);
   }
 }
+// `auto`: the registry's choice — the highest-priority backend that starts here (webgpu, else wasm).
+$('backend').append(new Option('auto', ''));
 for (const f of registeredBackends()) $('backend').append(new Option(f.name, f.name));
 $('threads').value = String(globalThis.crossOriginIsolated ? Math.min(navigator.hardwareConcurrency || 1, 8) : 1);
 
@@ -49,7 +51,7 @@ async function load() {
   engine = null;
   status('Loading…');
   const t0 = performance.now();
-  const backend = await resolveBackend({ force: $('backend').value, options: { threads: Number($('threads').value) || 1 } });
+  const backend = await resolveBackend({ force: $('backend').value || undefined, options: { threads: Number($('threads').value) || 1 } });
   try {
     // refuse a model the backend cannot hold before reading any tensor (wasm32: 4 GiB)
     const budget = backend.memoryAvailable;

@@ -67,6 +67,7 @@ export function demoMounts() {
     '/demo/': join(pkg, 'demo') + sep,
     '/pkg/core/dist/': join(pkg, '..', 'core', 'dist') + sep,
     '/pkg/kernels-wasm/dist/': join(pkg, 'dist') + sep,
+    '/pkg/kernels-webgpu/dist/': join(pkg, '..', 'kernels-webgpu', 'dist') + sep,
     '/vendor/jinja/': jinja + sep,
     '/vendor/otel-api/': otelApi + sep,
   };

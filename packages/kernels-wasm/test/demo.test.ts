@@ -26,8 +26,9 @@ afterAll(async () => {
 async function generateIn(
   query: string,
   pick?: (page: Page) => Promise<void>,
+  context: BrowserContext = browser.context,
 ): Promise<{ text: string; tokens: number; status: string; info: string; loaded: string }> {
-  const page = await browser.context.newPage();
+  const page = await context.newPage();
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
   try {
@@ -84,6 +85,20 @@ describe('demo page', () => {
       expect(r.tokens).toBeGreaterThan(0);
     } finally {
       await rm(dir, { recursive: true, force: true });
+    }
+  }, 300_000);
+
+  it('switches to the webgpu backend (Chromium with WebGPU on SwiftShader) and gives the wasm backend’s greedy text', async () => {
+    const webgpuBrowser = await launchChromium(['--enable-unsafe-webgpu']);
+    try {
+      const wasm = await generateIn('', (page) => page.selectOption('#backend', 'wasm').then(() => undefined), webgpuBrowser.context);
+      const gpu = await generateIn('', (page) => page.selectOption('#backend', 'webgpu').then(() => undefined), webgpuBrowser.context);
+      expect(wasm.info).toMatch(/^wasm · /);
+      expect(gpu.info).toMatch(/^webgpu · browser:/);
+      expect(gpu.status).toMatch(/^Done: \d+ tokens/);
+      expect(gpu.text).toBe(wasm.text);
+    } finally {
+      await webgpuBrowser.close();
     }
   }, 300_000);
 });

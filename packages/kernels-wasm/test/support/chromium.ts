@@ -6,7 +6,8 @@ import { chromium, type BrowserContext } from 'playwright-core';
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
-export async function launchChromium(): Promise<{ context: BrowserContext; close(): Promise<void> }> {
+/** `extraArgs`: e.g. `--enable-unsafe-webgpu`, which exposes Chromium's SwiftShader WebGPU adapter without a GPU. */
+export async function launchChromium(extraArgs: readonly string[] = []): Promise<{ context: BrowserContext; close(): Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), 'trine-chromium-'));
   const context = await chromium.launchPersistentContext(dir, {
     executablePath: CHROMIUM,
@@ -19,6 +20,7 @@ export async function launchChromium(): Promise<{ context: BrowserContext; close
       '--disable-sync',
       '--disable-quic',
       '--no-default-browser-check',
+      ...extraArgs,
     ],
   });
   return {
