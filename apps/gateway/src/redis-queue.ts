@@ -52,8 +52,9 @@ export class RedisJobQueue implements JobQueue {
   private readonly all = new Set<Redis>();
 
   constructor(private readonly redisUrl: string) {
-    // Producers fail fast when Redis is down (the caller gets UNAVAILABLE) instead of queueing commands.
-    this.redis = new Redis(redisUrl, { maxRetriesPerRequest: 2 });
+    // Producers fail fast when Redis is down (the caller gets UNAVAILABLE) instead of queueing commands: with an
+    // offline queue, commands waited through ioredis's growing reconnect delays (1.6 s measured while Redis was down).
+    this.redis = new Redis(redisUrl, { maxRetriesPerRequest: 2, enableOfflineQueue: false });
     this.redis.on('error', () => undefined); // reconnects by itself; calls in flight fail with UNAVAILABLE
     this.queue = new Queue<InferenceJob>(keys.queueName, { connection: this.redis, prefix: keys.prefix });
     this.redis.defineCommand('trineAdmit', { numberOfKeys: 6, lua: ADMIT });
