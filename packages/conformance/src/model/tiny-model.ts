@@ -1,4 +1,6 @@
 import {
+  bitnetArchMetadata,
+  blockTensors,
   encodeTernary,
   f32ToF16,
   roundF16,
@@ -42,16 +44,10 @@ export function buildTinyModel(s: TinyModelSpec): Uint8Array {
   const metadata: [string, GgufValue][] = [
     ['general.architecture', gv.str(a)],
     ['general.name', gv.str(`conformance-${a}-${s.ternary}`)],
-    [`${a}.vocab_size`, gv.u32(s.vocab)],
-    [`${a}.context_length`, gv.u32(s.context)],
-    [`${a}.embedding_length`, gv.u32(s.hidden)],
-    [`${a}.block_count`, gv.u32(s.layers)],
-    [`${a}.feed_forward_length`, gv.u32(s.ffn)],
-    [`${a}.rope.dimension_count`, gv.u32(headDim)],
-    [`${a}.attention.head_count`, gv.u32(s.heads)],
-    [`${a}.attention.head_count_kv`, gv.u32(s.kvHeads)],
-    [`${a}.attention.layer_norm_rms_epsilon`, gv.f32(1e-5)],
-    [`${a}.rope.freq_base`, gv.f32(500000)],
+    ...bitnetArchMetadata({
+      arch: a, vocab: s.vocab, context: s.context, hidden: s.hidden, layers: s.layers, ffn: s.ffn,
+      ropeDim: headDim, heads: s.heads, kvHeads: s.kvHeads, rmsEps: 1e-5, ropeTheta: 500000,
+    }),
     ['tokenizer.ggml.model', gv.str('gpt2')],
     ['tokenizer.ggml.pre', gv.str('llama-bpe')],
     ['tokenizer.ggml.tokens', gv.strs(tokens)],
@@ -80,20 +76,12 @@ export function buildTinyModel(s: TinyModelSpec): Uint8Array {
   for (let i = 0; i < embd.length; i++) embd[i] = f32ToF16(0.15 * rng.normal());
   tensors.push({ name: 'token_embd.weight', ne: [s.hidden, s.vocab], type: 'F16', data: new Uint8Array(embd.buffer) });
   norm('output_norm.weight', s.hidden);
-  const kvDim = s.kvHeads * headDim;
   for (let l = 0; l < s.layers; l++) {
-    const b = `blk.${l}`;
-    norm(`${b}.attn_norm.weight`, s.hidden);
-    proj(`${b}.attn_q.weight`, s.hidden, s.hidden);
-    proj(`${b}.attn_k.weight`, s.hidden, kvDim);
-    proj(`${b}.attn_v.weight`, s.hidden, kvDim);
-    proj(`${b}.attn_output.weight`, s.hidden, s.hidden);
-    norm(`${b}.attn_sub_norm.weight`, s.hidden);
-    norm(`${b}.ffn_norm.weight`, s.hidden);
-    proj(`${b}.ffn_gate.weight`, s.hidden, s.ffn);
-    proj(`${b}.ffn_up.weight`, s.hidden, s.ffn);
-    proj(`${b}.ffn_down.weight`, s.ffn, s.hidden);
-    norm(`${b}.ffn_sub_norm.weight`, s.ffn);
+    for (const [short, ne] of blockTensors({ hidden: s.hidden, heads: s.heads, kvHeads: s.kvHeads, headDim, ffn: s.ffn })) {
+      const name = `blk.${l}.${short}.weight`;
+      if (ne.length === 1) norm(name, ne[0]!);
+      else proj(name, ne[0]!, ne[1]!);
+    }
   }
   return writeGguf(metadata, tensors);
 }

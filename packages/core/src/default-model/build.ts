@@ -8,6 +8,8 @@
  */
 import type { GgufValue, GgufWriteTensor } from '../formats/gguf/index.js';
 import { gv, writeGguf } from '../formats/gguf/index.js';
+import { bitnetArchMetadata } from '../formats/gguf/model.js';
+import { blockTensors } from '../formats/model-check.js';
 import { SplitMix64 } from '../generate/rng.js';
 import type { TokenizerSpec } from '../tokenizer/spec.js';
 import { f32ToF16, roundF16 } from '../quant/f16.js';
@@ -123,23 +125,16 @@ export function defaultModelContents(tokenizer: TokenizerSpec): { metadata: [str
   const s = DEFAULT_MODEL_SHAPE;
   const vocab = tokenizer.tokens.length;
   const headDim = s.hidden / s.heads;
-  const kvDim = s.kvHeads * headDim;
   const rng = new WeightRng(DEFAULT_MODEL_SEED);
   const a = s.arch;
   const metadata: [string, GgufValue][] = [
     ['general.architecture', gv.str(a)],
     ['general.name', gv.str(DEFAULT_MODEL_NAME)],
     ['general.description', gv.str('Trine embedded default model: the BitNet b1.58 2B4T architecture at toy size with random weights.')],
-    [`${a}.vocab_size`, gv.u32(vocab)],
-    [`${a}.context_length`, gv.u32(s.context)],
-    [`${a}.embedding_length`, gv.u32(s.hidden)],
-    [`${a}.block_count`, gv.u32(s.layers)],
-    [`${a}.feed_forward_length`, gv.u32(s.ffn)],
-    [`${a}.rope.dimension_count`, gv.u32(headDim)],
-    [`${a}.attention.head_count`, gv.u32(s.heads)],
-    [`${a}.attention.head_count_kv`, gv.u32(s.kvHeads)],
-    [`${a}.attention.layer_norm_rms_epsilon`, gv.f32(s.rmsEps)],
-    [`${a}.rope.freq_base`, gv.f32(s.ropeTheta)],
+    ...bitnetArchMetadata({
+      arch: a, vocab, context: s.context, hidden: s.hidden, layers: s.layers, ffn: s.ffn,
+      ropeDim: headDim, heads: s.heads, kvHeads: s.kvHeads, rmsEps: s.rmsEps, ropeTheta: s.ropeTheta,
+    }),
     ['general.file_type', gv.u32(40)], // LLAMA_FTYPE_MOSTLY_I2_S
     ...tokenizerMetadata(tokenizer),
   ];
@@ -163,18 +158,11 @@ export function defaultModelContents(tokenizer: TokenizerSpec): { metadata: [str
   tensors.push({ name: 'token_embd.weight', ne: [s.hidden, vocab], type: 'F16', data: new Uint8Array(embd.buffer) });
   norm('output_norm.weight', s.hidden);
   for (let l = 0; l < s.layers; l++) {
-    const b = `blk.${l}`;
-    norm(`${b}.attn_norm.weight`, s.hidden);
-    ternary(`${b}.attn_q.weight`, s.hidden, s.hidden);
-    ternary(`${b}.attn_k.weight`, s.hidden, kvDim);
-    ternary(`${b}.attn_v.weight`, s.hidden, kvDim);
-    ternary(`${b}.attn_output.weight`, s.hidden, s.hidden);
-    norm(`${b}.attn_sub_norm.weight`, s.hidden);
-    norm(`${b}.ffn_norm.weight`, s.hidden);
-    ternary(`${b}.ffn_gate.weight`, s.hidden, s.ffn);
-    ternary(`${b}.ffn_up.weight`, s.hidden, s.ffn);
-    ternary(`${b}.ffn_down.weight`, s.ffn, s.hidden);
-    norm(`${b}.ffn_sub_norm.weight`, s.ffn);
+    for (const [short, ne] of blockTensors({ hidden: s.hidden, heads: s.heads, kvHeads: s.kvHeads, headDim, ffn: s.ffn })) {
+      const name = `blk.${l}.${short}.weight`;
+      if (ne.length === 1) norm(name, ne[0]!);
+      else ternary(name, ne[0]!, ne[1]!);
+    }
   }
   return { metadata, tensors };
 }

@@ -25,23 +25,40 @@ export interface TensorEntry {
 export const TERNARY_TYPES = new Set(['I2_S', 'TQ1_0', 'TQ2_0', 'U8_PACKED']);
 const FLOAT_TYPES = new Set(['F32', 'F16', 'BF16']);
 
-/** The projections of one block: [GGUF short name, ne[0] (in), ne[1] (out)]. */
-export function blockProjections(c: BitNetConfig): [string, number, number][] {
+/** The dimensions a block's layout depends on. */
+export type BlockShape = Pick<BitNetConfig, 'hidden' | 'heads' | 'kvHeads' | 'headDim' | 'ffn'>;
+
+/**
+ * One block's tensors in the order bitnet.cpp's converter writes them (and Trine's random-weight generators draw
+ * them, so a generator's output depends on this order): [GGUF short name, ne]. Norms have ne = [length],
+ * projections ne = [in, out].
+ */
+export function blockTensors(c: BlockShape): [string, readonly number[]][] {
+  const q = c.heads * c.headDim;
   const kv = c.kvHeads * c.headDim;
   return [
-    ['attn_q', c.hidden, c.heads * c.headDim],
-    ['attn_k', c.hidden, kv],
-    ['attn_v', c.hidden, kv],
-    ['attn_output', c.heads * c.headDim, c.hidden],
-    ['ffn_gate', c.hidden, c.ffn],
-    ['ffn_up', c.hidden, c.ffn],
-    ['ffn_down', c.ffn, c.hidden],
+    ['attn_norm', [c.hidden]],
+    ['attn_q', [c.hidden, q]],
+    ['attn_k', [c.hidden, kv]],
+    ['attn_v', [c.hidden, kv]],
+    ['attn_output', [q, c.hidden]],
+    ['attn_sub_norm', [q]],
+    ['ffn_norm', [c.hidden]],
+    ['ffn_gate', [c.hidden, c.ffn]],
+    ['ffn_up', [c.hidden, c.ffn]],
+    ['ffn_down', [c.ffn, c.hidden]],
+    ['ffn_sub_norm', [c.ffn]],
   ];
 }
 
+/** The projections of one block: [GGUF short name, ne[0] (in), ne[1] (out)]. */
+export function blockProjections(c: BlockShape): [string, number, number][] {
+  return blockTensors(c).flatMap(([n, ne]) => (ne.length === 2 ? [[n, ne[0]!, ne[1]!] as [string, number, number]] : []));
+}
+
 /** The norms of one block: [GGUF short name, length]. */
-export function blockNorms(c: BitNetConfig): [string, number][] {
-  return [['attn_norm', c.hidden], ['attn_sub_norm', c.heads * c.headDim], ['ffn_norm', c.hidden], ['ffn_sub_norm', c.ffn]];
+export function blockNorms(c: BlockShape): [string, number][] {
+  return blockTensors(c).flatMap(([n, ne]) => (ne.length === 1 ? [[n, ne[0]!] as [string, number]] : []));
 }
 
 export function checkRange(field: string, v: number, min: number, max: number): number {

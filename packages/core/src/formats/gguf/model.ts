@@ -8,6 +8,8 @@ import { floatBytesToF32, floatHostTensor } from '../float-tensors.js';
 import { BITNET_ARCHS, MODEL_LIMITS, type TensorEntry, checkConfig, checkTensors, checkTokenizer } from '../model-check.js';
 import { metaFloat, metaInt, metaString, requireInt, requireString } from './meta.js';
 import { type GgufFile, type GgufOpenOptions, openGguf } from './reader.js';
+import type { GgufValue } from './types.js';
+import { gv } from './writer.js';
 
 export interface OpenModelOptions extends GgufOpenOptions {}
 
@@ -48,6 +50,25 @@ export function bitnetConfigFromGguf(g: GgufFile, ternaryType?: string): BitNetC
   };
   checkConfig(config, p);
   return config;
+}
+
+/** The hyper-parameter keys `bitnetConfigFromGguf` reads, as a writer emits them (bitnet.cpp's converter's order). */
+export function bitnetArchMetadata(
+  c: Pick<BitNetConfig, 'arch' | 'vocab' | 'context' | 'hidden' | 'layers' | 'ffn' | 'ropeDim' | 'heads' | 'kvHeads' | 'rmsEps' | 'ropeTheta'>,
+): [string, GgufValue][] {
+  const p = c.arch;
+  return [
+    [`${p}.vocab_size`, gv.u32(c.vocab)],
+    [`${p}.context_length`, gv.u32(c.context)],
+    [`${p}.embedding_length`, gv.u32(c.hidden)],
+    [`${p}.block_count`, gv.u32(c.layers)],
+    [`${p}.feed_forward_length`, gv.u32(c.ffn)],
+    [`${p}.rope.dimension_count`, gv.u32(c.ropeDim)],
+    [`${p}.attention.head_count`, gv.u32(c.heads)],
+    [`${p}.attention.head_count_kv`, gv.u32(c.kvHeads)],
+    [`${p}.attention.layer_norm_rms_epsilon`, gv.f32(c.rmsEps)],
+    [`${p}.rope.freq_base`, gv.f32(c.ropeTheta)],
+  ];
 }
 
 /** A validated GGUF as a ModelSource: config, tokenizer and every required tensor are checked before returning. */

@@ -5,6 +5,8 @@
  */
 import { WeightRng, tokenizerMetadata } from '../../default-model/build.js';
 import { gv, writeGguf, type GgufValue, type GgufWriteTensor } from '../../formats/gguf/index.js';
+import { bitnetArchMetadata } from '../../formats/gguf/model.js';
+import { blockTensors } from '../../formats/model-check.js';
 import { f32ToF16, roundF16 } from '../../quant/f16.js';
 import { encodeTernary, ternaryGgufBytes } from '../../quant/ternary.js';
 import { BYTE_TO_CHAR } from '../../tokenizer/byte-level.js';
@@ -42,16 +44,10 @@ export function randomModelBytes(s: RandomModelShape): Uint8Array {
   const metadata: [string, GgufValue][] = [
     ['general.architecture', gv.str(a)],
     ['general.name', gv.str(`random-${a}-${s.ternary}`)],
-    [`${a}.vocab_size`, gv.u32(vocab)],
-    [`${a}.context_length`, gv.u32(s.context)],
-    [`${a}.embedding_length`, gv.u32(s.hidden)],
-    [`${a}.block_count`, gv.u32(s.layers)],
-    [`${a}.feed_forward_length`, gv.u32(s.ffn)],
-    [`${a}.rope.dimension_count`, gv.u32(s.ropeDim ?? headDim)],
-    [`${a}.attention.head_count`, gv.u32(s.heads)],
-    [`${a}.attention.head_count_kv`, gv.u32(s.kvHeads)],
-    [`${a}.attention.layer_norm_rms_epsilon`, gv.f32(1e-5)],
-    [`${a}.rope.freq_base`, gv.f32(500000)],
+    ...bitnetArchMetadata({
+      arch: a, vocab: vocab, context: s.context, hidden: s.hidden, layers: s.layers, ffn: s.ffn,
+      ropeDim: s.ropeDim ?? headDim, heads: s.heads, kvHeads: s.kvHeads, rmsEps: 1e-5, ropeTheta: 500000,
+    }),
     ...tokenizerMetadata(tokenizer),
   ];
   const tensors: GgufWriteTensor[] = [];
@@ -71,20 +67,12 @@ export function randomModelBytes(s: RandomModelShape): Uint8Array {
   for (let i = 0; i < embd.length; i++) embd[i] = f32ToF16(0.15 * rng.normal());
   tensors.push({ name: 'token_embd.weight', ne: [s.hidden, vocab], type: 'F16', data: new Uint8Array(embd.buffer) });
   norm('output_norm.weight', s.hidden);
-  const kvDim = s.kvHeads * headDim;
   for (let l = 0; l < s.layers; l++) {
-    const b = `blk.${l}`;
-    norm(`${b}.attn_norm.weight`, s.hidden);
-    ternary(`${b}.attn_q.weight`, s.hidden, s.hidden);
-    ternary(`${b}.attn_k.weight`, s.hidden, kvDim);
-    ternary(`${b}.attn_v.weight`, s.hidden, kvDim);
-    ternary(`${b}.attn_output.weight`, s.hidden, s.hidden);
-    norm(`${b}.attn_sub_norm.weight`, s.hidden);
-    norm(`${b}.ffn_norm.weight`, s.hidden);
-    ternary(`${b}.ffn_gate.weight`, s.hidden, s.ffn);
-    ternary(`${b}.ffn_up.weight`, s.hidden, s.ffn);
-    ternary(`${b}.ffn_down.weight`, s.ffn, s.hidden);
-    norm(`${b}.ffn_sub_norm.weight`, s.ffn);
+    for (const [short, ne] of blockTensors({ hidden: s.hidden, heads: s.heads, kvHeads: s.kvHeads, headDim, ffn: s.ffn })) {
+      const name = `blk.${l}.${short}.weight`;
+      if (ne.length === 1) norm(name, ne[0]!);
+      else ternary(name, ne[0]!, ne[1]!);
+    }
   }
   return writeGguf(metadata, tensors);
 }
