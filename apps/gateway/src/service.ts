@@ -107,9 +107,6 @@ export class InferenceHandlers {
     deps.metrics.requests++;
     const apiKey = this.admitCaller(call);
     if (deps.rateLimiter) await deps.rateLimiter.take(apiKey);
-    // The admission count is read while the prompt is tokenized (one Redis round trip off the critical path).
-    const depth = deps.queue.depth();
-    depth.catch(() => undefined);
     const v = await validateGenerate(call.request, deps.catalog(), deps.limits);
     const verdict = deps.policy.checkPrompt(v.request);
     if (!verdict.allowed) throw new TrineError('POLICY_DENIED', verdict.reason);
@@ -130,8 +127,6 @@ export class InferenceHandlers {
       deps.metrics.cacheMisses++;
     }
 
-    // A fast refusal from the count read above; the exact bound is enforced atomically by submit below.
-    if ((await depth) >= deps.maxQueue) throw new TrineError('OVERLOADED', `the queue is full (${deps.maxQueue} requests); retry later`);
     const deadline = deadlineOf(call, acceptedAt, deps.maxRequestMs);
     if (deadline <= Date.now()) throw new TrineError('DEADLINE_EXCEEDED', 'the deadline passed before the request was queued');
 

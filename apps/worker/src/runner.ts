@@ -3,6 +3,7 @@
  * (BullMQ) and the standalone server's in-process queue both call this: one code path, two queues.
  */
 import { TrineError } from '@trine/core';
+import type { GenerateEvent } from '@trine/core';
 import type { ModelHost } from './engine-host.js';
 import type { InferenceJob, StreamEvent } from './protocol.js';
 import { toWireError } from './wire-error.js';
@@ -18,7 +19,8 @@ export type StopReason = 'cancel' | 'deadline' | 'lock-lost' | 'shutdown';
 export type RunOutcome = 'done' | 'failed' | 'cancelled' | 'expired' | 'handed-back';
 
 export interface RunContext {
-  readonly attempt: number;
+  /** Which run of the request this is; may still be on its way from Redis (generation starts meanwhile). */
+  readonly attempt: number | Promise<number>;
   readonly workerId: string;
   /** Aborted with a StopReason as `reason`. */
   readonly signal: AbortSignal;
@@ -27,20 +29,56 @@ export interface RunContext {
 
 export async function runJob(host: ModelHost, job: InferenceJob, sink: EventSink, ctx: RunContext): Promise<RunOutcome> {
   const now = ctx.now ?? Date.now;
-  const { attempt } = ctx;
+  let attempt = typeof ctx.attempt === 'number' ? ctx.attempt : 0;
   const emit = (e: StreamEvent): Promise<void> => sink.append(job.requestId, e);
   const expired = (): Promise<RunOutcome> =>
     emit({ t: 'err', attempt, error: { code: 'DEADLINE_EXCEEDED', message: 'deadline exceeded before the request finished' } }).then(() => 'expired');
 
   // A job whose deadline passed while it waited never starts.
-  if (now() >= job.deadline) return expired();
-  if (ctx.signal.aborted) return stopped(ctx.signal.reason as StopReason);
+  if (now() >= job.deadline) {
+    attempt = await ctx.attempt;
+    return expired();
+  }
+  if (ctx.signal.aborted) {
+    attempt = await ctx.attempt;
+    return stopped(ctx.signal.reason as StopReason);
+  }
 
   const engineAbort = new AbortController();
   const onStop = (): void => engineAbort.abort(ctx.signal.reason);
   ctx.signal.addEventListener('abort', onStop, { once: true });
   const deadlineTimer = setTimeout(() => engineAbort.abort('deadline' satisfies StopReason), Math.max(0, job.deadline - now()));
   deadlineTimer.unref?.();
+
+  // The engine starts on the prompt while the attempt number is read (one Redis round trip off the first token);
+  // its events wait in the generator until the start event, which carries the attempt, is written.
+  const generation = host.generate(job.request, engineAbort.signal)[Symbol.asyncIterator]();
+  const first = generation.next();
+  first.catch(() => undefined); // awaited below; an early failure must not count as unhandled meanwhile
+  async function* events(): AsyncGenerator<GenerateEvent, void, undefined> {
+    let finished = false;
+    try {
+      for (let r = await first; !r.done; r = await generation.next()) yield r.value;
+      finished = true;
+    } finally {
+      if (!finished) await generation.return?.(undefined);
+    }
+  }
+  try {
+    attempt = await ctx.attempt;
+  } catch (e) {
+    engineAbort.abort('lock-lost' satisfies StopReason);
+    clearTimeout(deadlineTimer);
+    ctx.signal.removeEventListener('abort', onStop);
+    try {
+      for await (const _ of events()) {
+        // drain the aborted generation so the engine thread forgets it
+      }
+    } catch {
+      // the aborted generation's own ending; the Redis failure below is what the job reports
+    }
+    throw e;
+  }
 
   async function stopped(reason: StopReason | undefined): Promise<RunOutcome> {
     if (reason === 'deadline') return expired();
@@ -74,8 +112,10 @@ export async function runJob(host: ModelHost, job: InferenceJob, sink: EventSink
 
   try {
     await send({ t: 'start', attempt, worker: ctx.workerId, queueMs: Math.max(0, now() - job.acceptedAt) });
-    for await (const ev of host.generate(job.request, engineAbort.signal)) {
+    for await (const ev of events()) {
       if (ev.type === 'token') {
+        // Stopped (cancel, deadline, lost lock): a token computed before the stop took effect is not written.
+        if (engineAbort.signal.aborted) continue;
         await send({
           t: 'tok',
           attempt,

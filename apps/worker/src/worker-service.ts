@@ -107,22 +107,32 @@ export class WorkerService {
     this.running.set(data.requestId, ac);
     bullSignal?.addEventListener('abort', () => ac.abort('lock-lost' satisfies StopReason), { once: true });
     try {
-      // One round trip: was it cancelled while it waited (the pub/sub message found no worker holding it)? And
-      // which attempt is this — counted in Redis, not by BullMQ, so a restarted job's events are told apart exactly.
-      const [cancelled, counted] = (await this.redis.multi().exists(keys.cancelled(data.requestId)).incr(keys.attempts(data.requestId)).pexpire(keys.attempts(data.requestId), EVENT_TTL_MS).exec()) ?? [];
-      if (cancelled?.[1] === 1) ac.abort('cancel' satisfies StopReason);
-      const attempt = Number(counted?.[1] ?? 1);
+      // One round trip, overlapped with the engine's start on the prompt: was it cancelled while it waited (the
+      // pub/sub message found no worker holding it)? And which attempt is this — counted in Redis, not by BullMQ, so
+      // a restarted job's events are told apart exactly.
+      const attempt = this.redis
+        .multi()
+        .exists(keys.cancelled(data.requestId))
+        .incr(keys.attempts(data.requestId))
+        .pexpire(keys.attempts(data.requestId), EVENT_TTL_MS)
+        .exec()
+        .then((replies) => {
+          const [cancelled, counted] = replies ?? [];
+          if (cancelled?.[1] === 1) ac.abort('cancel' satisfies StopReason);
+          return Number(counted?.[1] ?? 1);
+        });
       this.counters.started++;
       const parent = propagation.extract(ROOT_CONTEXT, data.trace);
       const outcome = await tracer.startActiveSpan(
         'worker.generate',
-        { kind: SpanKind.CONSUMER, attributes: { 'trine.request_id': data.requestId, 'trine.attempt': attempt } },
+        { kind: SpanKind.CONSUMER, attributes: { 'trine.request_id': data.requestId } },
         parent,
         async (span) => {
+          void attempt.then((n) => span.setAttribute('trine.attempt', n), () => undefined);
           try {
             const outcome = await runJob(this.opts.host, data, this.sink, { attempt, workerId: this.workerId, signal: ac.signal });
             // Inside the span: the line carries the request's trace_id/span_id.
-            this.log('job finished', { requestId: data.requestId, attempt, outcome });
+            this.log('job finished', { requestId: data.requestId, attempt: await attempt, outcome });
             return outcome;
           } finally {
             span.end();

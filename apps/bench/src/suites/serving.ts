@@ -1,9 +1,18 @@
 /**
- * Serving suite: request latency percentiles (time to first token, whole request) and aggregate tokens/s at each
- * concurrency level, through the gRPC gateway (standalone mode: gateway + engine thread, real gRPC over loopback,
- * response cache off) and in-process through core's Engine (the same continuous batching, no RPC), on the same
- * model file, backend and threads. Each concurrency level runs `concurrency × requestsPerClient` requests.
+ * Serving suite: latency percentiles (time to first token, gaps between tokens, whole request) and aggregate
+ * tokens/s at each concurrency level, on the same model file, backend and threads, three ways:
+ * - `in-process`: core's Engine called directly (the same continuous batching, no RPC);
+ * - `gateway`: the standalone server (gateway + engine thread in one process, real gRPC over loopback);
+ * - `distributed`: gateway and worker as separate processes with BullMQ/Redis between them, as deployed (a
+ *   private redis-server on a free loopback port; skipped when `redis-server` is not installed).
+ * `queue-hop` rows are what the distributed path adds over in-process (the serving issue's target: ≤ 2 ms p50,
+ * ≤ 10 ms p99) and over the standalone gateway (the queue alone, gRPC excluded). Response caches are off.
+ * Each concurrency level runs `concurrency × requestsPerClient` requests.
  */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { DEFAULT_SAMPLING, Engine, registerBackend } from '@trine/core';
 import { backendFactory } from '../backends.js';
 import type { JobAnswer, ServingJob } from '../jobs.js';
@@ -13,6 +22,28 @@ interface Sample {
   ttftMs: number;
   totalMs: number;
   tokens: number;
+  /** Milliseconds between consecutive tokens as the caller received them. */
+  gapsMs: number[];
+}
+
+/** Times one streamed request: `next` yields how many tokens each message or event carried. */
+async function timeStream(tokensPerMessage: AsyncIterable<number>): Promise<Sample> {
+  const t0 = performance.now();
+  let ttft = -1;
+  let last = 0;
+  let tokens = 0;
+  const gapsMs: number[] = [];
+  for await (const n of tokensPerMessage) {
+    if (n === 0) continue;
+    const t = performance.now();
+    if (ttft < 0) ttft = t - t0;
+    else gapsMs.push(t - last);
+    // Tokens arriving together in one message: the later ones came with no gap.
+    for (let i = 1; i < n; i++) gapsMs.push(0);
+    last = t;
+    tokens += n;
+  }
+  return { ttftMs: ttft < 0 ? performance.now() - t0 : ttft, totalMs: performance.now() - t0, tokens, gapsMs };
 }
 
 type OneRequest = () => Promise<Sample>;
@@ -34,11 +65,13 @@ function summarize(job: ServingJob, variant: string, concurrency: number, r: { s
   const base = { suite: 'serving' as const, engine: 'trine', backend: job.backend, variant, shape: job.shape, threads: job.threads, batch: concurrency };
   const ttft = r.samples.map((s) => s.ttftMs).sort((a, b) => a - b);
   const total = r.samples.map((s) => s.totalMs).sort((a, b) => a - b);
+  const gaps = r.samples.flatMap((s) => s.gapsMs).sort((a, b) => a - b);
   const tokens = r.samples.reduce((a, s) => a + s.tokens, 0);
   const note = `${r.samples.length} requests × ≤${job.maxTokens} tokens`;
   const out: BenchResult[] = [];
   for (const p of [50, 95, 99]) {
     out.push({ ...base, metric: `ttft_p${p}_ms`, value: pct(ttft, p), unit: 'ms', higherIsBetter: false, note });
+    if (gaps.length > 0) out.push({ ...base, metric: `per_token_p${p}_ms`, value: pct(gaps, p), unit: 'ms', higherIsBetter: false, note });
     out.push({ ...base, metric: `latency_p${p}_ms`, value: pct(total, p), unit: 'ms', higherIsBetter: false, note });
   }
   out.push({ ...base, metric: 'throughput_tokens_per_s', value: tokens / r.seconds, unit: 'tok/s', higherIsBetter: true, note });
@@ -52,20 +85,12 @@ async function inProcess(job: ServingJob): Promise<BenchResult[]> {
   if ('unavailable' in f) throw new Error(f.unavailable);
   registerBackend(f.factory);
   const maxConc = Math.max(...job.concurrency);
-  const engine = await Engine.load({ model: job.modelPath, backend: job.backend, threads: job.threads, maxBatch: maxConc, context: job.context, maxBatchTokens: 64, maxQueue: 1024 });
+  const engine = await Engine.load({ model: job.modelPath, backend: job.backend, threads: job.threads, maxBatch: maxConc, context: job.context, maxQueue: 1024 });
   try {
-    const request: OneRequest = async () => {
-      const t0 = performance.now();
-      let ttft = -1;
-      let tokens = 0;
-      for await (const e of engine.generate({ prompt: PROMPT, sampling: { ...DEFAULT_SAMPLING, maxTokens: job.maxTokens } })) {
-        if (e.type === 'token') {
-          if (ttft < 0) ttft = performance.now() - t0;
-          tokens++;
-        }
-      }
-      return { ttftMs: ttft < 0 ? performance.now() - t0 : ttft, totalMs: performance.now() - t0, tokens };
-    };
+    const request: OneRequest = () =>
+      timeStream((async function* () {
+        for await (const e of engine.generate({ prompt: PROMPT, sampling: { ...DEFAULT_SAMPLING, maxTokens: job.maxTokens } })) yield e.type === 'token' ? 1 : 0;
+      })());
     await request(); // warm-up
     const out: BenchResult[] = [];
     for (const c of job.concurrency) out.push(...summarize(job, 'in-process', c, await level(c, c === 1 ? job.requestsAtOne : 1, request)));
@@ -80,7 +105,6 @@ interface Client { stream(input: { prompt: string; maxTokens?: number; temperatu
 
 async function throughGateway(job: ServingJob): Promise<BenchResult[]> {
   const gateway = (await import('@trine/gateway' as string)) as { startStandalone(env: NodeJS.ProcessEnv): Promise<{ port: number; stop(graceMs?: number): Promise<void> }> };
-  const clientMod = (await import('@trine/client' as string)) as { TrineClient: new (o: { address: string }) => Client };
   const maxConc = Math.max(...job.concurrency);
   const running = await gateway.startStandalone({
     ...process.env,
@@ -95,26 +119,131 @@ async function throughGateway(job: ServingJob): Promise<BenchResult[]> {
     TRINE_API_KEYS: '',
     TRINE_RATE_LIMIT: '',
   });
-  const client = new clientMod.TrineClient({ address: `127.0.0.1:${running.port}` });
+  const client = new (await loadClient())({ address: `127.0.0.1:${running.port}` });
   try {
-    const request: OneRequest = async () => {
-      const t0 = performance.now();
-      let ttft = -1;
-      let tokens = 0;
-      for await (const m of client.stream({ prompt: PROMPT, maxTokens: job.maxTokens, temperature: 0 })) {
-        if (m.tokens.length > 0 && ttft < 0) ttft = performance.now() - t0;
-        tokens += m.tokens.length;
-      }
-      return { ttftMs: ttft < 0 ? performance.now() - t0 : ttft, totalMs: performance.now() - t0, tokens };
-    };
-    await request();
-    const out: BenchResult[] = [];
-    for (const c of job.concurrency) out.push(...summarize(job, 'gateway', c, await level(c, c === 1 ? job.requestsAtOne : 1, request)));
-    return out;
+    return await measureClient(job, 'gateway', client);
   } finally {
     client.close?.();
     await running.stop(1000);
   }
+}
+
+async function loadClient(): Promise<new (o: { address: string }) => Client> {
+  return ((await import('@trine/client' as string)) as { TrineClient: new (o: { address: string }) => Client }).TrineClient;
+}
+
+async function measureClient(job: ServingJob, variant: string, client: Client): Promise<BenchResult[]> {
+  const request: OneRequest = () =>
+    timeStream((async function* () {
+      for await (const m of client.stream({ prompt: PROMPT, maxTokens: job.maxTokens, temperature: 0 })) yield m.tokens.length;
+    })());
+  // Warm-up: connections, JIT and first-request paths are not what a steady-state request costs.
+  for (let i = 0; i < 3; i++) await request();
+  const out: BenchResult[] = [];
+  for (const c of job.concurrency) out.push(...summarize(job, variant, c, await level(c, c === 1 ? job.requestsAtOne : 1, request)));
+  return out;
+}
+
+/** A Trine process (gateway or worker, from dist) that logs JSON lines; resolves once it logs `msg`, with its lines. */
+function startProcess(file: string, env: NodeJS.ProcessEnv, msg: string, timeoutMs = 120_000): Promise<{ child: ChildProcess; lines: Record<string, unknown>[] }> {
+  const child = spawn(process.execPath, [file], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let buf = '';
+  let stderr = '';
+  const lines: Record<string, unknown>[] = [];
+  child.stderr!.on('data', (d: Buffer) => void (stderr = (stderr + d.toString()).slice(-4000)));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${file}: no '${msg}' within ${timeoutMs} ms: ${stderr}`)), timeoutMs);
+    child.once('exit', (code) => reject(new Error(`${file} exited (${code}): ${stderr}`)));
+    child.stdout!.on('data', (d: Buffer) => {
+      buf += d.toString();
+      for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
+        const text = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        try {
+          const line = JSON.parse(text) as Record<string, unknown>;
+          lines.push(line);
+          if (line.msg === msg) {
+            clearTimeout(timer);
+            resolve({ child, lines });
+          }
+        } catch {
+          // not a log line
+        }
+      }
+    });
+  });
+}
+
+function stopProcess(child: ChildProcess): Promise<void> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve();
+    const kill = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    child.once('exit', () => (clearTimeout(kill), resolve()));
+    child.kill('SIGTERM');
+  });
+}
+
+/** The folder holding the package.json of the package that `file` belongs to. */
+function packageDir(file: string): string {
+  for (let dir = dirname(file); dir !== dirname(dir); dir = dirname(dir)) if (existsSync(join(dir, 'package.json'))) return dir;
+  throw new Error(`no package.json above ${file}`);
+}
+
+/** Gateway and worker as separate processes (their dist entry points), BullMQ on a private redis-server. */
+async function throughQueue(job: ServingJob): Promise<BenchResult[]> {
+  // Both entry points from their builds (`pnpm build`), whether this runs from dist or from sources (where
+  // '@trine/gateway' may resolve to src/): the worker is the gateway's workspace dependency.
+  const gatewayPkg = packageDir(createRequire(import.meta.url).resolve('@trine/gateway'));
+  const gatewayDist = join(gatewayPkg, 'dist');
+  const workerDist = join(gatewayPkg, 'node_modules', '@trine', 'worker', 'dist');
+  const { startRedis } = (await import('@trine/gateway/dev/redis-server' as string)) as typeof import('@trine/gateway/dev/redis-server');
+  const redis = await startRedis();
+  const children: ChildProcess[] = [];
+  const maxConc = Math.max(...job.concurrency);
+  const env = {
+    ...process.env,
+    REDIS_URL: redis.url,
+    TRINE_MODEL: job.modelPath,
+    TRINE_BACKEND: job.backend,
+    TRINE_THREADS: String(job.threads),
+    TRINE_MAX_BATCH: String(maxConc),
+    TRINE_CONTEXT: String(job.context),
+    TRINE_LISTEN: '127.0.0.1:0',
+    TRINE_CACHE_TTL_MS: '0',
+    TRINE_MAX_QUEUE: '1024',
+    TRINE_API_KEYS: '',
+    TRINE_RATE_LIMIT: '',
+  };
+  try {
+    const worker = await startProcess(join(workerDist, 'main.js'), env, 'worker ready');
+    children.push(worker.child);
+    const gateway = await startProcess(join(gatewayDist, 'main.js'), env, 'gateway serving');
+    children.push(gateway.child);
+    const port = Number(gateway.lines.find((l) => typeof l.port === 'number')?.port);
+    const client = new (await loadClient())({ address: `127.0.0.1:${port}` });
+    try {
+      return await measureClient(job, 'distributed', client);
+    } finally {
+      client.close?.();
+    }
+  } finally {
+    for (const c of children.reverse()) await stopProcess(c);
+    await redis.stop();
+  }
+}
+
+/** What the queue hop adds: distributed minus in-process, and minus the standalone gateway (gRPC excluded). */
+function queueHop(results: readonly BenchResult[]): BenchResult[] {
+  const out: BenchResult[] = [];
+  const find = (variant: string, batch: number, metric: string) => results.find((r) => r.variant === variant && r.batch === batch && r.metric === metric);
+  for (const d of results.filter((r) => r.variant === 'distributed' && /^(ttft|per_token)_p(50|99)_ms$/.test(r.metric))) {
+    for (const against of ['in-process', 'gateway']) {
+      const b = find(against, d.batch, d.metric);
+      if (!b) continue;
+      out.push({ ...d, variant: `queue-hop vs ${against}`, metric: d.metric.replace(/_ms$/, '_added_ms'), value: d.value - b.value, note: `distributed − ${against}` });
+    }
+  }
+  return out;
 }
 
 export async function runServingJob(job: ServingJob): Promise<JobAnswer> {
@@ -131,5 +260,11 @@ export async function runServingJob(job: ServingJob): Promise<JobAnswer> {
   } catch (e) {
     skipped.push({ what: what('gateway'), reason: `gateway could not start or serve: ${e instanceof Error ? e.message : String(e)}` });
   }
+  try {
+    results.push(...(await throughQueue(job)));
+  } catch (e) {
+    skipped.push({ what: what('distributed'), reason: `gateway + Redis + worker could not start or serve: ${e instanceof Error ? e.message : String(e)}` });
+  }
+  results.push(...queueHop(results));
   return { results, skipped };
 }
