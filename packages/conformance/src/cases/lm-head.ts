@@ -44,6 +44,9 @@ export const lmHeadCases: ConformanceCase[] = [
   lmHeadCase('f16', 1000, 256, 3, [2, 0], 1002),
   lmHeadCase('q8', 1000, 256, 3, [1, 1, 0], 1003),
   lmHeadCase('f32', 333, 257, 4, [3, 0, 2], 1004),
+  // Batched decode: ≥ 8 tokens take the backends' row × 8-token tiles; 1000 rows and 257 columns leave remainders.
+  lmHeadCase('f16', 1000, 257, 9, [8, 0, 1, 2, 3, 4, 5, 6, 7], 1007),
+  lmHeadCase('f32', 1000, 257, 9, [0, 8, 1, 7, 2, 6, 3, 5, 4], 1008),
   // Real hidden size, a slice of the 128256 vocab.
   lmHeadCase('f16', 3000, 2560, 1, [0], 1005),
   lmHeadCase('q8', 1024, 2560, 2, [1], 1006),
