@@ -60,10 +60,10 @@ export function round_f16_row(dst: usize, src: usize, n: i32): void {
 
 /**
  * dst[i] = round_f16(src[i]) · scale (scale a power of two: exact). With permute, each full block of 8 is stored in
- * the order (0, 2, 4, 6, 1, 3, 5, 7) of blocks of 16 halves' even/odd split (see lm_head_f16); the tail is not.
+ * the order (0, 2, 4, 6, 1, 3, 5, 7) of the halves' even/odd split (see lm_head_f16); the tail (n % 8) is not.
  */
 export function round_f16_row_scaled(dst: usize, src: usize, n: i32, scale: f32, permute: bool): void {
-  const full = permute ? n & ~15 : 0;
+  const full = permute ? n & ~7 : 0;
   for (let i = 0; i < n; i++) {
     let j = i;
     if (i < full) {

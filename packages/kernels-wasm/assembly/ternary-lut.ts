@@ -77,6 +77,60 @@ export function ternary_lut_tables(tables: usize, act: usize, Kp: i32, rows: i32
   v128.store(dst, s3, 48);
 }
 
+/**
+ * Two tiles (32 rows) against one activation row, as tile_dot_simd: each table vector is loaded once for both
+ * tiles and the loop overhead is shared, which is most of the per-byte cost on V8 (a swizzle is already two
+ * instructions there, paddusb + pshufb). Writes 32 i32 sums to `dst` (tile a's 16 rows, then tile b's).
+ */
+@inline function tile_dot2_simd(ta: usize, tb: usize, tab: usize, g0: i32, g1: i32, dst: usize): void {
+  const m4 = i8x16.splat(0x0f);
+  let a0 = i32x4.splat(0), a1 = i32x4.splat(0), a2 = i32x4.splat(0), a3 = i32x4.splat(0);
+  let b0 = i32x4.splat(0), b1 = i32x4.splat(0), b2 = i32x4.splat(0), b3 = i32x4.splat(0);
+  let g = g0;
+  while (g < g1) {
+    const stop = min(g + 64, g1); // i16 lanes: ≤ 508 per step, 32 steps
+    let alo = i16x8.splat(0), ahi = i16x8.splat(0), blo = i16x8.splat(0), bhi = i16x8.splat(0);
+    for (; g < stop; g += 2) {
+      const o = <usize>g << 3;
+      const va = v128.load(ta + o);
+      const vb = v128.load(tb + o);
+      const t = tab + (<usize>g << 5);
+      let tl = v128.load(t), th = v128.load(t, 16);
+      let ia = v128.and(va, m4), ib = v128.and(vb, m4);
+      let l = lookup(tl, ia), h = lookup(th, ia);
+      alo = i16x8.add(alo, i8x16.shuffle(l, h, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23));
+      ahi = i16x8.add(ahi, i8x16.shuffle(l, h, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31));
+      l = lookup(tl, ib); h = lookup(th, ib);
+      blo = i16x8.add(blo, i8x16.shuffle(l, h, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23));
+      bhi = i16x8.add(bhi, i8x16.shuffle(l, h, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31));
+      tl = v128.load(t, 32); th = v128.load(t, 48);
+      ia = v128.and(i16x8.shr_u(va, 4), m4); ib = v128.and(i16x8.shr_u(vb, 4), m4);
+      l = lookup(tl, ia); h = lookup(th, ia);
+      alo = i16x8.add(alo, i8x16.shuffle(l, h, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23));
+      ahi = i16x8.add(ahi, i8x16.shuffle(l, h, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31));
+      l = lookup(tl, ib); h = lookup(th, ib);
+      blo = i16x8.add(blo, i8x16.shuffle(l, h, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23));
+      bhi = i16x8.add(bhi, i8x16.shuffle(l, h, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31));
+    }
+    a0 = i32x4.add(a0, i32x4.extend_low_i16x8_s(alo));
+    a1 = i32x4.add(a1, i32x4.extend_high_i16x8_s(alo));
+    a2 = i32x4.add(a2, i32x4.extend_low_i16x8_s(ahi));
+    a3 = i32x4.add(a3, i32x4.extend_high_i16x8_s(ahi));
+    b0 = i32x4.add(b0, i32x4.extend_low_i16x8_s(blo));
+    b1 = i32x4.add(b1, i32x4.extend_high_i16x8_s(blo));
+    b2 = i32x4.add(b2, i32x4.extend_low_i16x8_s(bhi));
+    b3 = i32x4.add(b3, i32x4.extend_high_i16x8_s(bhi));
+  }
+  v128.store(dst, a0);
+  v128.store(dst, a1, 16);
+  v128.store(dst, a2, 32);
+  v128.store(dst, a3, 48);
+  v128.store(dst, b0, 64);
+  v128.store(dst, b1, 80);
+  v128.store(dst, b2, 96);
+  v128.store(dst, b3, 112);
+}
+
 /** The readable scalar twin: decode each index back to two weights and multiply. */
 function tile_dot_scalar(tile: usize, act: usize, g0: i32, g1: i32, dst: usize): void {
   for (let r = 0; r < 16; r++) {
@@ -90,63 +144,84 @@ function tile_dot_scalar(tile: usize, act: usize, g0: i32, g1: i32, dst: usize):
   }
 }
 
-/** Tile `t`'s sums for activation row r over column groups [c0, c1) (multiples of 4). */
-@inline function tile_dot(scalar: bool, w: usize, Kp: i32, t: i32, act: usize, tables: usize, r: i32, c0: i32,
-  c1: i32, dst: usize): void {
-  const tile = w + <usize>t * (<usize>Kp << 2);
-  if (scalar) tile_dot_scalar(tile, act + <usize>r * <usize>Kp, c0 >> 1, c1 >> 1, dst);
-  else tile_dot_simd(tile, tables + ((<usize>r * <usize>(Kp >> 1)) << 5), c0 >> 1, c1 >> 1, dst);
+/**
+ * Sums of tiles t (and t + 1 when nt = 2) for activation row r over column groups [c0, c1) (multiples of 4):
+ * 16·nt i32 values at dst.
+ */
+@inline function tile_dot(scalar: bool, w: usize, Kp: i32, t: i32, nt: i32, act: usize, tables: usize, r: i32,
+  c0: i32, c1: i32, dst: usize): void {
+  const tileBytes = <usize>Kp << 2;
+  const tile = w + <usize>t * tileBytes;
+  if (scalar) {
+    for (let k = 0; k < nt; k++) {
+      tile_dot_scalar(tile + <usize>k * tileBytes, act + <usize>r * <usize>Kp, c0 >> 1, c1 >> 1, dst + (<usize>k << 6));
+    }
+  } else {
+    const tab = tables + ((<usize>r * <usize>(Kp >> 1)) << 5);
+    if (nt == 2) tile_dot2_simd(tile, tile + tileBytes, tab, c0 >> 1, c1 >> 1, dst);
+    else tile_dot_simd(tile, tab, c0 >> 1, c1 >> 1, dst);
+  }
 }
 
-/** out i32 [rows, N, G] for tiles [t0, t1): G = 1 (whole row) or Kp/256 groups. `tmp`: 64 bytes per thread. */
+/** Tiles per step from t: two while both lie in [t, t1) (the scalar twin takes them one at a time too). */
+@inline function tiles_at(t: i32, t1: i32): i32 {
+  return t + 1 < t1 ? 2 : 1;
+}
+
+/** out i32 [rows, N, G] for tiles [t0, t1): G = 1 (whole row) or Kp/256 groups. `tmp`: 128 bytes per thread. */
 export function ternary_lut_acc(out: usize, w: usize, act: usize, tables: usize, Kp: i32, G: i32, N: i32, rows: i32,
   scalar: bool, tmp: usize, tid: i32, t0: i32, t1: i32): void {
-  const dst = tmp + (<usize>tid << 6);
+  const dst = tmp + (<usize>tid << 7);
   const span = Kp / G;
-  for (let t = t0; t < t1; t++) {
+  for (let t = t0; t < t1; ) {
+    const nt = tiles_at(t, t1);
     for (let r = 0; r < rows; r++) {
       for (let g = 0; g < G; g++) {
-        tile_dot(scalar, w, Kp, t, act, tables, r, g * span, (g + 1) * span, dst);
-        for (let i = 0; i < 16; i++) {
+        tile_dot(scalar, w, Kp, t, nt, act, tables, r, g * span, (g + 1) * span, dst);
+        for (let i = 0; i < 16 * nt; i++) {
           const n = t * 16 + i;
           if (n < N) store<i32>(out + ((<usize>((r * N + n) * G + g)) << 2), load<i32>(dst + (<usize>i << 2)));
         }
       }
     }
+    t += nt;
   }
 }
 
 /** per_token epilogue over tiles: out[r, n] = f32(f32(acc / s_r) · w_scale(n, 0)). */
 export function ternary_lut_per_token(out: usize, w: usize, act: usize, tables: usize, ascales: usize, wscales: usize,
   wGroups: i32, Kp: i32, N: i32, rows: i32, scalar: bool, tmp: usize, tid: i32, t0: i32, t1: i32): void {
-  const dst = tmp + (<usize>tid << 6);
-  for (let t = t0; t < t1; t++) {
+  const dst = tmp + (<usize>tid << 7);
+  for (let t = t0; t < t1; ) {
+    const nt = tiles_at(t, t1);
     for (let r = 0; r < rows; r++) {
-      tile_dot(scalar, w, Kp, t, act, tables, r, 0, Kp, dst);
+      tile_dot(scalar, w, Kp, t, nt, act, tables, r, 0, Kp, dst);
       const s = load<f32>(ascales + ((<usize>r) << 2));
-      for (let i = 0; i < 16; i++) {
+      for (let i = 0; i < 16 * nt; i++) {
         const n = t * 16 + i;
         if (n >= N) break;
         const ws = load<f32>(wscales + ((<usize>(n * wGroups)) << 2));
         store<f32>(out + ((<usize>(r * N + n)) << 2), (<f32>load<i32>(dst + (<usize>i << 2)) / s) * ws);
       }
     }
+    t += nt;
   }
 }
 
 /** per_block256 epilogue over tiles: out[r, n] = Σ_g f32(acc_g · f32(d_w(n,g) · d_a(r,g))), in order. */
 export function ternary_lut_per_block(out: usize, w: usize, act: usize, tables: usize, ascales: usize, wscales: usize,
   wGroups: i32, Kp: i32, N: i32, rows: i32, scalar: bool, tmp: usize, tid: i32, t0: i32, t1: i32): void {
-  const dst = tmp + (<usize>tid << 6);
+  const dst = tmp + (<usize>tid << 7);
   const G = Kp >> 8;
-  for (let t = t0; t < t1; t++) {
+  for (let t = t0; t < t1; ) {
+    const nt = tiles_at(t, t1);
+    const n0 = t * 16;
     for (let r = 0; r < rows; r++) {
-      const n0 = t * 16;
-      for (let i = 0; i < 16 && n0 + i < N; i++) store<f32>(out + ((<usize>(r * N + n0 + i)) << 2), 0);
+      for (let i = 0; i < 16 * nt && n0 + i < N; i++) store<f32>(out + ((<usize>(r * N + n0 + i)) << 2), 0);
       for (let g = 0; g < G; g++) {
-        tile_dot(scalar, w, Kp, t, act, tables, r, g * 256, g * 256 + 256, dst);
+        tile_dot(scalar, w, Kp, t, nt, act, tables, r, g * 256, g * 256 + 256, dst);
         const da = load<f32>(ascales + ((<usize>(r * G + g)) << 2));
-        for (let i = 0; i < 16; i++) {
+        for (let i = 0; i < 16 * nt; i++) {
           const n = n0 + i;
           if (n >= N) break;
           const dw = load<f32>(wscales + ((<usize>(wGroups == 0 ? 0 : n * wGroups + g)) << 2));
@@ -155,5 +230,6 @@ export function ternary_lut_per_block(out: usize, w: usize, act: usize, tables: 
         }
       }
     }
+    t += nt;
   }
 }

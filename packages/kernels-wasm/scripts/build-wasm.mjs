@@ -16,6 +16,7 @@ const out = join(root, 'dist');
 mkdirSync(out, { recursive: true });
 
 const common = ['assembly/index.ts', '-O3', '--runtime', 'stub', '--noAssert', '--use', 'abort=', '--importMemory'];
+const only = process.env.TRINE_WASM_ONLY; // a quick rebuild of one variant while measuring
 const variants = {
   simd: ['--enable', 'simd'],
   relaxed: ['--enable', 'simd,relaxed-simd'],
@@ -23,10 +24,11 @@ const variants = {
   'relaxed-mt': ['--enable', 'simd,relaxed-simd,threads', '--sharedMemory', '--maximumMemory', '65536'],
 };
 for (const [name, flags] of Object.entries(variants)) {
+  if (only && name !== only) continue;
   const r = spawnSync(process.execPath, [asc, ...common, ...flags, '-o', join(out, `trine-kernels-${name}.wasm`)], {
     cwd: root,
     stdio: 'inherit',
   });
   if (r.status !== 0) process.exit(r.status ?? 1);
 }
-console.log(`built ${Object.keys(variants).length} wasm variants into dist/`);
+console.log(`built ${only ?? Object.keys(variants).join(", ")} into dist/`);
