@@ -44,6 +44,14 @@ export async function expectedTokens(engine: Engine, prompt: string, maxTokens: 
   return ids;
 }
 
+/** The oracle's tokens for many requests, a batch at a time (the engine refuses more than its queue holds). */
+export async function expectedMany(engine: Engine, items: readonly { prompt: string; maxTokens: number; seed: number }[]): Promise<number[][]> {
+  const out: number[][] = [];
+  for (let i = 0; i < items.length; i += 32)
+    out.push(...(await Promise.all(items.slice(i, i + 32).map((x) => expectedTokens(engine, x.prompt, x.maxTokens, x.seed)))));
+  return out;
+}
+
 export interface GatewayProc extends Proc {
   readonly port: number;
 }

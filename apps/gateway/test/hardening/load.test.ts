@@ -15,7 +15,7 @@ import { startDistributedGateway, type Running } from '../../src/index.js';
 import { client, metadata, req } from '../support/grpc.js';
 import type { Proc } from '../support/processes.js';
 import { startRedis, type RedisServer } from '../support/redis-server.js';
-import { audit, bestBackend, expectedTokens, kill, oracle, report, rssMiB, sleep, startGatewayProcess, startWorkerProcess, until, watch, type GatewayProc } from './harness.js';
+import { audit, bestBackend, expectedMany, kill, oracle, report, rssMiB, sleep, startGatewayProcess, startWorkerProcess, until, watch, type GatewayProc } from './harness.js';
 
 const WORKERS = 2;
 const SLOTS = 8; // TRINE_MAX_BATCH per worker
@@ -96,7 +96,7 @@ async function round(port: number, n: number, maxTokens: number, tag: string) {
   );
   const ends = await Promise.all(streams.map((s) => s.ended));
   const seconds = (performance.now() - t0) / 1000;
-  const want = await Promise.all(Array.from({ length: n }, (_, k) => expectedTokens(engine, `${tag} ${k}`, maxTokens, k)));
+  const want = await expectedMany(engine, Array.from({ length: n }, (_, k) => ({ prompt: `${tag} ${k}`, maxTokens, seed: k })));
   const total = { ok: 0, failed: 0, lost: 0, dup: 0, reordered: 0, wrong: 0, restarts: 0, tokens: 0 };
   streams.forEach((s, k) => {
     const a = audit(s.msgs, want[k]!);
