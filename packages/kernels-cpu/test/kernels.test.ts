@@ -1,4 +1,4 @@
-import { TrineError, encodeTernary, type QuantizedActs } from '@trine/core';
+import { TrineError, encodeTernary, f16ToF32, type QuantizedActs } from '@trine/core';
 import { describe, expect, it } from 'vitest';
 import { createCpuBackend, loadNative, type CpuBackend, type CpuTensor } from '../src/index.js';
 
@@ -88,6 +88,46 @@ describe.each(variants)('cpu %s', (variant) => {
       be.destroy();
     }
   });
+});
+
+describe.each(variants)('cpu %s LM head', (variant) => {
+  // 100 rows: whole 24-row blocks of the batched path and a remainder; 1300 columns: chunks of 640, 640 and 20 (the
+  // last with a masked tail); 17 tokens: two 8-token tiles and one left over; 2 threads split the rows mid-block.
+  const V = 100, D = 1300, N = 17;
+  for (const format of ['f16', 'f32'] as const) {
+    it(`${format}: each of ${N} batched tokens gets its logits bit for bit as alone, close to an f64 dot`, () => {
+      const be = createCpuBackend({ variant, threads: 2 });
+      try {
+        const r = lcg(11);
+        const h = Uint16Array.from({ length: V * D }, () => 0x2c00 + Math.floor(r() * 0x1000) + (r() < 0.5 ? 0x8000 : 0));
+        const w = Float32Array.from(h, f16ToF32);
+        const m = format === 'f16' ? be.uploadMatrix({ dtype: 'f16', shape: [V, D], data: h }, 'f16') : be.uploadMatrix({ dtype: 'f32', shape: [V, D], data: w }, 'f32');
+        // Halves, so the f16 path's rounding of x to f16 (as llama.cpp does) leaves them unchanged.
+        const xs = Float32Array.from({ length: N * D }, () => f16ToF32(0x3000 + Math.floor(r() * 0x800) + (r() < 0.5 ? 0x8000 : 0)));
+        const x = be.upload({ dtype: 'f32', shape: [N, D], data: xs });
+        // Tokens in a shuffled order, so a token's row in x and in the output differ.
+        const select = Int32Array.from({ length: N }, (_, i) => (i * 5) % N);
+        const batched = be.alloc('f32', [N, V]);
+        be.lmHead(batched, x, m, select);
+        const alone = be.alloc('f32', [1, V]);
+        for (let t = 0; t < N; t++) {
+          be.lmHead(alone, x, m, Int32Array.of(select[t]!));
+          expect((batched.data as Float32Array).slice(t * V, (t + 1) * V)).toEqual(alone.data as Float32Array);
+          const xt = xs.subarray(select[t]! * D, (select[t]! + 1) * D);
+          for (let v = 0; v < V; v++) {
+            let dot = 0, mag = 0;
+            for (let d = 0; d < D; d++) {
+              dot += w[v * D + d]! * xt[d]!;
+              mag += Math.abs(w[v * D + d]! * xt[d]!);
+            }
+            expect(Math.abs((alone.data as Float32Array)[v]! - dot)).toBeLessThanOrEqual(mag * 2 ** -18);
+          }
+        }
+      } finally {
+        be.destroy();
+      }
+    });
+  }
 });
 
 describe('threads', () => {

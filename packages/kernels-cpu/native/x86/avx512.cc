@@ -165,7 +165,31 @@ void ternary_acc_avx512(const TernaryMat& w, const int8_t* q, const int32_t* qsu
   }
 }
 
+// LM head matrix rows (f16 or f32) as the Load of the tiles below. Prefetches may run past the matrix's end:
+// a prefetch never faults.
+template <typename E>
+struct RowLoad {
+  const E* w;
+  int64_t k;
+  static constexpr int64_t kPerLine = 64 / sizeof(E);
+  __m512 operator()(int64_t r, int64_t i, __mmask16 m) const {
+    if constexpr (sizeof(E) == 2) return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, w + r * k + i));
+    else return _mm512_maskz_loadu_ps(m, w + r * k + i);
+  }
+  // TRINE_LM_PREFETCH bytes ahead in this row's stream (f16 only, as measured; f32 rows are left to hardware).
+  void near(int64_t r, int64_t i) const {
+    if constexpr (sizeof(E) == 2)
+      if (TRINE_LM_PREFETCH > 0 && (i & (kPerLine - 1)) == 0)
+        _mm_prefetch(reinterpret_cast<const char*>(w + r * k + i) + TRINE_LM_PREFETCH, _MM_HINT_T0);
+  }
+  void at(int64_t r, int64_t i) const {
+    if ((i & (kPerLine - 1)) == 0) _mm_prefetch(reinterpret_cast<const char*>(w + r * k + i), _MM_HINT_T0);
+  }
+};
+
 // ---- LM head: R rows × T tokens of f32 FMAs; rows are streamed once per call whatever T is.
+// A Load reads 16 weights of a row as f32 (masked) and prefetches: near() a fixed distance ahead in the row's own
+// stream, at() one given row's line (both only on the first column of a 64-byte line).
 template <typename Load, int R, int T>
 inline void lm_tile(Load load, int64_t k, int64_t r, const float* x, float* out, int64_t out_stride, int t0) {
   __m512 acc[R][T];
@@ -176,7 +200,10 @@ inline void lm_tile(Load load, int64_t k, int64_t r, const float* x, float* out,
   for (; i + 16 <= k; i += 16) {
     __m512 wv[R];
 #pragma GCC unroll 8
-    for (int j = 0; j < R; j++) wv[j] = load(r + j, i, full);
+    for (int j = 0; j < R; j++) {
+      load.near(r + j, i);
+      wv[j] = load(r + j, i, full);
+    }
 #pragma GCC unroll 8
     for (int t = 0; t < T; t++) {
       const __m512 xv = _mm512_loadu_ps(x + (t0 + t) * k + i);
@@ -202,9 +229,74 @@ inline void lm_tile(Load load, int64_t k, int64_t r, const float* x, float* out,
     for (int t = 0; t < T; t++) out[(t0 + t) * out_stride + r + j] = _mm512_reduce_add_ps(acc[j][t]);
 }
 
+// Batched tokens, K-blocked: kLmBlockRows rows × 8 tokens in 3-row tiles, K in chunks of kLmChunk columns so
+// the 8 tokens' chunk of x (20 KB) stays in L1 while every tile of the block passes (whole rows of x, 80 KB, were
+// re-read from L2 for every tile and held the FMAs back). A tile's 24 accumulators are parked in `park` between
+// chunks; each lane still sums its columns in order and ends in the same reduce, so the logits are bit for bit
+// those of lm_tile. Weights are prefetched one block ahead at the same position (the row streams are chunked, so
+// a distance within the row would land in the wrong chunk).
+constexpr int64_t kLmBlockRows = 24, kLmChunk = 640;
+
+template <typename Load>
+inline void lm_block8(Load load, int64_t k, int64_t r, const float* x, float* out, int64_t out_stride, int t0) {
+  constexpr int R = 3, T = 8;
+  alignas(64) __m512 park[kLmBlockRows / R][R * T];
+  const float* xt = x + t0 * k;
+  for (int64_t c0 = 0; c0 < k; c0 += kLmChunk) {
+    const int64_t c1 = c0 + kLmChunk < k ? c0 + kLmChunk : k;
+    for (int64_t b = 0; b < kLmBlockRows / R; b++) {
+      const int64_t rr = r + b * R;
+      __m512 acc[R][T];
+      if (c0 == 0) {
+        for (int j = 0; j < R; j++)
+          for (int t = 0; t < T; t++) acc[j][t] = _mm512_setzero_ps();
+      } else {
+        for (int j = 0; j < R; j++)
+          for (int t = 0; t < T; t++) acc[j][t] = park[b][j * T + t];
+      }
+      int64_t i = c0;
+      for (; i + 16 <= c1; i += 16) {
+        __m512 wv[R];
+#pragma GCC unroll 8
+        for (int j = 0; j < R; j++) {
+          load.at(rr + j + kLmBlockRows, i);
+          wv[j] = load(rr + j, i, static_cast<__mmask16>(0xffff));
+        }
+#pragma GCC unroll 8
+        for (int t = 0; t < T; t++) {
+          const __m512 xv = _mm512_loadu_ps(xt + t * k + i);
+#pragma GCC unroll 8
+          for (int j = 0; j < R; j++) acc[j][t] = fmadd(wv[j], xv, acc[j][t]);
+        }
+      }
+      if (i < c1) {  // only in the last chunk: kLmChunk is a multiple of 16
+        const __mmask16 m = static_cast<__mmask16>((1u << (c1 - i)) - 1);
+        __m512 wv[R];
+#pragma GCC unroll 8
+        for (int j = 0; j < R; j++) wv[j] = load(rr + j, i, m);
+#pragma GCC unroll 8
+        for (int t = 0; t < T; t++) {
+          const __m512 xv = _mm512_maskz_loadu_ps(m, xt + t * k + i);
+#pragma GCC unroll 8
+          for (int j = 0; j < R; j++) acc[j][t] = fmadd(wv[j], xv, acc[j][t]);
+        }
+      }
+      if (c1 < k) {
+        for (int j = 0; j < R; j++)
+          for (int t = 0; t < T; t++) park[b][j * T + t] = acc[j][t];
+      } else {
+#pragma GCC unroll 16
+        for (int j = 0; j < R; j++)
+#pragma GCC unroll 16
+          for (int t = 0; t < T; t++) out[(t0 + t) * out_stride + rr + j] = _mm512_reduce_add_ps(acc[j][t]);
+      }
+    }
+  }
+}
+
 template <typename Load, int R>
-inline void lm_rows(Load load, int64_t k, int64_t r, const float* x, int nt, float* out, int64_t out_stride) {
-  int t0 = 0;
+inline void lm_rows(Load load, int64_t k, int64_t r, const float* x, int nt, float* out, int64_t out_stride,
+                    int t0 = 0) {
   // Three rows × eight tokens (24 accumulators): each f16 weight is converted once for eight tokens.
   if constexpr (R <= 3)
     for (; t0 + 8 <= nt; t0 += 8) lm_tile<Load, R, 8>(load, k, r, x, out, out_stride, t0);
@@ -224,6 +316,12 @@ inline void lm_range(Load load, int64_t k, int64_t r0, int64_t r1, const float* 
   if (nt == 1) {
     for (; r + 8 <= r1; r += 8) lm_tile<Load, 8, 1>(load, k, r, x, out, out_stride, 0);
   } else if (nt >= 8) {
+    const int n8 = nt / 8 * 8;
+    for (; r + kLmBlockRows <= r1; r += kLmBlockRows) {
+      for (int t0 = 0; t0 < n8; t0 += 8) lm_block8(load, k, r, x, out, out_stride, t0);
+      if (n8 < nt)
+        for (int64_t rr = r; rr < r + kLmBlockRows; rr += 3) lm_rows<Load, 3>(load, k, rr, x, nt, out, out_stride, n8);
+    }
     for (; r + 3 <= r1; r += 3) lm_rows<Load, 3>(load, k, r, x, nt, out, out_stride);
   } else {
     for (; r + 4 <= r1; r += 4) lm_rows<Load, 4>(load, k, r, x, nt, out, out_stride);
@@ -233,19 +331,12 @@ inline void lm_range(Load load, int64_t k, int64_t r0, int64_t r1, const float* 
 
 void lm_f16_avx512(const uint16_t* w, int64_t k, int64_t r0, int64_t r1, const float* x, int nt, float* out,
                    int64_t out_stride) {
-  auto load = [w, k](int64_t r, int64_t i, __mmask16 m) {
-    const uint16_t* p = w + r * k + i;
-    // One prefetch per 64-byte line, TRINE_LM_PREFETCH bytes ahead in this row's stream.
-    if (TRINE_LM_PREFETCH > 0 && (i & 31) == 0) _mm_prefetch(reinterpret_cast<const char*>(p) + TRINE_LM_PREFETCH, _MM_HINT_T0);
-    return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, p));
-  };
-  lm_range(load, k, r0, r1, x, nt, out, out_stride);
+  lm_range(RowLoad<uint16_t>{w, k}, k, r0, r1, x, nt, out, out_stride);
 }
 
 void lm_f32_avx512(const float* w, int64_t k, int64_t r0, int64_t r1, const float* x, int nt, float* out,
                    int64_t out_stride) {
-  auto load = [w, k](int64_t r, int64_t i, __mmask16 m) { return _mm512_maskz_loadu_ps(m, w + r * k + i); };
-  lm_range(load, k, r0, r1, x, nt, out, out_stride);
+  lm_range(RowLoad<float>{w, k}, k, r0, r1, x, nt, out, out_stride);
 }
 
 // acc += Σ pairs i16 · i16 (vpdpwssd) through inline asm, like dpbusd.
