@@ -57,6 +57,8 @@ export class RedisJobQueue implements JobQueue {
     this.redis = new Redis(redisUrl, { maxRetriesPerRequest: 2, enableOfflineQueue: false });
     this.redis.on('error', () => undefined); // reconnects by itself; calls in flight fail with UNAVAILABLE
     this.queue = new Queue<InferenceJob>(keys.queueName, { connection: this.redis, prefix: keys.prefix });
+    // Without a listener BullMQ prints every connection error to stderr while Redis is down.
+    this.queue.on('error', () => undefined);
     this.redis.defineCommand('trineAdmit', { numberOfKeys: 6, lua: ADMIT });
   }
 

@@ -31,6 +31,7 @@ export function instrumentGateway(m: GatewayMetrics, redis?: Redis, backend?: { 
   if (!redis) return { close: async () => undefined };
   // Reads only; shares the queue's connection.
   const queue = new Queue(keys.queueName, { connection: redis, prefix: keys.prefix });
+  queue.on('error', () => undefined); // else BullMQ prints each connection error while Redis is down
   observeQueue(meter, () => queue.getJobCounts(...QUEUE_STATES));
   return { close: () => queue.close() };
 }
