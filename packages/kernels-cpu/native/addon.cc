@@ -289,6 +289,20 @@ void attn_job(void* ctx, int tid, int) {
   });
 }
 
+struct RmsJob {
+  float* out;
+  const float* x;
+  const float* w;
+  float eps;
+  int64_t d;
+  Chunks chunks;
+};
+
+void rms_job(void* ctx, int, int) {
+  RmsJob& j = *static_cast<RmsJob*>(ctx);
+  j.chunks.each([&](int64_t r0, int64_t r1) { rms_norm_rows(j.out + r0 * j.d, j.x + r0 * j.d, j.w, j.eps, r1 - r0, j.d); });
+}
+
 struct ReadJob {
   const KernelTable* kt;
   const uint8_t* p;
@@ -521,7 +535,8 @@ class Backend : public Napi::ObjectWrap<Backend> {
     job.out = reinterpret_cast<float*>(out.data);
     job.out_stride = vocab;
     job.chunks.total = vocab;
-    job.chunks.chunk = chunk_rows(vocab, pool_->size(), 64, 4);
+    // Whole 24-row blocks per chunk (the batched kernel's unit; 4 for the others divides it).
+    job.chunks.chunk = chunk_rows(vocab, pool_->size(), 72, 24);
     pool_->run(lm_job, &job);
     return env.Undefined();
   }
@@ -571,8 +586,20 @@ class Backend : public Napi::ObjectWrap<Backend> {
     const int64_t rows = int_arg(info, 4), d = int_arg(info, 5);
     if (!need(info, out, 4.0 * rows * d, "out") || !need(info, x, 4.0 * rows * d, "x") || !need(info, w, 4.0 * d, "weight"))
       return env.Undefined();
-    rms_norm_rows(reinterpret_cast<float*>(out.data), reinterpret_cast<const float*>(x.data),
-                  reinterpret_cast<const float*>(w.data), static_cast<float>(num_arg(info, 3)), rows, d);
+    const float eps = static_cast<float>(num_arg(info, 3));
+    float* o = reinterpret_cast<float*>(out.data);
+    const float* xs = reinterpret_cast<const float*>(x.data);
+    const float* ws = reinterpret_cast<const float*>(w.data);
+    // Rows split over the pool once there are several (batched decode: 8 tokens × 121 norms a step); each row is
+    // still summed by one thread in one order.
+    if (rows < 2 || pool_->size() < 2) {
+      rms_norm_rows(o, xs, ws, eps, rows, d);
+      return env.Undefined();
+    }
+    RmsJob job{o, xs, ws, eps, d, {}};
+    job.chunks.total = rows;
+    job.chunks.chunk = std::max<int64_t>(1, rows / (static_cast<int64_t>(pool_->size()) * 4));
+    pool_->run(rms_job, &job);
     return env.Undefined();
   }
 
@@ -597,12 +624,36 @@ class Backend : public Napi::ObjectWrap<Backend> {
     if (!get_bytes(info, 0, x, "x") || !get_bytes(info, 5, pos, "positions")) return env.Undefined();
     const int64_t heads = int_arg(info, 1), dh = int_arg(info, 2), rd = int_arg(info, 3), n = int_arg(info, 6);
     const double theta = num_arg(info, 4);
-    if (rd > dh || rd % 2 != 0 || !need(info, x, 4.0 * n * heads * dh, "x") || !need(info, pos, 4.0 * n, "positions"))
+    if (rd < 0 || rd > dh || rd % 2 != 0 || !need(info, x, 4.0 * n * heads * dh, "x") || !need(info, pos, 4.0 * n, "positions"))
       return env.Undefined();
     const int32_t* p = reinterpret_cast<const int32_t*>(pos.data);
     for (int64_t i = 0; i < n; i++)
-      rope_token(reinterpret_cast<float*>(x.data) + i * heads * dh, heads, dh, rd, theta, p[i]);
+      rope_apply(reinterpret_cast<float*>(x.data) + i * heads * dh, heads, dh, rd, rope_cs(theta, rd, p[i]));
     return env.Undefined();
+  }
+
+  // A decode step ropes Q and K of every layer at the same positions (60 calls for 2B4T): the angles (a pow, a
+  // cos and a sin per pair) are computed once per position and kept in a small ring. rd is bounded by x's size.
+  struct RopeAngles {
+    double theta = 0;
+    int64_t rd = -1;
+    int32_t pos = 0;
+    std::vector<float> cs;
+  };
+  static constexpr size_t kRopeCache = 64;
+  std::vector<RopeAngles> rope_cache_ = std::vector<RopeAngles>(kRopeCache);
+  size_t rope_next_ = 0;
+  const float* rope_cs(double theta, int64_t rd, int32_t pos) {
+    for (const RopeAngles& e : rope_cache_)
+      if (e.rd == rd && e.pos == pos && e.theta == theta) return e.cs.data();
+    RopeAngles& e = rope_cache_[rope_next_];
+    rope_next_ = (rope_next_ + 1) % kRopeCache;
+    e.theta = theta;
+    e.rd = rd;
+    e.pos = pos;
+    e.cs.resize(static_cast<size_t>(rd));
+    rope_angles(e.cs.data(), rd, theta, pos);
+    return e.cs.data();
   }
 
   // gated(out, gate, up, act, count)

@@ -11,6 +11,10 @@ void rms_norm_rows(float* out, const float* x, const float* w, float eps, int64_
 void add_f32(float* out, const float* a, const float* b, int64_t count);
 // NEOX rotate-half RoPE over `heads` heads of `head_dim` for one token at position pos (first rope_dim dims).
 void rope_token(float* x, int64_t heads, int64_t head_dim, int64_t rope_dim, double theta, int32_t pos);
+// rope_token in two halves, so a position's angles can be reused: cs[2i] = cos, cs[2i + 1] = sin of angle i
+// (rope_dim / 2 pairs), then the rotation with them.
+void rope_angles(float* cs, int64_t rope_dim, double theta, int32_t pos);
+void rope_apply(float* x, int64_t heads, int64_t head_dim, int64_t rope_dim, const float* cs);
 void gated_act(float* out, const float* gate, const float* up, int act /*0 relu2, 1 silu*/, int64_t count);
 int32_t argmax_row(const float* x, int64_t n);
 

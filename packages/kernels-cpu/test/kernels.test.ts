@@ -131,7 +131,7 @@ describe.each(variants)('cpu %s LM head', (variant) => {
 });
 
 describe('threads', () => {
-  it('give bit-identical ternary and LM-head results for 1, 2 and 3 threads', () => {
+  it('give bit-identical ternary, LM-head and rmsNorm results for 1, 2 and 3 threads', () => {
     const n = 300, k = 512, v = 1000;
     const results: Float32Array[] = [];
     for (const threads of [1, 2, 3]) {
@@ -147,7 +147,10 @@ describe('threads', () => {
         const x = be.upload({ dtype: 'f32', shape: [2, k], data: Float32Array.from({ length: 2 * k }, () => r() - 0.5) });
         const logits = be.alloc('f32', [2, v]);
         be.lmHead(logits, x, m, Int32Array.of(1, 0));
-        results.push(Float32Array.of(...(y.data as Float32Array), ...(logits.data as Float32Array)));
+        // rmsNorm splits rows over the threads: every row must still come out the same.
+        const normed = be.alloc('f32', [5, n]);
+        be.rmsNorm(normed, y, be.upload({ dtype: 'f32', shape: [n], data: Float32Array.from({ length: n }, () => r() + 0.5) }), 1e-5, 5);
+        results.push(Float32Array.of(...(y.data as Float32Array), ...(logits.data as Float32Array), ...(normed.data as Float32Array)));
       } finally {
         be.destroy();
       }

@@ -1,4 +1,5 @@
 #include <cmath>
+#include <vector>
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
@@ -31,18 +32,31 @@ void add_f32(float* out, const float* a, const float* b, int64_t count) {
   for (int64_t i = 0; i < count; i++) out[i] = a[i] + b[i];
 }
 
-void rope_token(float* x, int64_t heads, int64_t head_dim, int64_t rope_dim, double theta, int32_t pos) {
-  const int64_t half = rope_dim / 2;
-  for (int64_t i = 0; i < half; i++) {
+void rope_angles(float* cs, int64_t rope_dim, double theta, int32_t pos) {
+  for (int64_t i = 0; i < rope_dim / 2; i++) {
     const double angle = static_cast<double>(pos) * std::pow(theta, -2.0 * static_cast<double>(i) / static_cast<double>(rope_dim));
-    const float c = static_cast<float>(std::cos(angle)), s = static_cast<float>(std::sin(angle));
-    for (int64_t h = 0; h < heads; h++) {
-      float* p = x + h * head_dim;
+    cs[2 * i] = static_cast<float>(std::cos(angle));
+    cs[2 * i + 1] = static_cast<float>(std::sin(angle));
+  }
+}
+
+void rope_apply(float* x, int64_t heads, int64_t head_dim, int64_t rope_dim, const float* cs) {
+  const int64_t half = rope_dim / 2;
+  for (int64_t h = 0; h < heads; h++) {
+    float* p = x + h * head_dim;
+    for (int64_t i = 0; i < half; i++) {
+      const float c = cs[2 * i], s = cs[2 * i + 1];
       const float a = p[i], b = p[i + half];
       p[i] = a * c - b * s;
       p[i + half] = a * s + b * c;
     }
   }
+}
+
+void rope_token(float* x, int64_t heads, int64_t head_dim, int64_t rope_dim, double theta, int32_t pos) {
+  std::vector<float> cs(static_cast<size_t>(rope_dim));
+  rope_angles(cs.data(), rope_dim, theta, pos);
+  rope_apply(x, heads, head_dim, rope_dim, cs.data());
 }
 
 void gated_act(float* out, const float* gate, const float* up, int act, int64_t count) {
