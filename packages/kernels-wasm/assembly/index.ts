@@ -6,4 +6,4 @@ export { quantize_per_token, quantize_per_block256 } from './quantize';
 export { embedding_f16, embedding_f32, embedding_q8, rms_norm, add, gated_activation, rope, argmax } from './elementwise';
 export { kv_store, attention } from './attention';
 export { lm_head_f16, lm_head_f16_exact, lm_head_f32, lm_head_q8 } from './lm-head';
-export { ternary_lut_tables, ternary_lut_acc, ternary_lut_per_token, ternary_lut_per_block } from './ternary-lut';
+export { lut_row_bytes, ternary_lut_tables, ternary_lut_acc, ternary_lut_per_token, ternary_lut_per_block } from './ternary-lut';

@@ -9,7 +9,13 @@
 // For an activation row, ternary_lut_tables builds per pair g the 9 possible partial sums
 // T_g[i] = q[2g]·(i/3 − 1) + q[2g+1]·(i%3 − 1) ∈ [−256, 254], split into a low-byte and a high-byte table of 16.
 // One i8x16.swizzle per byte table then yields the partial sums of 16 rows at once; interleaving the bytes gives
-// i16 sums. No multiplies, and no Σq correction: the tables hold w·q directly.
+// i16 sums. No multiplies.
+//
+// Biased steps: where a step's two pairs both have |q₀| + |q₁| = B ≤ 127, their tables hold T + B ∈ [0, 254]
+// instead (one byte: the high-byte lookup and half the interleaving go away, the most expensive part on V8,
+// whose swizzle is two instructions); a flag per step says which, and a prefix sum of the biases per row
+// (ΣB over the biased steps before s) is subtracted from the sums: still exact. Activations are mostly small
+// next to their row maximum, so most steps take the short path.
 
 // Weight factors of the 9 indices: i = 3·(w₀+1) + (w₁+1) → w₀ = i/3 − 1, w₁ = i%3 − 1 (entries 9..15: 0).
 const W0_LO: v128 = i16x8(-1, -1, -1, 0, 0, 0, 1, 1);
@@ -17,22 +23,49 @@ const W1_LO: v128 = i16x8(-1, 0, 1, -1, 0, 1, -1, 0);
 const W0_HI: v128 = i16x8(1, 0, 0, 0, 0, 0, 0, 0);
 const W1_HI: v128 = i16x8(1, 0, 0, 0, 0, 0, 0, 0);
 
-/** tables [rows, Kp/2, 32]: per pair, the 16 low bytes then the 16 high bytes of T (entries 9..15 are 0). */
+/** Bytes of lookup data per activation row: tables (Kp/2 pairs × 32), step flags (Kp/4), bias prefix (Kp/4 + 1 i32). */
+export function lut_row_bytes(Kp: i32): i32 {
+  return (Kp << 4) + (Kp << 1) + 16;
+}
+
+/**
+ * Per activation row at tables + r·lut_row_bytes(Kp): per pair, the 16 low bytes then the 16 high bytes of T
+ * (entries 9..15 unused) — or T + B in the low bytes on a biased step —, then one flag byte per step of 2 pairs
+ * (1 = biased), then the i32 prefix sums of the biases (Kp/4 + 1 values, the first 0).
+ */
 export function ternary_lut_tables(tables: usize, act: usize, Kp: i32, rows: i32): void {
   const pairs = Kp >> 1;
+  const steps = Kp >> 2;
   for (let r = 0; r < rows; r++) {
     const a = act + <usize>r * <usize>Kp;
-    const t = tables + ((<usize>r * <usize>pairs) << 5);
-    for (let g = 0; g < pairs; g++) {
-      const q0 = i16x8.splat(<i16>load<i8>(a + (<usize>g << 1)));
-      const q1 = i16x8.splat(<i16>load<i8>(a + (<usize>g << 1) + 1));
-      const e0 = i16x8.add(i16x8.mul(q0, W0_LO), i16x8.mul(q1, W1_LO)); // entries 0..7
-      const e1 = i16x8.add(i16x8.mul(q0, W0_HI), i16x8.mul(q1, W1_HI)); // entries 8..15
-      const o = t + (<usize>g << 5);
-      v128.store(o, i8x16.shuffle(e0, e1, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30));
-      v128.store(o, i8x16.shuffle(e0, e1, 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31), 16);
+    const t = tables + <usize>r * <usize>lut_row_bytes(Kp);
+    const flags = t + (<usize>pairs << 5);
+    const prefix = flags + <usize>Kp; // Kp ≥ steps bytes: i32-aligned (Kp is a multiple of 64)
+    let bias = 0;
+    store<i32>(prefix, 0);
+    for (let s = 0; s < steps; s++) {
+      const q0 = <i32>load<i8>(a + (<usize>s << 2)), q1 = <i32>load<i8>(a + (<usize>s << 2) + 1);
+      const q2 = <i32>load<i8>(a + (<usize>s << 2) + 2), q3 = <i32>load<i8>(a + (<usize>s << 2) + 3);
+      const b0 = abs(q0) + abs(q1), b1 = abs(q2) + abs(q3);
+      const biased = b0 <= 127 && b1 <= 127;
+      store<u8>(flags + s, biased ? 1 : 0);
+      if (biased) bias += b0 + b1;
+      store<i32>(prefix + ((<usize>(s + 1)) << 2), bias);
+      table_pair(t + (<usize>s << 6), q0, q1, biased ? b0 : 0);
+      table_pair(t + (<usize>s << 6) + 32, q2, q3, biased ? b1 : 0);
     }
   }
+}
+
+/** One pair's 32 bytes: T[i] + bias split into low and high bytes. */
+@inline function table_pair(o: usize, q0v: i32, q1v: i32, bias: i32): void {
+  const q0 = i16x8.splat(<i16>q0v);
+  const q1 = i16x8.splat(<i16>q1v);
+  const b = i16x8.splat(<i16>bias);
+  const e0 = i16x8.add(i16x8.add(i16x8.mul(q0, W0_LO), i16x8.mul(q1, W1_LO)), b); // entries 0..7
+  const e1 = i16x8.add(i16x8.add(i16x8.mul(q0, W0_HI), i16x8.mul(q1, W1_HI)), b); // entries 8..15
+  v128.store(o, i8x16.shuffle(e0, e1, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30));
+  v128.store(o, i8x16.shuffle(e0, e1, 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31), 16);
 }
 
 /** Table lookup; indices are always < 16, so relaxed swizzle (a single pshufb on x86) is deterministic here. */
@@ -40,16 +73,25 @@ export function ternary_lut_tables(tables: usize, act: usize, Kp: i32, rows: i32
   return ASC_FEATURE_RELAXED_SIMD ? i8x16.relaxed_swizzle(table, idx) : i8x16.swizzle(table, idx);
 }
 
+@inline function acc_lo(acc: v128, l: v128, h: v128): v128 {
+  return i16x8.add(acc, i8x16.shuffle(l, h, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23));
+}
+@inline function acc_hi(acc: v128, l: v128, h: v128): v128 {
+  return i16x8.add(acc, i8x16.shuffle(l, h, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31));
+}
+
 /**
  * Accumulators of one tile (16 rows) against one activation row over pairs [g0, g1) (a multiple of 2 apart):
- * writes 16 i32 sums to `acc16x` (rows of the tile in order).
+ * writes 16 i32 sums to `dst` (rows of the tile in order). `tab`: the row's lookup data (ternary_lut_tables).
  */
-@inline function tile_dot_simd(tile: usize, tab: usize, g0: i32, g1: i32, dst: usize): void {
+@inline function tile_dot_simd(tile: usize, tab: usize, Kp: i32, g0: i32, g1: i32, dst: usize): void {
   const m4 = i8x16.splat(0x0f);
+  const zero = i8x16.splat(0);
+  const flags = tab + ((<usize>Kp >> 1) << 5);
   let s0 = i32x4.splat(0), s1 = i32x4.splat(0), s2 = i32x4.splat(0), s3 = i32x4.splat(0);
   let g = g0;
   while (g < g1) {
-    // i16 partial sums: each lane gains ≤ 256 per pair; widen every 64 pairs (≤ 16384)
+    // i16 partial sums: each lane gains ≤ 508 per step of 2 pairs; widen every 64 pairs (≤ 16256)
     const stop = min(g + 64, g1);
     let lo = i16x8.splat(0), hi = i16x8.splat(0);
     for (; g < stop; g += 2) {
@@ -57,33 +99,50 @@ export function ternary_lut_tables(tables: usize, act: usize, Kp: i32, rows: i32
       const ia = v128.and(v, m4);
       const ib = v128.and(i16x8.shr_u(v, 4), m4); // one psrlw + the mask already in a register
       const ta = tab + (<usize>g << 5);
-      const la = lookup(v128.load(ta), ia);
-      const ha = lookup(v128.load(ta, 16), ia);
-      const lb = lookup(v128.load(ta, 32), ib);
-      const hb = lookup(v128.load(ta, 48), ib);
-      lo = i16x8.add(lo, i8x16.shuffle(la, ha, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23));
-      hi = i16x8.add(hi, i8x16.shuffle(la, ha, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31));
-      lo = i16x8.add(lo, i8x16.shuffle(lb, hb, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23));
-      hi = i16x8.add(hi, i8x16.shuffle(lb, hb, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31));
+      if (load<u8>(flags + (g >> 1))) {
+        const la = lookup(v128.load(ta), ia);
+        const lb = lookup(v128.load(ta, 32), ib);
+        lo = acc_lo(lo, la, zero);
+        hi = acc_hi(hi, la, zero);
+        lo = acc_lo(lo, lb, zero);
+        hi = acc_hi(hi, lb, zero);
+      } else {
+        const la = lookup(v128.load(ta), ia);
+        const ha = lookup(v128.load(ta, 16), ia);
+        const lb = lookup(v128.load(ta, 32), ib);
+        const hb = lookup(v128.load(ta, 48), ib);
+        lo = acc_lo(lo, la, ha);
+        hi = acc_hi(hi, la, ha);
+        lo = acc_lo(lo, lb, hb);
+        hi = acc_hi(hi, lb, hb);
+      }
     }
     s0 = i32x4.add(s0, i32x4.extend_low_i16x8_s(lo));
     s1 = i32x4.add(s1, i32x4.extend_high_i16x8_s(lo));
     s2 = i32x4.add(s2, i32x4.extend_low_i16x8_s(hi));
     s3 = i32x4.add(s3, i32x4.extend_high_i16x8_s(hi));
   }
-  v128.store(dst, s0);
-  v128.store(dst, s1, 16);
-  v128.store(dst, s2, 32);
-  v128.store(dst, s3, 48);
+  const c = i32x4.splat(bias_between(flags, Kp, g0, g1));
+  v128.store(dst, i32x4.sub(s0, c));
+  v128.store(dst, i32x4.sub(s1, c), 16);
+  v128.store(dst, i32x4.sub(s2, c), 32);
+  v128.store(dst, i32x4.sub(s3, c), 48);
+}
+
+/** Σ of the biases of the biased steps among pairs [g0, g1). */
+@inline function bias_between(flags: usize, Kp: i32, g0: i32, g1: i32): i32 {
+  const prefix = flags + <usize>Kp;
+  return load<i32>(prefix + ((<usize>(g1 >> 1)) << 2)) - load<i32>(prefix + ((<usize>(g0 >> 1)) << 2));
 }
 
 /**
  * Two tiles (32 rows) against one activation row, as tile_dot_simd: each table vector is loaded once for both
- * tiles and the loop overhead is shared, which is most of the per-byte cost on V8 (a swizzle is already two
- * instructions there, paddusb + pshufb). Writes 32 i32 sums to `dst` (tile a's 16 rows, then tile b's).
+ * tiles and the loop overhead is shared. Writes 32 i32 sums to `dst` (tile a's 16 rows, then tile b's).
  */
-@inline function tile_dot2_simd(ta: usize, tb: usize, tab: usize, g0: i32, g1: i32, dst: usize): void {
+@inline function tile_dot2_simd(ta: usize, tb: usize, tab: usize, Kp: i32, g0: i32, g1: i32, dst: usize): void {
   const m4 = i8x16.splat(0x0f);
+  const zero = i8x16.splat(0);
+  const flags = tab + ((<usize>Kp >> 1) << 5);
   let a0 = i32x4.splat(0), a1 = i32x4.splat(0), a2 = i32x4.splat(0), a3 = i32x4.splat(0);
   let b0 = i32x4.splat(0), b1 = i32x4.splat(0), b2 = i32x4.splat(0), b3 = i32x4.splat(0);
   let g = g0;
@@ -95,22 +154,43 @@ export function ternary_lut_tables(tables: usize, act: usize, Kp: i32, rows: i32
       const va = v128.load(ta + o);
       const vb = v128.load(tb + o);
       const t = tab + (<usize>g << 5);
-      let tl = v128.load(t), th = v128.load(t, 16);
       let ia = v128.and(va, m4), ib = v128.and(vb, m4);
-      let l = lookup(tl, ia), h = lookup(th, ia);
-      alo = i16x8.add(alo, i8x16.shuffle(l, h, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23));
-      ahi = i16x8.add(ahi, i8x16.shuffle(l, h, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31));
-      l = lookup(tl, ib); h = lookup(th, ib);
-      blo = i16x8.add(blo, i8x16.shuffle(l, h, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23));
-      bhi = i16x8.add(bhi, i8x16.shuffle(l, h, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31));
-      tl = v128.load(t, 32); th = v128.load(t, 48);
-      ia = v128.and(i16x8.shr_u(va, 4), m4); ib = v128.and(i16x8.shr_u(vb, 4), m4);
-      l = lookup(tl, ia); h = lookup(th, ia);
-      alo = i16x8.add(alo, i8x16.shuffle(l, h, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23));
-      ahi = i16x8.add(ahi, i8x16.shuffle(l, h, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31));
-      l = lookup(tl, ib); h = lookup(th, ib);
-      blo = i16x8.add(blo, i8x16.shuffle(l, h, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23));
-      bhi = i16x8.add(bhi, i8x16.shuffle(l, h, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31));
+      if (load<u8>(flags + (g >> 1))) {
+        // biased step: one byte per row and pair, widened unsigned
+        let tl = v128.load(t);
+        let l = lookup(tl, ia);
+        alo = acc_lo(alo, l, zero);
+        ahi = acc_hi(ahi, l, zero);
+        l = lookup(tl, ib);
+        blo = acc_lo(blo, l, zero);
+        bhi = acc_hi(bhi, l, zero);
+        tl = v128.load(t, 32);
+        ia = v128.and(i16x8.shr_u(va, 4), m4);
+        ib = v128.and(i16x8.shr_u(vb, 4), m4);
+        l = lookup(tl, ia);
+        alo = acc_lo(alo, l, zero);
+        ahi = acc_hi(ahi, l, zero);
+        l = lookup(tl, ib);
+        blo = acc_lo(blo, l, zero);
+        bhi = acc_hi(bhi, l, zero);
+      } else {
+        let tl = v128.load(t), th = v128.load(t, 16);
+        let l = lookup(tl, ia), h = lookup(th, ia);
+        alo = acc_lo(alo, l, h);
+        ahi = acc_hi(ahi, l, h);
+        l = lookup(tl, ib); h = lookup(th, ib);
+        blo = acc_lo(blo, l, h);
+        bhi = acc_hi(bhi, l, h);
+        tl = v128.load(t, 32); th = v128.load(t, 48);
+        ia = v128.and(i16x8.shr_u(va, 4), m4);
+        ib = v128.and(i16x8.shr_u(vb, 4), m4);
+        l = lookup(tl, ia); h = lookup(th, ia);
+        alo = acc_lo(alo, l, h);
+        ahi = acc_hi(ahi, l, h);
+        l = lookup(tl, ib); h = lookup(th, ib);
+        blo = acc_lo(blo, l, h);
+        bhi = acc_hi(bhi, l, h);
+      }
     }
     a0 = i32x4.add(a0, i32x4.extend_low_i16x8_s(alo));
     a1 = i32x4.add(a1, i32x4.extend_high_i16x8_s(alo));
@@ -121,14 +201,15 @@ export function ternary_lut_tables(tables: usize, act: usize, Kp: i32, rows: i32
     b2 = i32x4.add(b2, i32x4.extend_low_i16x8_s(bhi));
     b3 = i32x4.add(b3, i32x4.extend_high_i16x8_s(bhi));
   }
-  v128.store(dst, a0);
-  v128.store(dst, a1, 16);
-  v128.store(dst, a2, 32);
-  v128.store(dst, a3, 48);
-  v128.store(dst, b0, 64);
-  v128.store(dst, b1, 80);
-  v128.store(dst, b2, 96);
-  v128.store(dst, b3, 112);
+  const c = i32x4.splat(bias_between(flags, Kp, g0, g1));
+  v128.store(dst, i32x4.sub(a0, c));
+  v128.store(dst, i32x4.sub(a1, c), 16);
+  v128.store(dst, i32x4.sub(a2, c), 32);
+  v128.store(dst, i32x4.sub(a3, c), 48);
+  v128.store(dst, i32x4.sub(b0, c), 64);
+  v128.store(dst, i32x4.sub(b1, c), 80);
+  v128.store(dst, i32x4.sub(b2, c), 96);
+  v128.store(dst, i32x4.sub(b3, c), 112);
 }
 
 /** The readable scalar twin: decode each index back to two weights and multiply. */
@@ -157,9 +238,9 @@ function tile_dot_scalar(tile: usize, act: usize, g0: i32, g1: i32, dst: usize):
       tile_dot_scalar(tile + <usize>k * tileBytes, act + <usize>r * <usize>Kp, c0 >> 1, c1 >> 1, dst + (<usize>k << 6));
     }
   } else {
-    const tab = tables + ((<usize>r * <usize>(Kp >> 1)) << 5);
-    if (nt == 2) tile_dot2_simd(tile, tile + tileBytes, tab, c0 >> 1, c1 >> 1, dst);
-    else tile_dot_simd(tile, tab, c0 >> 1, c1 >> 1, dst);
+    const tab = tables + <usize>r * <usize>lut_row_bytes(Kp);
+    if (nt == 2) tile_dot2_simd(tile, tile + tileBytes, tab, Kp, c0 >> 1, c1 >> 1, dst);
+    else tile_dot_simd(tile, tab, Kp, c0 >> 1, c1 >> 1, dst);
   }
 }
 

@@ -309,7 +309,7 @@ export class WasmBackend implements KernelBackend<WasmHandles> {
         u8.fill(0, act + r * w.Kp + K, act + (r + 1) * w.Kp);
       }
     }
-    const tables = this.area('lut-tables', rows * (w.Kp / 2) * 32);
+    const tables = this.area('lut-tables', rows * this.x.lut_row_bytes(w.Kp));
     this.x.ternary_lut_tables(tables, act, w.Kp, rows);
     this.lutCache = { q: a.q, version: a.q.version, rows, K, Kp: w.Kp, act, tables };
     return [act, tables, tmp];

@@ -22,6 +22,7 @@ export interface KernelExports {
   ternary_matmul_per_block(out: P, w: P, act: P, a16: P, sums: P, ascales: P, wscales: P, wGroups: number, Kp: number,
     N: number, rows: number, scalar: B, tid: number, n0: number, n1: number): void;
   ternary_lut_tables(tables: P, act: P, Kp: number, rows: number): void;
+  lut_row_bytes(Kp: number): number;
   ternary_lut_acc(out: P, w: P, act: P, tables: P, Kp: number, G: number, N: number, rows: number, scalar: B,
     tmp: P, tid: number, t0: number, t1: number): void;
   ternary_lut_per_token(out: P, w: P, act: P, tables: P, ascales: P, wscales: P, wGroups: number, Kp: number,
