@@ -3,6 +3,7 @@
  * processes (CPU backend when it loads here), the gateway as a process (its RSS is measured) and a second gateway
  * in this process (its counters are read). Tokens are checked against the in-process Engine on the same backend.
  */
+import { loadavg } from 'node:os';
 import { status } from '@grpc/grpc-js';
 import type { ClientReadableStream } from '@grpc/grpc-js';
 import type { Engine } from '@trine/core';
@@ -31,7 +32,7 @@ let engine: Engine;
 let backend: string;
 let gwProc: GatewayProc;
 let gw: Running;
-let small: Running;
+let small: GatewayProc;
 const workers: Proc[] = [];
 const stalledEvents: string[] = [];
 
@@ -52,8 +53,9 @@ beforeAll(async () => {
     oracle(best, SLOTS),
     startGatewayProcess(base),
     startDistributedGateway({ ...base, TRINE_LISTEN: '127.0.0.1:0' }),
-    // Capacity = the workers' slots; this gateway admits exactly that many jobs (waiting + running).
-    startDistributedGateway({ ...base, TRINE_LISTEN: '127.0.0.1:0', TRINE_MAX_QUEUE: String(WORKERS * SLOTS) }),
+    // Capacity = the workers' slots; this gateway admits exactly that many jobs (waiting + running). Its own
+    // process, so the rejection latency is the gateway's, not this test process's event loop (client + sampler).
+    startGatewayProcess({ ...base, TRINE_MAX_QUEUE: String(WORKERS * SLOTS) }),
   ]);
   await Promise.all(workers.map((w) => w.waitFor('worker ready', 90_000)));
   await queueEvents.waitUntilReady();
@@ -61,9 +63,8 @@ beforeAll(async () => {
 
 afterAll(async () => {
   kill(workers, 'SIGKILL');
-  kill(gwProc ? [gwProc] : [], 'SIGKILL');
+  kill([gwProc, small].filter(Boolean), 'SIGKILL');
   await gw?.stop(500);
-  await small?.stop(500);
   await queueEvents?.close();
   await queue?.close();
   await engine?.close();
@@ -166,38 +167,57 @@ describe('hardening: load through gateway + Redis + worker processes', () => {
     const c = client(small.port);
     // A connected channel first: the latency measured is the gateway's, not the TCP/HTTP2 handshake's.
     await round(small.port, 1, 1, 'overload-warm');
-    const rejections: number[] = [];
+    // Two bursts: the first meets a gateway process whose refusal path has never run (JIT, first Redis script
+    // loads), the second a warm one — the steady state a long-running gateway is in.
+    const bursts: { rejections: number[]; accepted: number; other: string[] }[] = [];
     const started = performance.now();
-    const streams = Array.from({ length: n }, (_, k) => {
-      const t0 = performance.now();
-      const w = watch(c.generateStream(req({ prompt: `overload ${k}`, maxTokens: 48, temperature: 1, seed: BigInt(k) }), metadata(), { deadline: Date.now() + DEADLINE_MS }) as ClientReadableStream<GenerateStreamResponse>);
-      void w.ended.then((e) => {
-        if (!e.ok && e.error.code === status.RESOURCE_EXHAUSTED) rejections.push(performance.now() - t0);
+    for (let b = 0; b < 2; b++) {
+      const rejections: number[] = [];
+      const streams = Array.from({ length: n }, (_, k) => {
+        const t0 = performance.now();
+        const w = watch(c.generateStream(req({ prompt: `overload ${b} ${k}`, maxTokens: 48, temperature: 1, seed: BigInt(k) }), metadata(), { deadline: Date.now() + DEADLINE_MS }) as ClientReadableStream<GenerateStreamResponse>);
+        void w.ended.then((e) => {
+          if (!e.ok && e.error.code === status.RESOURCE_EXHAUSTED) rejections.push(performance.now() - t0);
+        });
+        return w;
       });
-      return w;
-    });
-    const ends = await Promise.all(streams.map((s) => s.ended));
+      const ends = await Promise.all(streams.map((s) => s.ended));
+      rejections.sort((x, y) => x - y);
+      bursts.push({
+        rejections,
+        accepted: ends.filter((e) => e.ok).length,
+        other: ends.filter((e) => !e.ok && e.error.code !== status.RESOURCE_EXHAUSTED).map((e) => (e.ok ? '' : (status[e.error.code] ?? ''))),
+      });
+    }
     sampling = false;
     await sampler;
-    const accepted = ends.filter((e) => e.ok).length;
-    const otherErrors = ends.filter((e) => !e.ok && e.error.code !== status.RESOURCE_EXHAUSTED).map((e) => (e.ok ? '' : status[e.error.code]));
-    const sorted = [...rejections].sort((a, b) => a - b);
+    const p50 = (xs: number[]): number => xs[Math.floor(xs.length / 2)] ?? 0;
+    const [cold, warm] = bursts as [(typeof bursts)[0], (typeof bursts)[0]];
     report('overload', {
       capacity: max,
-      offered: n,
-      accepted,
-      rejected: rejections.length,
-      other_errors: otherErrors.length,
-      rejection_p50_ms: sorted[Math.floor(sorted.length / 2)] ?? 0,
-      rejection_max_ms: sorted.at(-1) ?? 0,
+      offered: 2 * n,
+      accepted: cold.accepted + warm.accepted,
+      rejected: cold.rejections.length + warm.rejections.length,
+      other_errors: cold.other.length + warm.other.length,
+      cold_rejection_p50_ms: p50(cold.rejections),
+      cold_rejection_max_ms: cold.rejections.at(-1) ?? 0,
+      rejection_p50_ms: p50(warm.rejections),
+      rejection_max_ms: warm.rejections.at(-1) ?? 0,
       max_queue_sampled: maxDepth,
       queue_max: max,
       total_s: (performance.now() - started) / 1000,
+      host_load1: loadavg()[0]!,
     });
     c.close();
-    expect(otherErrors).toEqual([]);
-    expect(rejections.length).toBeGreaterThan(0);
-    expect(accepted + rejections.length).toBe(n);
+    for (const burst of bursts) {
+      expect(burst.other).toEqual([]);
+      expect(burst.rejections.length).toBeGreaterThan(0);
+      expect(burst.accepted + burst.rejections.length).toBe(n);
+      // The bound is 50 ms (warm: 18-34 ms on this 2-core host at load 4-5, with the workers decoding the admitted
+      // jobs on the same cores); CI shares its cores with every other suite, so the assertion is generous: a
+      // refusal that waited for a worker, a slot or a Redis reconnect takes seconds, and that is what it catches.
+      expect(p50(burst.rejections)).toBeLessThan(250);
+    }
     expect(maxDepth).toBeLessThanOrEqual(max);
   }, 120_000);
 
