@@ -61,6 +61,15 @@ describe('StreamRelay', () => {
     expect(r.done).toBe(1);
   });
 
+  it('a re-run that reproduces every token the client has and then ends continues silently (the first run died before `done`)', () => {
+    const r = feed([start(1), tok(1, 0, 5), tok(1, 1, 6), tok(1, 2, 7), start(2), tok(2, 0, 5), tok(2, 1, 6), tok(2, 2, 7), done(2)]);
+    expect(r.restarts).toBe(0);
+    expect(r.everSent).toEqual([0, 1, 2]);
+    expect(r.ids).toEqual([5, 6, 7]);
+    expect(r.done).toBe(1);
+    expect(r.relay.restarts.continued).toBe(1);
+  });
+
   it('ignores a zombie attempt that keeps writing after a newer one started', () => {
     const r = feed([start(1), tok(1, 0, 5), start(2), tok(1, 1, 66), tok(2, 0, 5), tok(2, 1, 6), done(1), done(2)]);
     expect(r.ids).toEqual([5, 6]);

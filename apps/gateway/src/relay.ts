@@ -53,8 +53,12 @@ export class StreamRelay {
       case 'done': {
         const out: RelayOutput[] = [];
         if (this.verifying) {
-          // The re-run ended before reaching what the client has: it differs.
-          out.push(...this.diverge([]));
+          // The re-run reproduced exactly what the client has (the last run died after its last token but before
+          // `done`): continue. Ending short of it is a divergence.
+          if (this.replayed.length === this.sent.length) {
+            this.verifying = false;
+            this.restarts.continued++;
+          } else out.push(...this.diverge([]));
         }
         out.push({ kind: 'done', finish: e.finish, usage: e.usage, timings: e.timings, text: e.text });
         return out;
