@@ -11,11 +11,12 @@
 // One i8x16.swizzle per byte table then yields the partial sums of 16 rows at once; interleaving the bytes gives
 // i16 sums. No multiplies.
 //
-// Biased steps: where a step's two pairs both have |q₀| + |q₁| = B ≤ 127, their tables hold T + B ∈ [0, 254]
-// instead (one byte: the high-byte lookup and half the interleaving go away, the most expensive part on V8,
-// whose swizzle is two instructions); a flag per step says which, and a prefix sum of the biases per row
-// (ΣB over the biased steps before s) is subtracted from the sums: still exact. Activations are mostly small
-// next to their row maximum, so most steps take the short path.
+// One lookup per index on most steps: where a step's two pairs each have |q₀| + |q₁| = B ≤ 127, their low
+// tables hold T + B ∈ [0, 254] (biased steps); elsewhere they hold T's low byte. The main loop looks up only low
+// bytes (widened unsigned), for every step, without branches; a second, short loop adds 256·(high byte) for the
+// steps that are not biased (listed per row), and the biases of the biased steps (prefix sums per row) are
+// subtracted: still exact. A swizzle is two instructions on V8 (paddusb + pshufb), so halving the lookups is
+// most of the gain; activations are mostly small next to their row maximum, so few steps need the second loop.
 
 // Weight factors of the 9 indices: i = 3·(w₀+1) + (w₁+1) → w₀ = i/3 − 1, w₁ = i%3 − 1 (entries 9..15: 0).
 const W0_LO: v128 = i16x8(-1, -1, -1, 0, 0, 0, 1, 1);
@@ -23,38 +24,72 @@ const W1_LO: v128 = i16x8(-1, 0, 1, -1, 0, 1, -1, 0);
 const W0_HI: v128 = i16x8(1, 0, 0, 0, 0, 0, 0, 0);
 const W1_HI: v128 = i16x8(1, 0, 0, 0, 0, 0, 0, 0);
 
-/** Bytes of lookup data per activation row: tables (Kp/2 pairs × 32), step flags (Kp/4), bias prefix (Kp/4 + 1 i32). */
+/**
+ * Bytes of lookup data per activation row: tables (Kp/2 pairs × 32), the list of unbiased steps (u16, up to
+ * Kp/4), their prefix counts and the bias prefix sums (Kp/4 + 1 i32 each).
+ */
 export function lut_row_bytes(Kp: i32): i32 {
-  return (Kp << 4) + (Kp << 1) + 16;
+  return (Kp << 4) + (Kp >> 1) + (Kp << 1) + 16;
+}
+
+/** Where a row's lookup data keeps the unbiased-step list, its prefix counts and the bias prefix sums. */
+@inline function list_at(tab: usize, Kp: i32): usize {
+  return tab + (<usize>Kp << 4);
+}
+@inline function counts_at(tab: usize, Kp: i32): usize {
+  return list_at(tab, Kp) + (<usize>Kp >> 1); // i32-aligned: Kp is a multiple of 64
+}
+@inline function biases_at(tab: usize, Kp: i32): usize {
+  return counts_at(tab, Kp) + (<usize>Kp) + 4;
 }
 
 /**
- * Per activation row at tables + r·lut_row_bytes(Kp): per pair, the 16 low bytes then the 16 high bytes of T
- * (entries 9..15 unused) — or T + B in the low bytes on a biased step —, then one flag byte per step of 2 pairs
- * (1 = biased), then the i32 prefix sums of the biases (Kp/4 + 1 values, the first 0).
+ * Per activation row at tables + r·lut_row_bytes(Kp): per pair, 16 low bytes then 16 high bytes of T (entries
+ * 9..15 unused) — T + B in the low bytes on a biased step —, then the unbiased steps' indices, then counts[s] =
+ * number of unbiased steps before step s and biases[s] = ΣB of the biased steps before s (Kp/4 + 1 values each).
  */
 export function ternary_lut_tables(tables: usize, act: usize, Kp: i32, rows: i32): void {
-  const pairs = Kp >> 1;
   const steps = Kp >> 2;
   for (let r = 0; r < rows; r++) {
     const a = act + <usize>r * <usize>Kp;
     const t = tables + <usize>r * <usize>lut_row_bytes(Kp);
-    const flags = t + (<usize>pairs << 5);
-    const prefix = flags + <usize>Kp; // Kp ≥ steps bytes: i32-aligned (Kp is a multiple of 64)
-    let bias = 0;
-    store<i32>(prefix, 0);
+    const list = list_at(t, Kp), counts = counts_at(t, Kp), biases = biases_at(t, Kp);
+    // rows with many large activations take the two-lookup loop for every step (classic_row): no biases then
+    let unbiased = 0;
+    for (let s = 0; s < steps; s++) if (!step_biased(a, s)) unbiased++;
+    const none = unbiased > classic_limit(steps);
+    let bias = 0, n = 0;
+    store<i32>(counts, 0);
+    store<i32>(biases, 0);
     for (let s = 0; s < steps; s++) {
       const q0 = <i32>load<i8>(a + (<usize>s << 2)), q1 = <i32>load<i8>(a + (<usize>s << 2) + 1);
       const q2 = <i32>load<i8>(a + (<usize>s << 2) + 2), q3 = <i32>load<i8>(a + (<usize>s << 2) + 3);
-      const b0 = abs(q0) + abs(q1), b1 = abs(q2) + abs(q3);
-      const biased = b0 <= 127 && b1 <= 127;
-      store<u8>(flags + s, biased ? 1 : 0);
-      if (biased) bias += b0 + b1;
-      store<i32>(prefix + ((<usize>(s + 1)) << 2), bias);
-      table_pair(t + (<usize>s << 6), q0, q1, biased ? b0 : 0);
-      table_pair(t + (<usize>s << 6) + 32, q2, q3, biased ? b1 : 0);
+      const biased = !none && step_biased(a, s);
+      const b0 = biased ? abs(q0) + abs(q1) : 0, b1 = biased ? abs(q2) + abs(q3) : 0;
+      if (biased) {
+        bias += b0 + b1;
+      } else {
+        store<u16>(list + ((<usize>n) << 1), <u16>s);
+        n++;
+      }
+      store<i32>(counts + ((<usize>(s + 1)) << 2), n);
+      store<i32>(biases + ((<usize>(s + 1)) << 2), bias);
+      table_pair(t + (<usize>s << 6), q0, q1, b0);
+      table_pair(t + (<usize>s << 6) + 32, q2, q3, b1);
     }
   }
+}
+
+/** Both pairs of step s have |q₀| + |q₁| ≤ 127: T + B fits one byte. */
+@inline function step_biased(a: usize, s: i32): bool {
+  const p = a + (<usize>s << 2);
+  return abs(<i32>load<i8>(p)) + abs(<i32>load<i8>(p + 1)) <= 127 &&
+    abs(<i32>load<i8>(p + 2)) + abs(<i32>load<i8>(p + 3)) <= 127;
+}
+
+/** Above this many unbiased steps (3/8) the second loop would cost more than two lookups everywhere. */
+@inline function classic_limit(steps: i32): i32 {
+  return (steps * 3) >> 3;
 }
 
 /** One pair's 32 bytes: T[i] + bias split into low and high bytes. */
@@ -80,136 +115,129 @@ export function ternary_lut_tables(tables: usize, act: usize, Kp: i32, rows: i32
   return i16x8.add(acc, i8x16.shuffle(l, h, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31));
 }
 
-/**
- * Accumulators of one tile (16 rows) against one activation row over pairs [g0, g1) (a multiple of 2 apart):
- * writes 16 i32 sums to `dst` (rows of the tile in order). `tab`: the row's lookup data (ternary_lut_tables).
- */
-@inline function tile_dot_simd(tile: usize, tab: usize, Kp: i32, g0: i32, g1: i32, dst: usize): void {
-  const m4 = i8x16.splat(0x0f);
-  const zero = i8x16.splat(0);
-  const flags = tab + ((<usize>Kp >> 1) << 5);
-  let s0 = i32x4.splat(0), s1 = i32x4.splat(0), s2 = i32x4.splat(0), s3 = i32x4.splat(0);
-  let g = g0;
-  while (g < g1) {
-    // i16 partial sums: each lane gains ≤ 508 per step of 2 pairs; widen every 64 pairs (≤ 16256)
-    const stop = min(g + 64, g1);
-    let lo = i16x8.splat(0), hi = i16x8.splat(0);
-    for (; g < stop; g += 2) {
-      const v = v128.load(tile + (<usize>g << 3)); // 16 bytes per 2 pairs
-      const ia = v128.and(v, m4);
-      const ib = v128.and(i16x8.shr_u(v, 4), m4); // one psrlw + the mask already in a register
-      const ta = tab + (<usize>g << 5);
-      if (load<u8>(flags + (g >> 1))) {
-        const la = lookup(v128.load(ta), ia);
-        const lb = lookup(v128.load(ta, 32), ib);
-        lo = acc_lo(lo, la, zero);
-        hi = acc_hi(hi, la, zero);
-        lo = acc_lo(lo, lb, zero);
-        hi = acc_hi(hi, lb, zero);
-      } else {
-        const la = lookup(v128.load(ta), ia);
-        const ha = lookup(v128.load(ta, 16), ia);
-        const lb = lookup(v128.load(ta, 32), ib);
-        const hb = lookup(v128.load(ta, 48), ib);
-        lo = acc_lo(lo, la, ha);
-        hi = acc_hi(hi, la, ha);
-        lo = acc_lo(lo, lb, hb);
-        hi = acc_hi(hi, lb, hb);
-      }
-    }
-    s0 = i32x4.add(s0, i32x4.extend_low_i16x8_s(lo));
-    s1 = i32x4.add(s1, i32x4.extend_high_i16x8_s(lo));
-    s2 = i32x4.add(s2, i32x4.extend_low_i16x8_s(hi));
-    s3 = i32x4.add(s3, i32x4.extend_high_i16x8_s(hi));
-  }
-  const c = i32x4.splat(bias_between(flags, Kp, g0, g1));
-  v128.store(dst, i32x4.sub(s0, c));
-  v128.store(dst, i32x4.sub(s1, c), 16);
-  v128.store(dst, i32x4.sub(s2, c), 32);
-  v128.store(dst, i32x4.sub(s3, c), 48);
+/** i16 partial sums of 16 rows (lo: rows 0–7, hi: rows 8–15) added to the 16 i32 sums at dst. */
+@inline function flush16(dst: usize, lo: v128, hi: v128): void {
+  v128.store(dst, i32x4.add(v128.load(dst), i32x4.extend_low_i16x8_s(lo)));
+  v128.store(dst, i32x4.add(v128.load(dst, 16), i32x4.extend_high_i16x8_s(lo)), 16);
+  v128.store(dst, i32x4.add(v128.load(dst, 32), i32x4.extend_low_i16x8_s(hi)), 32);
+  v128.store(dst, i32x4.add(v128.load(dst, 48), i32x4.extend_high_i16x8_s(hi)), 48);
 }
 
-/** Σ of the biases of the biased steps among pairs [g0, g1). */
-@inline function bias_between(flags: usize, Kp: i32, g0: i32, g1: i32): i32 {
-  const prefix = flags + <usize>Kp;
-  return load<i32>(prefix + ((<usize>(g1 >> 1)) << 2)) - load<i32>(prefix + ((<usize>(g0 >> 1)) << 2));
-}
-
-/**
- * Two tiles (32 rows) against one activation row, as tile_dot_simd: each table vector is loaded once for both
- * tiles and the loop overhead is shared. Writes 32 i32 sums to `dst` (tile a's 16 rows, then tile b's).
- */
-@inline function tile_dot2_simd(ta: usize, tb: usize, tab: usize, Kp: i32, g0: i32, g1: i32, dst: usize): void {
+/** Two lookups (low and high byte of T) per index on every step: rows whose tables hold no biases. */
+@inline function classic_dot(ta: usize, tb: usize, tab: usize, g0: i32, g1: i32, dst: usize): void {
   const m4 = i8x16.splat(0x0f);
-  const zero = i8x16.splat(0);
-  const flags = tab + ((<usize>Kp >> 1) << 5);
-  let a0 = i32x4.splat(0), a1 = i32x4.splat(0), a2 = i32x4.splat(0), a3 = i32x4.splat(0);
-  let b0 = i32x4.splat(0), b1 = i32x4.splat(0), b2 = i32x4.splat(0), b3 = i32x4.splat(0);
   let g = g0;
   while (g < g1) {
-    const stop = min(g + 64, g1); // i16 lanes: ≤ 508 per step, 32 steps
+    const stop = min(g + 64, g1); // |T| ≤ 256: ≤ 512 a step, 32 steps
     let alo = i16x8.splat(0), ahi = i16x8.splat(0), blo = i16x8.splat(0), bhi = i16x8.splat(0);
     for (; g < stop; g += 2) {
       const o = <usize>g << 3;
       const va = v128.load(ta + o);
       const vb = v128.load(tb + o);
       const t = tab + (<usize>g << 5);
+      let tl = v128.load(t), th = v128.load(t, 16);
       let ia = v128.and(va, m4), ib = v128.and(vb, m4);
-      if (load<u8>(flags + (g >> 1))) {
-        // biased step: one byte per row and pair, widened unsigned
-        let tl = v128.load(t);
-        let l = lookup(tl, ia);
-        alo = acc_lo(alo, l, zero);
-        ahi = acc_hi(ahi, l, zero);
-        l = lookup(tl, ib);
-        blo = acc_lo(blo, l, zero);
-        bhi = acc_hi(bhi, l, zero);
-        tl = v128.load(t, 32);
-        ia = v128.and(i16x8.shr_u(va, 4), m4);
-        ib = v128.and(i16x8.shr_u(vb, 4), m4);
-        l = lookup(tl, ia);
-        alo = acc_lo(alo, l, zero);
-        ahi = acc_hi(ahi, l, zero);
-        l = lookup(tl, ib);
-        blo = acc_lo(blo, l, zero);
-        bhi = acc_hi(bhi, l, zero);
-      } else {
-        let tl = v128.load(t), th = v128.load(t, 16);
-        let l = lookup(tl, ia), h = lookup(th, ia);
-        alo = acc_lo(alo, l, h);
-        ahi = acc_hi(ahi, l, h);
-        l = lookup(tl, ib); h = lookup(th, ib);
-        blo = acc_lo(blo, l, h);
-        bhi = acc_hi(bhi, l, h);
-        tl = v128.load(t, 32); th = v128.load(t, 48);
-        ia = v128.and(i16x8.shr_u(va, 4), m4);
-        ib = v128.and(i16x8.shr_u(vb, 4), m4);
-        l = lookup(tl, ia); h = lookup(th, ia);
-        alo = acc_lo(alo, l, h);
-        ahi = acc_hi(ahi, l, h);
-        l = lookup(tl, ib); h = lookup(th, ib);
-        blo = acc_lo(blo, l, h);
-        bhi = acc_hi(bhi, l, h);
-      }
+      let l = lookup(tl, ia), h = lookup(th, ia);
+      alo = acc_lo(alo, l, h);
+      ahi = acc_hi(ahi, l, h);
+      l = lookup(tl, ib);
+      h = lookup(th, ib);
+      blo = acc_lo(blo, l, h);
+      bhi = acc_hi(bhi, l, h);
+      tl = v128.load(t, 32);
+      th = v128.load(t, 48);
+      ia = v128.and(i16x8.shr_u(va, 4), m4);
+      ib = v128.and(i16x8.shr_u(vb, 4), m4);
+      l = lookup(tl, ia);
+      h = lookup(th, ia);
+      alo = acc_lo(alo, l, h);
+      ahi = acc_hi(ahi, l, h);
+      l = lookup(tl, ib);
+      h = lookup(th, ib);
+      blo = acc_lo(blo, l, h);
+      bhi = acc_hi(bhi, l, h);
     }
-    a0 = i32x4.add(a0, i32x4.extend_low_i16x8_s(alo));
-    a1 = i32x4.add(a1, i32x4.extend_high_i16x8_s(alo));
-    a2 = i32x4.add(a2, i32x4.extend_low_i16x8_s(ahi));
-    a3 = i32x4.add(a3, i32x4.extend_high_i16x8_s(ahi));
-    b0 = i32x4.add(b0, i32x4.extend_low_i16x8_s(blo));
-    b1 = i32x4.add(b1, i32x4.extend_high_i16x8_s(blo));
-    b2 = i32x4.add(b2, i32x4.extend_low_i16x8_s(bhi));
-    b3 = i32x4.add(b3, i32x4.extend_high_i16x8_s(bhi));
+    flush16(dst, alo, ahi);
+    flush16(dst + 64, blo, bhi);
   }
-  const c = i32x4.splat(bias_between(flags, Kp, g0, g1));
-  v128.store(dst, i32x4.sub(a0, c));
-  v128.store(dst, i32x4.sub(a1, c), 16);
-  v128.store(dst, i32x4.sub(a2, c), 32);
-  v128.store(dst, i32x4.sub(a3, c), 48);
-  v128.store(dst, i32x4.sub(b0, c), 64);
-  v128.store(dst, i32x4.sub(b1, c), 80);
-  v128.store(dst, i32x4.sub(b2, c), 96);
-  v128.store(dst, i32x4.sub(b3, c), 112);
+}
+
+/**
+ * Sums of `nt` (1 or 2) consecutive tiles against one activation row over pairs [g0, g1) (a multiple of 2
+ * apart): 16·nt i32 values at `dst`, rows in order. `tab`: the row's lookup data (ternary_lut_tables). With two
+ * tiles each table vector is loaded once for both and the loop overhead is shared.
+ */
+@inline function tiles_dot_simd(tile: usize, tileBytes: usize, nt: i32, tab: usize, Kp: i32, g0: i32, g1: i32,
+  dst: usize): void {
+  const m4 = i8x16.splat(0x0f);
+  const zero = i8x16.splat(0);
+  const ta = tile, tb = tile + (nt == 2 ? tileBytes : 0); // one tile: tile b repeats tile a, its sums unused
+  const c = i32x4.splat(-(load<i32>(biases_at(tab, Kp) + ((<usize>(g1 >> 1)) << 2)) -
+    load<i32>(biases_at(tab, Kp) + ((<usize>(g0 >> 1)) << 2))));
+  for (let i = 0; i < 8; i++) v128.store(dst + (<usize>i << 4), c);
+  const steps = Kp >> 2;
+  if (load<i32>(counts_at(tab, Kp) + (<usize>steps << 2)) > classic_limit(steps)) {
+    classic_dot(ta, tb, tab, g0, g1, dst);
+    return;
+  }
+  // low bytes of every step: ≤ 255 per pair, 2 pairs a step, flushed every 32 steps (≤ 16320)
+  let g = g0;
+  while (g < g1) {
+    const stop = min(g + 64, g1);
+    let alo = i16x8.splat(0), ahi = i16x8.splat(0), blo = i16x8.splat(0), bhi = i16x8.splat(0);
+    for (; g < stop; g += 2) {
+      const o = <usize>g << 3;
+      const va = v128.load(ta + o);
+      const vb = v128.load(tb + o);
+      const t = tab + (<usize>g << 5);
+      let tl = v128.load(t);
+      let l = lookup(tl, v128.and(va, m4));
+      alo = acc_lo(alo, l, zero);
+      ahi = acc_hi(ahi, l, zero);
+      l = lookup(tl, v128.and(vb, m4));
+      blo = acc_lo(blo, l, zero);
+      bhi = acc_hi(bhi, l, zero);
+      tl = v128.load(t, 32);
+      l = lookup(tl, v128.and(i16x8.shr_u(va, 4), m4));
+      alo = acc_lo(alo, l, zero);
+      ahi = acc_hi(ahi, l, zero);
+      l = lookup(tl, v128.and(i16x8.shr_u(vb, 4), m4));
+      blo = acc_lo(blo, l, zero);
+      bhi = acc_hi(bhi, l, zero);
+    }
+    flush16(dst, alo, ahi);
+    flush16(dst + 64, blo, bhi);
+  }
+  // 256·(high byte) of the unbiased steps: |·| ≤ 512 a step, flushed every 32 steps
+  const list = list_at(tab, Kp), counts = counts_at(tab, Kp);
+  let k = load<i32>(counts + ((<usize>(g0 >> 1)) << 2));
+  const k1 = load<i32>(counts + ((<usize>(g1 >> 1)) << 2));
+  while (k < k1) {
+    const stop = min(k + 32, k1);
+    let alo = i16x8.splat(0), ahi = i16x8.splat(0), blo = i16x8.splat(0), bhi = i16x8.splat(0);
+    for (; k < stop; k++) {
+      const s = <usize>load<u16>(list + ((<usize>k) << 1));
+      const va = v128.load(ta + (s << 4));
+      const vb = v128.load(tb + (s << 4));
+      const t = tab + (s << 6);
+      let th = v128.load(t, 16);
+      let h = lookup(th, v128.and(va, m4));
+      alo = acc_lo(alo, zero, h);
+      ahi = acc_hi(ahi, zero, h);
+      h = lookup(th, v128.and(vb, m4));
+      blo = acc_lo(blo, zero, h);
+      bhi = acc_hi(bhi, zero, h);
+      th = v128.load(t, 48);
+      h = lookup(th, v128.and(i16x8.shr_u(va, 4), m4));
+      alo = acc_lo(alo, zero, h);
+      ahi = acc_hi(ahi, zero, h);
+      h = lookup(th, v128.and(i16x8.shr_u(vb, 4), m4));
+      blo = acc_lo(blo, zero, h);
+      bhi = acc_hi(bhi, zero, h);
+    }
+    flush16(dst, alo, ahi);
+    flush16(dst + 64, blo, bhi);
+  }
 }
 
 /** The readable scalar twin: decode each index back to two weights and multiply. */
@@ -239,8 +267,7 @@ function tile_dot_scalar(tile: usize, act: usize, g0: i32, g1: i32, dst: usize):
     }
   } else {
     const tab = tables + <usize>r * <usize>lut_row_bytes(Kp);
-    if (nt == 2) tile_dot2_simd(tile, tile + tileBytes, tab, Kp, c0 >> 1, c1 >> 1, dst);
-    else tile_dot_simd(tile, tab, Kp, c0 >> 1, c1 >> 1, dst);
+    tiles_dot_simd(tile, tileBytes, nt, tab, Kp, c0 >> 1, c1 >> 1, dst);
   }
 }
 

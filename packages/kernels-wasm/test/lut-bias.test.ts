@@ -2,11 +2,12 @@ import { createReferenceBackend, type KernelBackend, type QuantizedActs, type Te
 import { describe, expect, it } from 'vitest';
 import { createWasmBackend } from '../src/index.js';
 
-// lut16 takes a one-byte path on steps (4 columns) whose two pairs each have |q₀| + |q₁| ≤ 127, with the bias
-// subtracted afterwards (assembly/ternary-lut.ts). These activations are chosen so that biased and unbiased steps
-// alternate inside every row and every 256-column group, with sums of exactly 127 and 128 at the border; the
-// products must equal the reference backend's bit for bit, on one tile pair plus a single tile (N = 40), per
-// token and per 256-block, one and two threads.
+// lut16 takes a one-byte path on steps (4 columns) whose two pairs each have |q₀| + |q₁| ≤ 127, adds the high
+// bytes of the other steps in a second loop and subtracts the biases (assembly/ternary-lut.ts); a row with more
+// than 3/8 of its steps unbiased takes two lookups everywhere instead. Row 0 here has 20 % unbiased steps spread
+// through every 256-column group, with sums of exactly 127 (biased) and 128 (not) at the border; row 1 has 60 %
+// (the two-lookup loop). Products must equal the reference backend's bit for bit, on one tile pair plus a single
+// tile (N = 40), per token and per 256-block, one and two threads.
 
 const K = 2560;
 const N = 40;
@@ -16,9 +17,9 @@ function activations(rows: number): Float32Array {
   const x = new Float32Array(rows * K);
   for (let r = 0; r < rows; r++)
     for (let s = 0; s < K / 4; s++) {
-      const kind = (s + r) % 5;
-      // 0: large (unbiased), 1: border 64 + 63 = 127 (biased), 2: 64 + 64 = 128 (unbiased), 3–4: small (biased)
-      const q = kind === 0 ? [127, -120, 90, -3] : kind === 1 ? [64, -63, -63, 64] : kind === 2 ? [-64, 64, 1, 2] : [(s % 60) - 30, 17, -(s % 45), 5];
+      const kind = r === 0 ? s % 10 : s % 5 < 3 ? 0 : 3;
+      // 0: large, 5: 64 + 64 = 128 (both unbiased); 1: 64 + 63 = 127 (biased); others small (biased)
+      const q = kind === 0 ? [127, -120, 90, -3] : kind === 5 ? [-64, 64, 1, 2] : kind === 1 ? [64, -63, -63, 64] : [(s % 60) - 30, 17, -(s % 45), 5];
       for (let j = 0; j < 4; j++) x[r * K + s * 4 + j] = q[j]!;
     }
   return x;
