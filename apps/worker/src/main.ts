@@ -31,6 +31,7 @@ async function main(): Promise<void> {
     concurrency: env.maxBatch,
     lockDuration: envInt(process.env, 'TRINE_LOCK_DURATION_MS', 30_000, 100),
     stalledInterval: envInt(process.env, 'TRINE_STALLED_INTERVAL_MS', 30_000, 50),
+    maxStalledCount: envInt(process.env, 'TRINE_MAX_STALLED_COUNT', 2, 0, 1000),
     log,
   });
   instrumentWorker(service);
