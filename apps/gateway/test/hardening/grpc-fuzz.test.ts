@@ -59,7 +59,7 @@ const badFloat = (lo: number, hi: number) => fc.oneof(oneOf(Number.NaN, Number.P
 const roles = oneOf('system', 'user', 'assistant');
 
 /** One defect each; the field validation must name. */
-const defects: fc.Arbitrary<[string, Partial<GenerateRequest>]> = fc.oneof(
+const defects = fc.oneof(
   fc.constant(['prompt', { prompt: '' }] as [string, Partial<GenerateRequest>]),
   str(8).map((c) => ['prompt', { messages: [{ role: 'user', content: c }] }]),
   fc.integer({ min: MAX_PROMPT + 1, max: MAX_MESSAGE - 512 }).map((n) => ['prompt', { prompt: 'x'.repeat(n) }]),
@@ -81,7 +81,7 @@ const defects: fc.Arbitrary<[string, Partial<GenerateRequest>]> = fc.oneof(
     .map(([i, role]) => [`messages[${i}].role`, { prompt: '', messages: [...Array.from({ length: i }, () => ({ role: 'user', content: 'hi' })), { role, content: 'x' }] }]),
   fc.integer({ min: 257, max: 400 }).map((n) => ['messages', { prompt: '', messages: Array.from({ length: n }, () => ({ role: 'user', content: 'a' })) }]),
   fc.array(roles, { minLength: 1, maxLength: 4 }).map((rs) => ['messages', { prompt: '', messages: rs.map((role) => ({ role, content: '' })) }]),
-);
+) as fc.Arbitrary<[string, Partial<GenerateRequest>]>; // the .map tuples widen to arrays
 
 const encode = (r: Partial<GenerateRequest>): Uint8Array => GenerateRequest.encode(req(r)).finish();
 

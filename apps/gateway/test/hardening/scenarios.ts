@@ -33,8 +33,8 @@ export interface Ctx {
 export const alive = (p: Proc): boolean => p.child.exitCode === null && p.child.signalCode === null;
 const ready = (p: Proc): boolean => alive(p) && p.logs.some((l) => l.msg === 'worker ready');
 
-function worker(ctx: Ctx, redisUrl: string): Proc {
-  const p = startWorkerProcess({ REDIS_URL: redisUrl, TRINE_BACKEND: ctx.backend.name });
+function worker(ctx: Ctx, redisUrl: string, env: Record<string, string> = {}): Proc {
+  const p = startWorkerProcess({ REDIS_URL: redisUrl, TRINE_BACKEND: ctx.backend.name, ...env });
   ctx.procs.push(p);
   return p;
 }
@@ -141,7 +141,10 @@ export async function workerKillScenario(ctx: Ctx, o: WorkerKillOptions) {
   const gw = await startDistributedGateway({ REDIS_URL: redis.url, TRINE_LISTEN: '127.0.0.1:0', TRINE_BACKEND: ctx.backend.name, TRINE_CACHE_TTL_MS: '0', TRINE_MAX_QUEUE: String(o.jobs * 2) });
   const c = client(gw.port);
   try {
-    let pool = Array.from({ length: o.workers }, () => worker(ctx, redis.url));
+    // The poison-pill guard (a job whose worker died more than TRINE_MAX_STALLED_COUNT times fails for good, default
+    // 2) is set to the number of kills, which no job can exceed: any job that does not complete is then a real loss.
+    const workerEnv = { TRINE_MAX_STALLED_COUNT: String(o.maxKills) };
+    let pool = Array.from({ length: o.workers }, () => worker(ctx, redis.url, workerEnv));
     await Promise.all(pool.map((w) => w.waitFor('worker ready', 90_000)));
     const t0 = performance.now();
     const streams = startStreams(c, o.jobs, o.maxTokens, 'kill', o.deadlineMs);
@@ -156,12 +159,15 @@ export async function workerKillScenario(ctx: Ctx, o: WorkerKillOptions) {
       const victim = pool.find(ready)!;
       victim.child.kill('SIGKILL');
       killTimes.push(Date.now());
-      pool = [...pool.filter((p) => p !== victim), worker(ctx, redis.url)];
+      pool = [...pool.filter((p) => p !== victim), worker(ctx, redis.url, workerEnv)];
     }
     await all;
     const seconds = (performance.now() - t0) / 1000;
     const r = await auditAll(ctx.engine, streams, 'kill', o.maxTokens);
     const rr = await rerunFigures(admin, killTimes);
+    // Why BullMQ failed any job for good (e.g. 'job stalled more than allowable limit').
+    const failedIds = await admin.zrange(`${keys.prefix}:${keys.queueName}:failed`, '0', '-1');
+    const failedReasons = [...new Set(await Promise.all(failedIds.map(async (id) => (await admin.hget(`${keys.prefix}:${keys.queueName}:${id}`, 'failedReason')) ?? '?')))];
     const m = gw.server.metrics;
     kill(pool);
     return {
@@ -190,7 +196,10 @@ export async function workerKillScenario(ctx: Ctx, o: WorkerKillOptions) {
         resume_from_kill_p50_ms: pct(rr.fromKill, 0.5),
         resume_from_kill_max_ms: pct(rr.fromKill, 1),
         load_s: seconds,
+        max_stalled_count: o.maxKills,
         failures: JSON.stringify(r.codes),
+        bullmq_failed: failedIds.length,
+        bullmq_failed_reasons: JSON.stringify(failedReasons),
       },
       totals: r,
       kills: killTimes.length,
