@@ -176,34 +176,34 @@ struct RowLoad {
     if constexpr (sizeof(E) == 2) return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, w + r * k + i));
     else return _mm512_maskz_loadu_ps(m, w + r * k + i);
   }
-  // TRINE_LM_PREFETCH bytes ahead in this row's stream (f16 only, as measured; f32 rows are left to hardware).
-  void near(int64_t r, int64_t i) const {
+  // A full load that also prefetches (on the first column of each 64-byte line): near, TRINE_LM_PREFETCH bytes
+  // ahead in this row's stream (f16 only, as measured; f32 rows are left to hardware); ahead, row `pr`'s line at
+  // the same column. The prefetch lives in the function whose load is used: GCC deletes a call to a void member
+  // that only prefetches (it counts the prefetch as no side effect), which silently cost batch 1 its prefetch.
+  __m512 near(int64_t r, int64_t i) const {
     if constexpr (sizeof(E) == 2)
       if (TRINE_LM_PREFETCH > 0 && (i & (kPerLine - 1)) == 0)
         _mm_prefetch(reinterpret_cast<const char*>(w + r * k + i) + TRINE_LM_PREFETCH, _MM_HINT_T0);
+    return (*this)(r, i, static_cast<__mmask16>(0xffff));
   }
-  void at(int64_t r, int64_t i) const {
-    if ((i & (kPerLine - 1)) == 0) _mm_prefetch(reinterpret_cast<const char*>(w + r * k + i), _MM_HINT_T0);
+  __m512 ahead(int64_t r, int64_t i, int64_t pr) const {
+    if ((i & (kPerLine - 1)) == 0) _mm_prefetch(reinterpret_cast<const char*>(w + pr * k + i), _MM_HINT_T0);
+    return (*this)(r, i, static_cast<__mmask16>(0xffff));
   }
 };
 
 // ---- LM head: R rows × T tokens of f32 FMAs; rows are streamed once per call whatever T is.
-// A Load reads 16 weights of a row as f32 (masked) and prefetches: near() a fixed distance ahead in the row's own
-// stream, at() one given row's line (both only on the first column of a 64-byte line).
+// A Load reads 16 weights of a row as f32: masked, or whole with a prefetch (near / ahead, see RowLoad).
 template <typename Load, int R, int T>
 inline void lm_tile(Load load, int64_t k, int64_t r, const float* x, float* out, int64_t out_stride, int t0) {
   __m512 acc[R][T];
   for (int i = 0; i < R; i++)
     for (int t = 0; t < T; t++) acc[i][t] = _mm512_setzero_ps();
   int64_t i = 0;
-  const __mmask16 full = static_cast<__mmask16>(0xffff);
   for (; i + 16 <= k; i += 16) {
     __m512 wv[R];
 #pragma GCC unroll 8
-    for (int j = 0; j < R; j++) {
-      load.near(r + j, i);
-      wv[j] = load(r + j, i, full);
-    }
+    for (int j = 0; j < R; j++) wv[j] = load.near(r + j, i);
 #pragma GCC unroll 8
     for (int t = 0; t < T; t++) {
       const __m512 xv = _mm512_loadu_ps(x + (t0 + t) * k + i);
@@ -258,10 +258,7 @@ inline void lm_block8(Load load, int64_t k, int64_t r, const float* x, float* ou
       for (; i + 16 <= c1; i += 16) {
         __m512 wv[R];
 #pragma GCC unroll 8
-        for (int j = 0; j < R; j++) {
-          load.at(rr + j + kLmBlockRows, i);
-          wv[j] = load(rr + j, i, static_cast<__mmask16>(0xffff));
-        }
+        for (int j = 0; j < R; j++) wv[j] = load.ahead(rr + j, i, rr + j + kLmBlockRows);
 #pragma GCC unroll 8
         for (int t = 0; t < T; t++) {
           const __m512 xv = _mm512_loadu_ps(xt + t * k + i);
