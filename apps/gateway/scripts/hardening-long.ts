@@ -4,7 +4,7 @@
  * the CI suite's harness and scenarios (test/hardening) and prints the same `HARDENING <name>: k=v …` lines.
  *
  *   pnpm --filter @trine/gateway hardening:long [--streams 200] [--rounds 2] [--max-tokens 32] [--workers 2]
- *        [--kill-jobs 300] [--kills 12] [--redis-down-ms 5000] [--no-faults]
+ *        [--kill-jobs 300] [--kills 12] [--max-stalled N] [--redis-down-ms 5000] [--no-faults]
  *
  * Exits 1 if any stream lost, duplicated, reordered or changed a token, or a job was lost.
  */
@@ -27,6 +27,9 @@ const { values: a } = parseArgs({
     kills: { type: 'string', default: '12' },
     'redis-down-ms': { type: 'string', default: '5000' },
     'no-faults': { type: 'boolean', default: false },
+    // The workers' poison-pill guard in the SIGKILL loop; by default above the kill count. 2 = production default,
+    // under which a job whose worker dies 3 times fails with UNAVAILABLE (counted as lost here).
+    'max-stalled': { type: 'string' },
   },
 });
 
@@ -116,7 +119,7 @@ async function main(): Promise<void> {
 
   if (!a['no-faults']) {
     // 2. Worker SIGKILLs: more jobs and kills than CI.
-    const k = await workerKillScenario(ctx, { jobs: positive('kill-jobs'), maxTokens: 256, workers: 3, killEveryMs: 1500, maxKills: positive('kills'), deadlineMs: DEADLINE_MS });
+    const k = await workerKillScenario(ctx, { jobs: positive('kill-jobs'), maxTokens: 256, workers: 3, killEveryMs: 1500, maxKills: positive('kills'), deadlineMs: DEADLINE_MS, ...(a['max-stalled'] ? { maxStalledCount: positive('max-stalled') } : {}) });
     report('worker-sigkill-long', k.figures);
     check('worker-sigkill-long', k.totals.notOk === 0 && k.totals.lost + k.totals.dup + k.totals.reordered + k.totals.wrong + k.totals.restarts === 0);
 

@@ -67,13 +67,15 @@ export interface AuditTotals {
   codes: Record<string, number>;
   /** Streams that ended by their deadline (a hang). */
   hung: number;
+  /** Distinct error messages of those streams (request ids elided), for the report. */
+  details: string[];
 }
 
 /** Waits for every stream and audits each against the oracle's tokens for its prompt and seed. */
 export async function auditAll(engine: Engine, streams: readonly Watched[], tag: string, maxTokens: number): Promise<AuditTotals> {
   const ends = await Promise.all(streams.map((s) => s.ended));
   const want = await expectedMany(engine, streams.map((_, i) => ({ prompt: `${tag} ${i}`, maxTokens, seed: seedOf(i) })));
-  const t: AuditTotals = { ok: 0, notOk: 0, lost: 0, dup: 0, reordered: 0, wrong: 0, restarts: 0, tokens: 0, codes: {}, hung: 0 };
+  const t: AuditTotals = { ok: 0, notOk: 0, lost: 0, dup: 0, reordered: 0, wrong: 0, restarts: 0, tokens: 0, codes: {}, hung: 0, details: [] };
   streams.forEach((s, i) => {
     const e = ends[i]!;
     const a = audit(s.msgs, want[i]!);
@@ -83,6 +85,8 @@ export async function auditAll(engine: Engine, streams: readonly Watched[], tag:
       const name = e.ok ? 'OK_WITHOUT_DONE' : (status[e.error.code] ?? String(e.error.code));
       t.codes[name] = (t.codes[name] ?? 0) + 1;
       if (!e.ok && e.error.code === status.DEADLINE_EXCEEDED) t.hung++;
+      const detail = e.ok ? 'no done message' : e.error.details.replace(/[0-9a-f]{8}-[0-9a-f-]{27}/g, '<id>');
+      if (!t.details.includes(detail)) t.details.push(detail);
     }
     t.lost += a.lost;
     t.dup += a.dup;
@@ -128,6 +132,8 @@ export interface WorkerKillOptions {
   readonly killEveryMs: number;
   readonly maxKills: number;
   readonly deadlineMs: number;
+  /** TRINE_MAX_STALLED_COUNT for the workers (default: maxKills, which no job can exceed). */
+  readonly maxStalledCount?: number;
 }
 
 /**
@@ -143,7 +149,8 @@ export async function workerKillScenario(ctx: Ctx, o: WorkerKillOptions) {
   try {
     // The poison-pill guard (a job whose worker died more than TRINE_MAX_STALLED_COUNT times fails for good, default
     // 2) is set to the number of kills, which no job can exceed: any job that does not complete is then a real loss.
-    const workerEnv = { TRINE_MAX_STALLED_COUNT: String(o.maxKills) };
+    const maxStalled = o.maxStalledCount ?? o.maxKills;
+    const workerEnv = { TRINE_MAX_STALLED_COUNT: String(maxStalled) };
     let pool = Array.from({ length: o.workers }, () => worker(ctx, redis.url, workerEnv));
     await Promise.all(pool.map((w) => w.waitFor('worker ready', 90_000)));
     const t0 = performance.now();
@@ -196,8 +203,9 @@ export async function workerKillScenario(ctx: Ctx, o: WorkerKillOptions) {
         resume_from_kill_p50_ms: pct(rr.fromKill, 0.5),
         resume_from_kill_max_ms: pct(rr.fromKill, 1),
         load_s: seconds,
-        max_stalled_count: o.maxKills,
+        max_stalled_count: maxStalled,
         failures: JSON.stringify(r.codes),
+        failure_details: JSON.stringify(r.details),
         bullmq_failed: failedIds.length,
         bullmq_failed_reasons: JSON.stringify(failedReasons),
       },
