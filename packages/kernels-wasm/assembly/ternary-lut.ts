@@ -162,24 +162,10 @@ export function ternary_lut_tables(tables: usize, act: usize, Kp: i32, rows: i32
   }
 }
 
-/**
- * Sums of `nt` (1 or 2) consecutive tiles against one activation row over pairs [g0, g1) (a multiple of 2
- * apart): 16·nt i32 values at `dst`, rows in order. `tab`: the row's lookup data (ternary_lut_tables). With two
- * tiles each table vector is loaded once for both and the loop overhead is shared.
- */
-@inline function tiles_dot_simd(tile: usize, tileBytes: usize, nt: i32, tab: usize, Kp: i32, g0: i32, g1: i32,
-  dst: usize): void {
+/** Low bytes of every step for tiles a and b (the main loop): added to the 32 sums at dst. */
+@inline function low_pair(ta: usize, tb: usize, tab: usize, g0: i32, g1: i32, dst: usize): void {
   const m4 = i8x16.splat(0x0f);
   const zero = i8x16.splat(0);
-  const ta = tile, tb = tile + (nt == 2 ? tileBytes : 0); // one tile: tile b repeats tile a, its sums unused
-  const c = i32x4.splat(-(load<i32>(biases_at(tab, Kp) + ((<usize>(g1 >> 1)) << 2)) -
-    load<i32>(biases_at(tab, Kp) + ((<usize>(g0 >> 1)) << 2))));
-  for (let i = 0; i < 8; i++) v128.store(dst + (<usize>i << 4), c);
-  const steps = Kp >> 2;
-  if (load<i32>(counts_at(tab, Kp) + (<usize>steps << 2)) > classic_limit(steps)) {
-    classic_dot(ta, tb, tab, g0, g1, dst);
-    return;
-  }
   // low bytes of every step: ≤ 255 per pair, 2 pairs a step, flushed every 32 steps (≤ 16320)
   let g = g0;
   while (g < g1) {
@@ -208,6 +194,60 @@ export function ternary_lut_tables(tables: usize, act: usize, Kp: i32, rows: i32
     flush16(dst, alo, ahi);
     flush16(dst + 64, blo, bhi);
   }
+}
+
+/** The same for four tiles: each table vector feeds four. Adds to the 64 sums at dst. */
+@inline function low_quad(ta: usize, tileBytes: usize, tab: usize, g0: i32, g1: i32, dst: usize): void {
+  const m4 = i8x16.splat(0x0f);
+  const zero = i8x16.splat(0);
+  const tb = ta + tileBytes, tc = tb + tileBytes, td = tc + tileBytes;
+  let g = g0;
+  while (g < g1) {
+    const stop = min(g + 64, g1);
+    let alo = i16x8.splat(0), ahi = i16x8.splat(0), blo = i16x8.splat(0), bhi = i16x8.splat(0);
+    let clo = i16x8.splat(0), chi = i16x8.splat(0), dlo = i16x8.splat(0), dhi = i16x8.splat(0);
+    for (; g < stop; g += 2) {
+      const o = <usize>g << 3;
+      const t = tab + (<usize>g << 5);
+      const va = v128.load(ta + o), vb = v128.load(tb + o), vc = v128.load(tc + o), vd = v128.load(td + o);
+      let tl = v128.load(t);
+      let l = lookup(tl, v128.and(va, m4));
+      alo = acc_lo(alo, l, zero);
+      ahi = acc_hi(ahi, l, zero);
+      l = lookup(tl, v128.and(vb, m4));
+      blo = acc_lo(blo, l, zero);
+      bhi = acc_hi(bhi, l, zero);
+      l = lookup(tl, v128.and(vc, m4));
+      clo = acc_lo(clo, l, zero);
+      chi = acc_hi(chi, l, zero);
+      l = lookup(tl, v128.and(vd, m4));
+      dlo = acc_lo(dlo, l, zero);
+      dhi = acc_hi(dhi, l, zero);
+      tl = v128.load(t, 32);
+      l = lookup(tl, v128.and(i16x8.shr_u(va, 4), m4));
+      alo = acc_lo(alo, l, zero);
+      ahi = acc_hi(ahi, l, zero);
+      l = lookup(tl, v128.and(i16x8.shr_u(vb, 4), m4));
+      blo = acc_lo(blo, l, zero);
+      bhi = acc_hi(bhi, l, zero);
+      l = lookup(tl, v128.and(i16x8.shr_u(vc, 4), m4));
+      clo = acc_lo(clo, l, zero);
+      chi = acc_hi(chi, l, zero);
+      l = lookup(tl, v128.and(i16x8.shr_u(vd, 4), m4));
+      dlo = acc_lo(dlo, l, zero);
+      dhi = acc_hi(dhi, l, zero);
+    }
+    flush16(dst, alo, ahi);
+    flush16(dst + 64, blo, bhi);
+    flush16(dst + 128, clo, chi);
+    flush16(dst + 192, dlo, dhi);
+  }
+}
+
+/** 256·(high byte) of the unbiased steps for tiles a and b: added to the 32 sums at dst. */
+@inline function high_pair(ta: usize, tb: usize, tab: usize, Kp: i32, g0: i32, g1: i32, dst: usize): void {
+  const m4 = i8x16.splat(0x0f);
+  const zero = i8x16.splat(0);
   // 256·(high byte) of the unbiased steps: |·| ≤ 512 a step, flushed every 32 steps
   const list = list_at(tab, Kp), counts = counts_at(tab, Kp);
   let k = load<i32>(counts + ((<usize>(g0 >> 1)) << 2));
@@ -238,6 +278,30 @@ export function ternary_lut_tables(tables: usize, act: usize, Kp: i32, rows: i32
     flush16(dst, alo, ahi);
     flush16(dst + 64, blo, bhi);
   }
+}
+
+/**
+ * Sums of `nt` (1, 2 or 4) consecutive tiles against one activation row over pairs [g0, g1) (a multiple of 2
+ * apart): 16·nt i32 values at `dst`, rows in order. `tab`: the row's lookup data (ternary_lut_tables). Several
+ * tiles share each table load and the loop overhead.
+ */
+@inline function tiles_dot_simd(tile: usize, tileBytes: usize, nt: i32, tab: usize, Kp: i32, g0: i32, g1: i32,
+  dst: usize): void {
+  const ta = tile, tb = tile + (nt >= 2 ? tileBytes : 0); // one tile: tile b repeats tile a, its sums unused
+  const c = i32x4.splat(-(load<i32>(biases_at(tab, Kp) + ((<usize>(g1 >> 1)) << 2)) -
+    load<i32>(biases_at(tab, Kp) + ((<usize>(g0 >> 1)) << 2))));
+  for (let i = 0; i < 16; i++) v128.store(dst + (<usize>i << 4), c);
+  const steps = Kp >> 2;
+  const tc = tile + 2 * tileBytes, td = tile + 3 * tileBytes;
+  if (load<i32>(counts_at(tab, Kp) + (<usize>steps << 2)) > classic_limit(steps)) {
+    classic_dot(ta, tb, tab, g0, g1, dst);
+    if (nt == 4) classic_dot(tc, td, tab, g0, g1, dst + 128);
+    return;
+  }
+  if (nt == 4) low_quad(ta, tileBytes, tab, g0, g1, dst);
+  else low_pair(ta, tb, tab, g0, g1, dst);
+  high_pair(ta, tb, tab, Kp, g0, g1, dst);
+  if (nt == 4) high_pair(tc, td, tab, Kp, g0, g1, dst + 128);
 }
 
 /** The readable scalar twin: decode each index back to two weights and multiply. */
@@ -273,13 +337,13 @@ function tile_dot_scalar(tile: usize, act: usize, g0: i32, g1: i32, dst: usize):
 
 /** Tiles per step from t: two while both lie in [t, t1) (the scalar twin takes them one at a time too). */
 @inline function tiles_at(t: i32, t1: i32): i32 {
-  return t + 1 < t1 ? 2 : 1;
+  return t + 3 < t1 ? 4 : t + 1 < t1 ? 2 : 1;
 }
 
-/** out i32 [rows, N, G] for tiles [t0, t1): G = 1 (whole row) or Kp/256 groups. `tmp`: 128 bytes per thread. */
+/** out i32 [rows, N, G] for tiles [t0, t1): G = 1 (whole row) or Kp/256 groups. `tmp`: 256 bytes per thread. */
 export function ternary_lut_acc(out: usize, w: usize, act: usize, tables: usize, Kp: i32, G: i32, N: i32, rows: i32,
   scalar: bool, tmp: usize, tid: i32, t0: i32, t1: i32): void {
-  const dst = tmp + (<usize>tid << 7);
+  const dst = tmp + (<usize>tid << 8);
   const span = Kp / G;
   for (let t = t0; t < t1; ) {
     const nt = tiles_at(t, t1);
@@ -299,7 +363,7 @@ export function ternary_lut_acc(out: usize, w: usize, act: usize, tables: usize,
 /** per_token epilogue over tiles: out[r, n] = f32(f32(acc / s_r) · w_scale(n, 0)). */
 export function ternary_lut_per_token(out: usize, w: usize, act: usize, tables: usize, ascales: usize, wscales: usize,
   wGroups: i32, Kp: i32, N: i32, rows: i32, scalar: bool, tmp: usize, tid: i32, t0: i32, t1: i32): void {
-  const dst = tmp + (<usize>tid << 7);
+  const dst = tmp + (<usize>tid << 8);
   for (let t = t0; t < t1; ) {
     const nt = tiles_at(t, t1);
     for (let r = 0; r < rows; r++) {
@@ -319,7 +383,7 @@ export function ternary_lut_per_token(out: usize, w: usize, act: usize, tables: 
 /** per_block256 epilogue over tiles: out[r, n] = Σ_g f32(acc_g · f32(d_w(n,g) · d_a(r,g))), in order. */
 export function ternary_lut_per_block(out: usize, w: usize, act: usize, tables: usize, ascales: usize, wscales: usize,
   wGroups: i32, Kp: i32, N: i32, rows: i32, scalar: bool, tmp: usize, tid: i32, t0: i32, t1: i32): void {
-  const dst = tmp + (<usize>tid << 7);
+  const dst = tmp + (<usize>tid << 8);
   const G = Kp >> 8;
   for (let t = t0; t < t1; ) {
     const nt = tiles_at(t, t1);

@@ -293,7 +293,7 @@ export class WasmBackend implements KernelBackend<WasmHandles> {
 
   /** lut16: activation rows padded to Kp (when needed) and their lookup tables. */
   private prepareLut(a: QuantizedActs<WasmTensor>, w: WasmTernary, rows: number): [number, number, number] {
-    const tmp = this.area('lut-tmp', 128 * this.exec.threads); // 32 i32 sums per thread
+    const tmp = this.area('lut-tmp', 256 * this.exec.threads); // 64 i32 sums per thread
     // q, k, v (and gate, up) read the same activations: build their tables once
     const c = this.lutCache;
     if (c && c.q === a.q && c.version === a.q.version && c.rows >= rows && c.Kp === w.Kp && c.K === w.cols) {

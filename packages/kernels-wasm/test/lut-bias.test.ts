@@ -6,11 +6,11 @@ import { createWasmBackend } from '../src/index.js';
 // bytes of the other steps in a second loop and subtracts the biases (assembly/ternary-lut.ts); a row with more
 // than 3/8 of its steps unbiased takes two lookups everywhere instead. Row 0 here has 20 % unbiased steps spread
 // through every 256-column group, with sums of exactly 127 (biased) and 128 (not) at the border; row 1 has 60 %
-// (the two-lookup loop). Products must equal the reference backend's bit for bit, on one tile pair plus a single
-// tile (N = 40), per token and per 256-block, one and two threads.
+// (the two-lookup loop). Products must equal the reference backend's bit for bit, on 4 + 2 + 1 tiles (N = 104): every
+// tile grouping, per token and per 256-block, one and two threads.
 
 const K = 2560;
-const N = 40;
+const N = 104;
 
 /** Integer activations with row maximum 127 (so per-token quantization keeps them as they are). */
 function activations(rows: number): Float32Array {
