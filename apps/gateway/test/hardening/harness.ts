@@ -17,7 +17,10 @@ export function report(name: string, figures: Record<string, string | number | b
 /** The CPU backend when @trine/kernels-cpu loads here, else the reference backend (same choice for workers and oracle). */
 export async function bestBackend(): Promise<{ name: 'cpu' | 'reference'; factory: BackendFactory }> {
   try {
-    const m = (await import('@trine/kernels-cpu')) as unknown as { cpuBackendFactory: BackendFactory };
+    // Not a dependency of the gateway (its workers load it): a computed specifier keeps tsc from resolving it,
+    // while vitest's alias and Node (from the worker's dependencies) still do.
+    const pkg = '@trine/kernels-cpu';
+    const m = (await import(/* @vite-ignore */ pkg)) as { cpuBackendFactory: BackendFactory };
     registerBackend(m.cpuBackendFactory);
     const e = await Engine.load({ backend: 'cpu', maxBatch: 1 }).catch(() => undefined);
     if (e) {
