@@ -27,6 +27,8 @@ export interface BenchOptions {
   readonly batched: boolean;
   /** Serving suite (gateway vs in-process) at these concurrency levels; empty: off. */
   readonly concurrency: readonly number[];
+  /** The long hardening run (200 streams, fault loops; apps/gateway/scripts/hardening-long.ts). Opt-in. */
+  readonly hardening: boolean;
   readonly decodeTokens: number;
   readonly prefillTokens: number;
   readonly reps: number;
@@ -36,14 +38,16 @@ export interface BenchOptions {
 
 export const USAGE = `pnpm bench [--quick] [--shapes 2b4t,700m,3b,8b,tiny] [--backends cpu,wasm,webgpu,reference]
   [--threads 1,2] [--batch 1,8,32] [--context 8,1024] [--formats i2_s,tq2_0] [--q8] [--no-kernels] [--no-batched]
-  [--serving | --no-serving] [--concurrency 1,32]
+  [--serving | --no-serving] [--concurrency 1,32] [--hardening]
   [--decode-tokens 64] [--prefill-tokens 128] [--reps N] [--baseline FILE | --baseline-dir DIR] [--threshold 0.1]
   [--bitnet-cpp PATH/llama-bench] [--llama-cpp PATH/llama-bench] [--out DIR] [--run-id ID] [--cache-dir DIR] [--print-host-class]
 
 --quick: 2B4T decode + prefill on the best available backend at 1 and 2 threads, kernels (GEMV + f16 LM head),
 read bandwidth, and the external engines when given; a few minutes on 2 cores. --context lists the KV depths
 decode is measured at (a prompt of that length is prefilled first, untimed). Without --quick: the full matrix
-(700m, 2b4t, 3b, 8b × every available backend × threads 1, 2, all cores × batch 1/8/32 × q8 LM head).`;
+(700m, 2b4t, 3b, 8b × every available backend × threads 1, 2, all cores × batch 1/8/32 × q8 LM head).
+--hardening adds the long hardening run (200 concurrent streams, worker SIGKILL and Redis-crash loops through
+gateway + worker processes on a private redis-server; about 5 minutes), reported as suite "hardening".`;
 
 function bad(flag: string, why: string): TrineError {
   return new TrineError('INVALID_ARGUMENT', `--${flag}: ${why}`, { field: flag });
@@ -67,7 +71,7 @@ function names(flag: string, v: string, known: readonly string[]): string[] {
 }
 
 const VALUE_FLAGS = ['shapes', 'backends', 'threads', 'batch', 'context', 'formats', 'baseline', 'baseline-dir', 'threshold', 'bitnet-cpp', 'llama-cpp', 'out', 'run-id', 'decode-tokens', 'prefill-tokens', 'concurrency', 'reps', 'cache-dir'];
-const BOOL_FLAGS = ['quick', 'q8', 'no-kernels', 'no-batched', 'serving', 'no-serving', 'help', 'print-host-class'];
+const BOOL_FLAGS = ['quick', 'q8', 'no-kernels', 'no-batched', 'serving', 'no-serving', 'hardening', 'help', 'print-host-class'];
 
 export function parseArgs(argv: readonly string[]): BenchOptions | 'help' | 'host-class' {
   const v = new Map<string, string>();
@@ -112,6 +116,7 @@ export function parseArgs(argv: readonly string[]): BenchOptions | 'help' | 'hos
     kernels: !b.has('no-kernels'),
     batched: !b.has('no-batched') && (v.has('batch') || !quick),
     concurrency: b.has('no-serving') ? [] : v.has('concurrency') ? ints('concurrency', v.get('concurrency')!, 1, 1024) : b.has('serving') || !quick ? [1, 32] : [],
+    hardening: b.has('hardening'),
     decodeTokens: opt('decode-tokens', (s) => ints('decode-tokens', s, 1, 4096), [64])[0]!,
     prefillTokens: opt('prefill-tokens', (s) => ints('prefill-tokens', s, 1, 8192), [128])[0]!,
     reps: opt('reps', (s) => ints('reps', s, 1, 100), [quick ? 1 : 3])[0]!,

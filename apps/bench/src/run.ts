@@ -20,6 +20,7 @@ import { recommend, renderRecommendations } from './recommend.js';
 import { compareReports, type Comparison } from './report/compare.js';
 import { renderHtml } from './report/html.js';
 import { renderMarkdown } from './report/markdown.js';
+import { runHardeningLong } from './suites/hardening.js';
 import { REPORT_SCHEMA, type BenchReport, type BenchResult, type EngineRatio, type SkippedRun } from './report/schema.js';
 import { renderCharts } from './report/svg.js';
 import { describe, runInChild } from './spawn.js';
@@ -222,6 +223,13 @@ export async function runBench(opts: BenchOptions, log: (s: string) => void = (s
         const threads = Math.max(...threadsFor(backend));
         await run({ kind: 'serving', backend, threads, shape: key, modelPath: m.path, concurrency: opts.concurrency, requestsAtOne: opts.quick ? 8 : 32, maxTokens: 16, context: 256 });
       }
+  }
+
+  if (opts.hardening) {
+    log('▶ hardening (long run)');
+    const h = await runHardeningLong(log);
+    results.push(...h.results);
+    if (h.failure) skipped.push({ what: 'hardening long run', reason: h.failure });
   }
 
   const host = hostFacts({

@@ -19,7 +19,7 @@ export interface HostFacts {
   readonly loadAverage?: { readonly start: number; readonly end: number };
 }
 
-export type Suite = 'decode' | 'prefill' | 'batched' | 'kernel' | 'load' | 'serving' | 'quality';
+export type Suite = 'decode' | 'prefill' | 'batched' | 'kernel' | 'load' | 'serving' | 'quality' | 'hardening';
 
 export interface BenchResult {
   readonly suite: Suite;

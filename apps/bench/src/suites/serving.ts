@@ -184,7 +184,7 @@ function stopProcess(child: ChildProcess): Promise<void> {
 }
 
 /** The folder holding the package.json of the package that `file` belongs to. */
-function packageDir(file: string): string {
+export function packageDir(file: string): string {
   for (let dir = dirname(file); dir !== dirname(dir); dir = dirname(dir)) if (existsSync(join(dir, 'package.json'))) return dir;
   throw new Error(`no package.json above ${file}`);
 }
