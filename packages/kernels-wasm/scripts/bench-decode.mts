@@ -1,18 +1,21 @@
-// Decode speed of the wasm backend against the native CPU backend on the same model: a random model with the
-// BitNet b1.58 2B4T layer shapes (hidden 2560, 20/5 heads, ffn 6912, I2_S) but fewer layers and a byte vocabulary,
-// written by Trine's own GGUF writer. The backends take turns (rounds of `tokens` decode steps) so a busy host
-// slows them alike; the best round of each is reported. Reports numbers only; nothing is asserted.
-// Usage (after pnpm build of core, kernels-cpu, kernels-wasm): npx tsx scripts/bench-decode.mts [layers] [tokens] [rounds]
+// Decode speed on a real GGUF: the wasm backend against the native cpu backend, same process, turns interleaved
+// (a busy shared host slows both alike), with the time of every kernel call summed per op (a Proxy around each
+// backend) so a step's time can be split. CPU-seconds are printed beside wall time. Numbers only; nothing asserted.
+// Usage (after pnpm build of kernels-cpu and kernels-wasm):
+//   npx tsx scripts/bench-gguf.mts --model FILE [--tokens 8] [--rounds 3] [--threads 1] [--no-cpu] [--ops]
 import { BitNetModel, openModel, type KernelBackend } from '../../core/src/index.js';
-import { randomModelBytes } from '../../core/src/model/test-support/random-model.js';
 import { createWasmBackend } from '../src/index.js';
 
-const layers = Number(process.argv[2] ?? 4);
-const tokens = Number(process.argv[3] ?? 8);
-const rounds = Number(process.argv[4] ?? 5);
-const context = Math.min(4096, rounds * tokens + 8);
-const bytes = randomModelBytes({ arch: 'bitnet-b1.58', ternary: 'I2_S', hidden: 2560, layers, heads: 20, kvHeads: 5, ffn: 6912, context, seed: 7 });
-console.log(`model: 2B4T layer shapes, ${layers} layers, ${(bytes.length / 2 ** 20).toFixed(0)} MiB GGUF; ${rounds} rounds of ${tokens} decode tokens`);
+const args = process.argv.slice(2);
+const opt = (n: string, d: string) => {
+  const i = args.indexOf(`--${n}`);
+  return i >= 0 && args[i + 1] ? args[i + 1]! : d;
+};
+const file = opt('model', '');
+if (!file) throw new Error('--model FILE is required');
+const tokens = Number(opt('tokens', '8'));
+const rounds = Number(opt('rounds', '3'));
+const threadList = opt('threads', '1').split(',').map(Number);
 
 interface Runner {
   name: string;
@@ -21,46 +24,96 @@ interface Runner {
   pos: number;
   tok: number;
   best: number;
+  bestCpu: number;
+  perOp: Map<string, number>;
+  /** per-op times of the best round */
+  bestOps: Map<string, number>;
 }
 
-async function runner(name: string, backend: KernelBackend): Promise<Runner> {
-  const source = await openModel(bytes);
-  const model = await BitNetModel.load(source, backend, { slots: 1, context, maxBatchTokens: 1, validate: false });
+function timed(inner: KernelBackend, perOp: Map<string, number>): KernelBackend {
+  return new Proxy(inner, {
+    get(target, prop, recv) {
+      const v = Reflect.get(target, prop, recv);
+      if (typeof v !== 'function') return v;
+      return (...a: unknown[]) => {
+        const t0 = performance.now();
+        try {
+          return (v as (...x: unknown[]) => unknown).apply(target, a);
+        } finally {
+          perOp.set(String(prop), (perOp.get(String(prop)) ?? 0) + performance.now() - t0);
+        }
+      };
+    },
+  });
+}
+
+async function runner(name: string, inner: KernelBackend): Promise<Runner> {
+  const perOp = new Map<string, number>();
+  const t0 = performance.now();
+  const source = await openModel(file);
+  const model = await BitNetModel.load(source, timed(inner, perOp), { slots: 1, context: 512, maxBatchTokens: 1, validate: false });
   await source.close();
-  return { name, backend, model: model as unknown as BitNetModel<never>, pos: 0, tok: 1, best: Infinity };
+  console.log(`${name}: loaded in ${((performance.now() - t0) / 1e3).toFixed(1)} s (${inner.info.variant})`);
+  return { name, backend: inner, model: model as unknown as BitNetModel<never>, pos: 0, tok: 1, best: Infinity, bestCpu: Infinity, perOp, bestOps: new Map() };
 }
 
 async function step(r: Runner): Promise<void> {
   const logits = r.model.forward({ tokens: Int32Array.of(r.tok), positions: Int32Array.of(r.pos++), slots: Int32Array.of(0), logitsFor: Int32Array.of(0) });
   const l = (await r.backend.read(logits, 1)).data as Float32Array;
-  r.tok = l.indexOf(Math.max(...l));
+  let best = 0;
+  for (let i = 1; i < l.length; i++) if (l[i]! > l[best]!) best = i;
+  r.tok = best;
 }
 
+const cpuSeconds = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
+};
+
 const runners: Runner[] = [];
-try {
-  const { createCpuBackend } = await import('../../kernels-cpu/dist/index.js');
-  runners.push(await runner('cpu (native), 1 thread', createCpuBackend({ threads: 1 }) as unknown as KernelBackend));
-} catch (e) {
-  console.log(`cpu backend unavailable: ${(e as Error).message}`);
-}
-runners.push(await runner('wasm, 1 thread', await createWasmBackend({ threads: 1 })));
-runners.push(await runner('wasm, 2 threads', await createWasmBackend({ threads: 2 })));
-for (const r of runners) await step(r); // warm-up
-for (let round = 0; round < rounds; round++) {
-  for (const r of runners) {
-    const t0 = performance.now();
-    for (let i = 0; i < tokens; i++) await step(r);
-    r.best = Math.min(r.best, (performance.now() - t0) / tokens);
+if (!args.includes('--no-cpu')) {
+  try {
+    const { createCpuBackend } = await import('../../kernels-cpu/src/index.js');
+    runners.push(await runner('cpu (native), 1 thread', createCpuBackend({ threads: 1 }) as unknown as KernelBackend));
+  } catch (e) {
+    console.log(`cpu backend unavailable: ${(e as Error).message}`);
   }
 }
+for (const t of threadList) runners.push(await runner(`wasm, ${t} thread${t > 1 ? 's' : ''}`, await createWasmBackend({ threads: t })));
+for (const r of runners) await step(r); // warm-up
+for (const r of runners) r.perOp.clear();
+for (let round = 0; round < rounds; round++) {
+  for (const r of runners) {
+    r.perOp.clear();
+    const t0 = performance.now();
+    const c0 = cpuSeconds();
+    for (let i = 0; i < tokens; i++) await step(r);
+    const ms = (performance.now() - t0) / tokens;
+    if (ms < r.best) {
+      r.best = ms;
+      r.bestCpu = ((cpuSeconds() - c0) * 1e3) / tokens;
+      r.bestOps = new Map(r.perOp);
+    }
+  }
+}
+const load = (await import('node:os')).loadavg();
+console.log(`load average ${load.map((x) => x.toFixed(2)).join(' ')}`);
 for (const r of runners) {
-  console.log(`${r.name.padEnd(26)} ${r.best.toFixed(1).padStart(8)} ms/token ${(1000 / r.best).toFixed(2).padStart(8)} tok/s  (${r.backend.info.variant}, ${r.backend.info.threads} thread(s))`);
-  r.model.dispose();
-  r.backend.destroy();
+  console.log(`${r.name.padEnd(24)} ${r.best.toFixed(1).padStart(7)} ms/token ${(1000 / r.best).toFixed(2).padStart(6)} tok/s  (process CPU ${r.bestCpu.toFixed(1)} ms/token)`);
+  if (args.includes('--ops')) {
+    const steps = tokens;
+    const total = [...r.bestOps.values()].reduce((a, b) => a + b, 0);
+    const parts = [...r.bestOps.entries()].sort((a, b) => b[1] - a[1]).filter(([, v]) => v / steps >= 0.05);
+    console.log(`  per token (best round): ${parts.map(([k, v]) => `${k} ${(v / steps).toFixed(1)}`).join(', ')} ms (in kernels ${(total / steps).toFixed(1)} ms)`);
+  }
 }
 const get = (n: string) => runners.find((r) => r.name === n)?.best;
 const cpu = get('cpu (native), 1 thread');
-const w1 = get('wasm, 1 thread')!;
-const w2 = get('wasm, 2 threads')!;
-if (cpu) console.log(`wasm 1 thread / cpu 1 thread: ${((cpu / w1) * 100).toFixed(0)}% of native speed`);
-console.log(`wasm 2 threads / wasm 1 thread: ${(w1 / w2).toFixed(2)}x`);
+const w1 = get('wasm, 1 thread');
+const w2 = get('wasm, 2 threads');
+if (cpu && w1) console.log(`wasm 1 thread / cpu 1 thread: ${((cpu / w1) * 100).toFixed(0)}% of native speed`);
+if (w1 && w2) console.log(`wasm 2 threads / wasm 1 thread: ${(w1 / w2).toFixed(2)}x`);
+for (const r of runners) {
+  r.model.dispose();
+  r.backend.destroy();
+}

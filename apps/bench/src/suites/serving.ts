@@ -26,7 +26,7 @@ interface Sample {
   gapsMs: number[];
 }
 
-/** Times one streamed request: `next` yields how many tokens each message or event carried. */
+/** Times one streamed request: `tokensPerMessage` yields how many tokens each message or event carried. */
 async function timeStream(tokensPerMessage: AsyncIterable<number>): Promise<Sample> {
   const t0 = performance.now();
   let ttft = -1;
@@ -103,22 +103,27 @@ async function inProcess(job: ServingJob): Promise<BenchResult[]> {
 interface StreamMsg { tokens: unknown[]; done: boolean }
 interface Client { stream(input: { prompt: string; maxTokens?: number; temperature?: number }): AsyncIterable<StreamMsg>; close?(): void }
 
-async function throughGateway(job: ServingJob): Promise<BenchResult[]> {
-  const gateway = (await import('@trine/gateway' as string)) as { startStandalone(env: NodeJS.ProcessEnv): Promise<{ port: number; stop(graceMs?: number): Promise<void> }> };
-  const maxConc = Math.max(...job.concurrency);
-  const running = await gateway.startStandalone({
+/** The serving processes' settings: the job's model, backend and threads, a batch as large as the highest
+ * concurrency, loopback on a free port, and no cache, auth or rate limit in the way of what is measured. */
+function serverEnv(job: ServingJob): NodeJS.ProcessEnv {
+  return {
     ...process.env,
     TRINE_MODEL: job.modelPath,
     TRINE_BACKEND: job.backend,
     TRINE_THREADS: String(job.threads),
-    TRINE_MAX_BATCH: String(maxConc),
+    TRINE_MAX_BATCH: String(Math.max(...job.concurrency)),
     TRINE_CONTEXT: String(job.context),
     TRINE_LISTEN: '127.0.0.1:0',
     TRINE_CACHE_TTL_MS: '0',
     TRINE_MAX_QUEUE: '1024',
     TRINE_API_KEYS: '',
     TRINE_RATE_LIMIT: '',
-  });
+  };
+}
+
+async function throughGateway(job: ServingJob): Promise<BenchResult[]> {
+  const gateway = (await import('@trine/gateway' as string)) as { startStandalone(env: NodeJS.ProcessEnv): Promise<{ port: number; stop(graceMs?: number): Promise<void> }> };
+  const running = await gateway.startStandalone(serverEnv(job));
   const client = new (await loadClient())({ address: `127.0.0.1:${running.port}` });
   try {
     return await measureClient(job, 'gateway', client);
@@ -199,21 +204,7 @@ async function throughQueue(job: ServingJob): Promise<BenchResult[]> {
   const { startRedis } = (await import('@trine/gateway/dev/redis-server' as string)) as typeof import('@trine/gateway/dev/redis-server');
   const redis = await startRedis();
   const children: ChildProcess[] = [];
-  const maxConc = Math.max(...job.concurrency);
-  const env = {
-    ...process.env,
-    REDIS_URL: redis.url,
-    TRINE_MODEL: job.modelPath,
-    TRINE_BACKEND: job.backend,
-    TRINE_THREADS: String(job.threads),
-    TRINE_MAX_BATCH: String(maxConc),
-    TRINE_CONTEXT: String(job.context),
-    TRINE_LISTEN: '127.0.0.1:0',
-    TRINE_CACHE_TTL_MS: '0',
-    TRINE_MAX_QUEUE: '1024',
-    TRINE_API_KEYS: '',
-    TRINE_RATE_LIMIT: '',
-  };
+  const env = { ...serverEnv(job), REDIS_URL: redis.url };
   try {
     const worker = await startProcess(join(workerDist, 'main.js'), env, 'worker ready');
     children.push(worker.child);
