@@ -1,9 +1,12 @@
-// Decode speed on a real GGUF: the wasm backend against the native cpu backend, same process, turns interleaved
+// Decode speed of the wasm backend against the native cpu backend on one model, same process, turns interleaved
 // (a busy shared host slows both alike), with the time of every kernel call summed per op (a Proxy around each
 // backend) so a step's time can be split. CPU-seconds are printed beside wall time. Numbers only; nothing asserted.
+// The model is a GGUF file (--model), or else a random one with the BitNet b1.58 2B4T layer shapes (hidden 2560,
+// 20/5 heads, ffn 6912, I2_S), --layers deep with a byte vocabulary, written by Trine's own GGUF writer.
 // Usage (after pnpm build of kernels-cpu and kernels-wasm):
-//   npx tsx scripts/bench-gguf.mts --model FILE [--tokens 8] [--rounds 3] [--threads 1] [--no-cpu] [--ops]
+//   npx tsx scripts/bench-decode.mts [--model FILE | --layers 4] [--tokens 8] [--rounds 3] [--threads 1,2] [--no-cpu] [--ops]
 import { BitNetModel, openModel, type KernelBackend } from '../../core/src/index.js';
+import { randomModelBytes } from '../../core/src/model/test-support/random-model.js';
 import { createWasmBackend } from '../src/index.js';
 
 const args = process.argv.slice(2);
@@ -12,10 +15,12 @@ const opt = (n: string, d: string) => {
   return i >= 0 && args[i + 1] ? args[i + 1]! : d;
 };
 const file = opt('model', '');
-if (!file) throw new Error('--model FILE is required');
+const modelSource: string | Uint8Array =
+  file || randomModelBytes({ arch: 'bitnet-b1.58', ternary: 'I2_S', hidden: 2560, layers: Number(opt('layers', '4')), heads: 20, kvHeads: 5, ffn: 6912, context: 512, seed: 7 });
+console.log(`model: ${file || `random, 2B4T layer shapes, ${opt('layers', '4')} layers, ${((modelSource as Uint8Array).length / 2 ** 20).toFixed(0)} MiB GGUF`}`);
 const tokens = Number(opt('tokens', '8'));
 const rounds = Number(opt('rounds', '3'));
-const threadList = opt('threads', '1').split(',').map(Number);
+const threadList = opt('threads', '1,2').split(',').map(Number);
 
 interface Runner {
   name: string;
@@ -50,7 +55,7 @@ function timed(inner: KernelBackend, perOp: Map<string, number>): KernelBackend 
 async function runner(name: string, inner: KernelBackend): Promise<Runner> {
   const perOp = new Map<string, number>();
   const t0 = performance.now();
-  const source = await openModel(file);
+  const source = await openModel(modelSource);
   const model = await BitNetModel.load(source, timed(inner, perOp), { slots: 1, context: 512, maxBatchTokens: 1, validate: false });
   await source.close();
   console.log(`${name}: loaded in ${((performance.now() - t0) / 1e3).toFixed(1)} s (${inner.info.variant})`);
