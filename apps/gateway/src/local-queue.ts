@@ -15,10 +15,10 @@ export class LocalJobQueue implements JobQueue {
   private readonly waiting: InferenceJob[] = [];
   private readonly running = new Map<string, AbortController>();
   private readonly sink: EventSink = {
-    append: async (requestId, event) => {
+    append: async (requestId, events) => {
       const log = this.logs.get(requestId);
       if (!log) return;
-      log.events.push(event);
+      log.events.push(...events);
       const w = log.wake;
       log.wake = undefined;
       w?.();
@@ -50,9 +50,9 @@ export class LocalJobQueue implements JobQueue {
         .then(async (outcome) => {
           // No other worker to hand a job to in one process: a job given back ends as UNAVAILABLE (retryable).
           if (outcome === 'handed-back')
-            await this.sink.append(job.requestId, { t: 'err', attempt: 1, error: { code: 'UNAVAILABLE', message: 'the engine stopped; retry' } });
+            await this.sink.append(job.requestId, [{ t: 'err', attempt: 1, error: { code: 'UNAVAILABLE', message: 'the engine stopped; retry' } }]);
         })
-        .catch((e: unknown) => this.sink.append(job.requestId, { t: 'err', attempt: 1, error: { code: 'INTERNAL', message: String(e) } }))
+        .catch((e: unknown) => this.sink.append(job.requestId, [{ t: 'err', attempt: 1, error: { code: 'INTERNAL', message: String(e) } }]))
         .finally(() => {
           this.running.delete(job.requestId);
           this.pump();
@@ -60,7 +60,7 @@ export class LocalJobQueue implements JobQueue {
     }
   }
 
-  async *events(requestId: string, signal: AbortSignal): AsyncGenerator<StreamEvent, void, undefined> {
+  async *events(requestId: string, signal: AbortSignal): AsyncGenerator<readonly StreamEvent[], void, undefined> {
     const log = this.logs.get(requestId);
     if (!log) return;
     const onAbort = (): void => log.wake?.();
@@ -68,10 +68,10 @@ export class LocalJobQueue implements JobQueue {
     try {
       let next = 0;
       while (!signal.aborted) {
-        const e = log.events[next];
-        if (e) {
-          next++;
-          yield e;
+        if (next < log.events.length) {
+          const batch = log.events.slice(next);
+          next = log.events.length;
+          yield batch;
           continue;
         }
         await new Promise<void>((r) => (log.wake = r));
@@ -86,7 +86,7 @@ export class LocalJobQueue implements JobQueue {
     const i = this.waiting.findIndex((j) => j.requestId === requestId);
     if (i >= 0) {
       this.waiting.splice(i, 1);
-      await this.sink.append(requestId, { t: 'err', attempt: 1, error: { code: 'CANCELLED', message: 'cancelled by the client' } });
+      await this.sink.append(requestId, [{ t: 'err', attempt: 1, error: { code: 'CANCELLED', message: 'cancelled by the client' } }]);
       return;
     }
     this.running.get(requestId)?.abort('cancel' satisfies StopReason);

@@ -12,8 +12,11 @@ export interface JobQueue {
    * and the add are one atomic step, so concurrent requests (on any gateway replica) cannot overshoot the bound.
    */
   submit(job: InferenceJob, maxQueue?: number): Promise<boolean>;
-  /** The request's events from the first one, in order, each once; ends when `signal` aborts. */
-  events(requestId: string, signal: AbortSignal): AsyncIterable<StreamEvent>;
+  /**
+   * The request's events from the first one, in order, each once, in batches of the events that arrived together
+   * (so a caller can forward them together); ends when `signal` aborts.
+   */
+  events(requestId: string, signal: AbortSignal): AsyncIterable<readonly StreamEvent[]>;
   /** Stops the job wherever it is (waiting: it never starts; running: its worker aborts it). */
   cancel(requestId: string): Promise<void>;
   close(): Promise<void>;

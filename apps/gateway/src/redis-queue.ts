@@ -112,7 +112,7 @@ export class RedisJobQueue implements JobQueue {
     }
   }
 
-  async *events(requestId: string, signal: AbortSignal): AsyncGenerator<StreamEvent, void, undefined> {
+  async *events(requestId: string, signal: AbortSignal): AsyncGenerator<readonly StreamEvent[], void, undefined> {
     const key = keys.stream(requestId);
     let lastId = '0-0';
     let quietSince = Date.now();
@@ -136,11 +136,13 @@ export class RedisJobQueue implements JobQueue {
           continue;
         }
         quietSince = Date.now();
+        const batch: StreamEvent[] = [];
         for (const [id, fields] of reply[0]![1]) {
           lastId = id;
           const raw = fields[1];
-          if (raw !== undefined) yield JSON.parse(raw) as StreamEvent;
+          if (raw !== undefined) batch.push(JSON.parse(raw) as StreamEvent);
         }
+        if (batch.length > 0) yield batch;
       }
     } finally {
       this.giveBack(conn);

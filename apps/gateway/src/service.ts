@@ -26,7 +26,7 @@ import type { GatewayMetrics } from './metrics.js';
 import type { ContentPolicy } from './policy.js';
 import type { JobQueue } from './queue.js';
 import type { RateLimiter } from './rate-limit.js';
-import { StreamRelay } from './relay.js';
+import { StreamRelay, type RelayOutput, type TokenEvent } from './relay.js';
 import { wasUndecodable } from './utf8.js';
 import { validateGenerate, validateTokenize, type RequestLimits } from './validate.js';
 
@@ -152,44 +152,63 @@ export class InferenceHandlers {
     let queueMs = 0;
     let finished = false;
     try {
-      for await (const ev of deps.queue.events(requestId, stop.signal)) {
+      // The tokens of one batch (the events that arrived together) go to the client in one message.
+      const deliver = async (tokens: readonly TokenEvent[]): Promise<void> => {
+        if (tokens.length === 0) return;
+        if (firstTokenMs === 0) firstTokenMs = performance.now() - t0;
+        const toks = tokens.map((t) => ({ i: t.i, id: t.id, text: t.text, ...(t.logprob !== undefined ? { logprob: t.logprob } : {}), ...(t.top ? { top: t.top } : {}) }));
+        collected.push(...toks);
+        responseText += toks.map((t) => t.text).join('');
+        const rv = deps.policy.checkResponse(responseText);
+        if (!rv.allowed) throw new TrineError('POLICY_DENIED', rv.reason);
+        await sink.tokens(toks);
+      };
+      for await (const batch of deps.queue.events(requestId, stop.signal)) {
         if (stop.signal.aborted) break;
-        for (const out of relay.push(ev)) {
-          if (out.kind === 'start') queueMs = out.queueMs;
-          else if (out.kind === 'restart') {
-            collected.length = 0;
-            responseText = '';
-            await sink.restart();
-          } else if (out.kind === 'tokens') {
-            if (firstTokenMs === 0) firstTokenMs = performance.now() - t0;
-            const toks = out.tokens.map((t) => ({ i: t.i, id: t.id, text: t.text, ...(t.logprob !== undefined ? { logprob: t.logprob } : {}), ...(t.top ? { top: t.top } : {}) }));
-            collected.push(...toks);
-            responseText += toks.map((t) => t.text).join('');
-            const rv = deps.policy.checkResponse(responseText);
-            if (!rv.allowed) throw new TrineError('POLICY_DENIED', rv.reason);
-            await sink.tokens(toks);
-          } else {
-            const rv = deps.policy.checkResponse(responseText + out.text);
-            if (!rv.allowed) throw new TrineError('POLICY_DENIED', rv.reason);
-            finished = true;
-            const totalMs = performance.now() - t0;
-            const timings: Timings = {
-              queueMs,
-              timeToFirstTokenMs: firstTokenMs || totalMs,
-              prefillMs: out.timings.prefillMs,
-              decodeMs: out.timings.decodeMs,
-              perTokenMs: out.timings.perTokenMs,
-              totalMs,
-            };
-            const result: CachedResponse = { tokens: collected, tail: out.text, finish: out.finish, usage: out.usage, timings: out.timings };
-            if (key && deps.cache && out.finish !== 'cancelled') await deps.cache.set(key, result).catch(() => undefined);
-            await sink.done({ ...result, cached: false, id: requestId, model: v.model, timings });
-            deps.metrics.completed++;
-            deps.metrics.restartsContinued += relay.restarts.continued;
-            deps.metrics.restartsSignalled += relay.restarts.signalled;
-            return;
+        const pending: TokenEvent[] = [];
+        for (const ev of batch) {
+          let outs: RelayOutput[];
+          try {
+            outs = relay.push(ev);
+          } catch (e) {
+            await deliver(pending); // what came before the error still reaches the client, then the error
+            throw e;
+          }
+          for (const out of outs) {
+            if (out.kind === 'tokens') {
+              pending.push(...out.tokens);
+              continue;
+            }
+            await deliver(pending.splice(0));
+            if (out.kind === 'start') queueMs = out.queueMs;
+            else if (out.kind === 'restart') {
+              collected.length = 0;
+              responseText = '';
+              await sink.restart();
+            } else {
+              const rv = deps.policy.checkResponse(responseText + out.text);
+              if (!rv.allowed) throw new TrineError('POLICY_DENIED', rv.reason);
+              finished = true;
+              const totalMs = performance.now() - t0;
+              const timings: Timings = {
+                queueMs,
+                timeToFirstTokenMs: firstTokenMs || totalMs,
+                prefillMs: out.timings.prefillMs,
+                decodeMs: out.timings.decodeMs,
+                perTokenMs: out.timings.perTokenMs,
+                totalMs,
+              };
+              const result: CachedResponse = { tokens: collected, tail: out.text, finish: out.finish, usage: out.usage, timings: out.timings };
+              if (key && deps.cache && out.finish !== 'cancelled') await deps.cache.set(key, result).catch(() => undefined);
+              await sink.done({ ...result, cached: false, id: requestId, model: v.model, timings });
+              deps.metrics.completed++;
+              deps.metrics.restartsContinued += relay.restarts.continued;
+              deps.metrics.restartsSignalled += relay.restarts.signalled;
+              return;
+            }
           }
         }
+        await deliver(pending);
       }
       if (stop.signal.reason === 'deadline') throw new TrineError('DEADLINE_EXCEEDED', 'deadline exceeded');
       throw new TrineError('CANCELLED', 'cancelled by the client');

@@ -164,9 +164,9 @@ describe('distributed: gateway → BullMQ/Redis → worker', () => {
     });
     const events: StreamEvent[] = [];
     const ac = new AbortController();
-    for await (const e of queue.events(requestId, ac.signal)) {
-      events.push(e);
-      if (e.t === 'err' || e.t === 'done') break;
+    for await (const batch of queue.events(requestId, ac.signal)) {
+      events.push(...batch);
+      if (batch.some((e) => e.t === 'err' || e.t === 'done')) break;
     }
     expect(events.map((e) => e.t)).toEqual(['err']);
     expect(events[0]!.t === 'err' && events[0]!.error.code).toBe('DEADLINE_EXCEEDED');

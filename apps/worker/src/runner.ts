@@ -9,8 +9,8 @@ import type { InferenceJob, StreamEvent } from './protocol.js';
 import { toWireError } from './wire-error.js';
 
 export interface EventSink {
-  /** Appends one event to the request's log (in order; resolves once stored). */
-  append(requestId: string, event: StreamEvent): Promise<void>;
+  /** Appends events to the request's log, in order and together (a reader sees all or none); resolves once stored. */
+  append(requestId: string, events: readonly StreamEvent[]): Promise<void>;
 }
 
 /** Why a run was stopped from outside. Only `cancel` and `deadline` end the request; the others hand it back. */
@@ -30,7 +30,14 @@ export interface RunContext {
 export async function runJob(host: ModelHost, job: InferenceJob, sink: EventSink, ctx: RunContext): Promise<RunOutcome> {
   const now = ctx.now ?? Date.now;
   let attempt = typeof ctx.attempt === 'number' ? ctx.attempt : 0;
-  const emit = (e: StreamEvent): Promise<void> => sink.append(job.requestId, e);
+  // The start event waits for the run's first event and travels with it: the reader then wakes once for both, so
+  // the first token costs no extra round trip.
+  let start: StreamEvent | undefined;
+  const emit = (...events: StreamEvent[]): Promise<void> => {
+    const batch = start ? [start, ...events] : events;
+    start = undefined;
+    return sink.append(job.requestId, batch);
+  };
   const expired = (): Promise<RunOutcome> =>
     emit({ t: 'err', attempt, error: { code: 'DEADLINE_EXCEEDED', message: 'deadline exceeded before the request finished' } }).then(() => 'expired');
 
@@ -111,7 +118,7 @@ export async function runJob(host: ModelHost, job: InferenceJob, sink: EventSink
   };
 
   try {
-    await send({ t: 'start', attempt, worker: ctx.workerId, queueMs: Math.max(0, now() - job.acceptedAt) });
+    start = { t: 'start', attempt, worker: ctx.workerId, queueMs: Math.max(0, now() - job.acceptedAt) };
     for await (const ev of events()) {
       if (ev.type === 'token') {
         // Stopped (cancel, deadline, lost lock): a token computed before the stop took effect is not written.
