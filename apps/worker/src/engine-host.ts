@@ -87,15 +87,17 @@ export class EngineHost implements ModelHost {
 
   private onMessage(m: FromThread): void {
     switch (m.type) {
-      case 'event': {
-        const s = this.streams.get(m.id);
-        s?.push(m.event);
-        if (m.event.type === 'done') this.streams.delete(m.id);
-        break;
-      }
-      case 'failed':
-        this.streams.get(m.id)?.fail(fromWireError(m.error));
-        this.streams.delete(m.id);
+      case 'events':
+        for (const item of m.items) {
+          const s = this.streams.get(item.id);
+          if ('error' in item) {
+            s?.fail(fromWireError(item.error));
+            this.streams.delete(item.id);
+          } else {
+            s?.push(item.event);
+            if (item.event.type === 'done') this.streams.delete(item.id);
+          }
+        }
         break;
       case 'tokenized': {
         const t = this.tokenizes.get(m.rid);

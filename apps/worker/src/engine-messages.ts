@@ -36,10 +36,13 @@ export type ToThread =
   | { readonly type: 'tokenize'; readonly rid: number; readonly text: string; readonly chat: boolean }
   | { readonly type: 'close' };
 
+/** One generation's event, or its failure (its last item). */
+export type StreamItem = { readonly id: string; readonly event: GenerateEvent } | { readonly id: string; readonly error: WireError };
+
 export type FromThread =
   | { readonly type: 'ready'; readonly info: ServedModelInfo }
   | { readonly type: 'fatal'; readonly error: WireError }
-  | { readonly type: 'event'; readonly id: string; readonly event: GenerateEvent }
-  | { readonly type: 'failed'; readonly id: string; readonly error: WireError }
+  /** What the generations produced since the last message, in order (one message per decode step, not per token). */
+  | { readonly type: 'events'; readonly items: readonly StreamItem[] }
   | { readonly type: 'tokenized'; readonly rid: number; readonly ids?: number[]; readonly error?: WireError }
   | { readonly type: 'closed' };

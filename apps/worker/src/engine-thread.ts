@@ -6,7 +6,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { context, propagation, ROOT_CONTEXT } from '@opentelemetry/api';
 import './otel/thread.js';
 import { Engine, registerBackend, type BackendFactory } from '@trine/core';
-import type { EngineThreadOptions, FromThread, ToThread } from './engine-messages.js';
+import type { EngineThreadOptions, FromThread, StreamItem, ToThread } from './engine-messages.js';
 import { chooseBackend, probeBackends } from './select-backend.js';
 import { toWireError } from './wire-error.js';
 
@@ -63,6 +63,19 @@ async function start(): Promise<Engine> {
 
 const running = new Map<string, AbortController>();
 
+// The items of one decode step leave in one message: a batch of 32 streams made 32 messages per step (each one a
+// wake-up of the main thread). Flushed on the next tick, once every stream of the step has taken its token.
+let outbox: StreamItem[] = [];
+function emit(item: StreamItem): void {
+  if (outbox.length === 0) process.nextTick(flush);
+  outbox.push(item);
+}
+function flush(): void {
+  const items = outbox;
+  outbox = [];
+  send({ type: 'events', items });
+}
+
 async function serve(engine: Engine, id: string, request: Extract<ToThread, { type: 'generate' }>['request'], trace: Readonly<Record<string, string>> = {}): Promise<void> {
   // The request's trace context from the main thread: the engine's step spans become its children.
   return context.with(propagation.extract(ROOT_CONTEXT, trace), () => serveIn(engine, id, request));
@@ -72,9 +85,9 @@ async function serveIn(engine: Engine, id: string, request: Extract<ToThread, { 
   const ac = new AbortController();
   running.set(id, ac);
   try {
-    for await (const event of engine.generate(request, ac.signal)) send({ type: 'event', id, event });
+    for await (const event of engine.generate(request, ac.signal)) emit({ id, event });
   } catch (e) {
-    send({ type: 'failed', id, error: toWireError(e) });
+    emit({ id, error: toWireError(e) });
   } finally {
     running.delete(id);
   }

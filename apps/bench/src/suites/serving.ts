@@ -52,7 +52,13 @@ function pct(sorted: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
 }
 
+/**
+ * One concurrency level: two untimed rounds at that concurrency first (the first burst after start pays for JIT and
+ * connection set-up on the concurrent paths: on the distributed path its TTFT p50 was twice the later rounds'),
+ * then `concurrency` clients each sending `perClient` requests one after another.
+ */
 async function level(concurrency: number, perClient: number, request: OneRequest): Promise<{ samples: Sample[]; seconds: number }> {
+  for (let round = 0; round < 2; round++) await Promise.all(Array.from({ length: concurrency }, () => request()));
   const samples: Sample[] = [];
   const t0 = performance.now();
   await Promise.all(Array.from({ length: concurrency }, async () => {
@@ -91,7 +97,6 @@ async function inProcess(job: ServingJob): Promise<BenchResult[]> {
       timeStream((async function* () {
         for await (const e of engine.generate({ prompt: PROMPT, sampling: { ...DEFAULT_SAMPLING, maxTokens: job.maxTokens } })) yield e.type === 'token' ? 1 : 0;
       })());
-    await request(); // warm-up
     const out: BenchResult[] = [];
     for (const c of job.concurrency) out.push(...summarize(job, 'in-process', c, await level(c, c === 1 ? job.requestsAtOne : 1, request)));
     return out;
@@ -142,8 +147,6 @@ async function measureClient(job: ServingJob, variant: string, client: Client): 
     timeStream((async function* () {
       for await (const m of client.stream({ prompt: PROMPT, maxTokens: job.maxTokens, temperature: 0 })) yield m.tokens.length;
     })());
-  // Warm-up: connections, JIT and first-request paths are not what a steady-state request costs.
-  for (let i = 0; i < 3; i++) await request();
   const out: BenchResult[] = [];
   for (const c of job.concurrency) out.push(...summarize(job, variant, c, await level(c, c === 1 ? job.requestsAtOne : 1, request)));
   return out;

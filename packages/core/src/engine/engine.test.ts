@@ -168,6 +168,39 @@ describe('Engine on the default model (reference backend)', () => {
     expect(engine.stats.steps - stepsBefore).toBeLessThan(4 * 12);
   });
 
+  it('prefills requests that arrive together in one step, each getting the tokens it gets alone', async () => {
+    const prompts = ['The cat sat', 'Once upon a time', 'Numbers: 1 2 3', 'Hello there, friend'];
+    const requests = prompts.map((prompt, i): GenerateRequest => ({ prompt, sampling: sampling({ maxTokens: 6, ...(i % 2 ? { temperature: 0.8, seed: i } : {}) }) }));
+    const alone: number[][] = [];
+    for (const r of requests) alone.push(ids(await collect(engine.generate(r))));
+    const stepsBefore = engine.stats.steps;
+    const together = await Promise.all(requests.map((r) => collect(engine.generate(r))));
+    expect(together.map(ids)).toEqual(alone);
+    // One prefill step for all four, then 5 shared decode steps (alone: 4 × 6).
+    expect(engine.stats.steps - stepsBefore).toBe(6);
+
+    // A one-token prompt (BOS alone) never shares a step with longer ones: a step whose rows are each their slot's
+    // only token rounds attention like a decode step (I2_S), so sharing would change what it gets.
+    expect(engine.tokenize('').length).toBe(1);
+    const steps: { slots: number[] }[] = [];
+    const spy = Object.create(engine.model, {
+      forward: { value: (step: Parameters<StepModel['forward']>[0]) => (steps.push({ slots: [...step.slots] }), engine.model.forward(step)) },
+    }) as StepModel;
+    const watched = new Engine(spy, engine.tokenizer, engine.config);
+    const mixed = ['', '', 'The cat sat', 'Once upon a time'].map((prompt): GenerateRequest => ({ prompt, sampling: sampling({ maxTokens: 3 }) }));
+    const mixedAlone: number[][] = [];
+    for (const r of mixed) mixedAlone.push(ids(await collect(watched.generate(r))));
+    steps.length = 0;
+    expect((await Promise.all(mixed.map((r) => collect(watched.generate(r))))).map(ids)).toEqual(mixedAlone);
+    const rowsPerSlot = (slots: number[]) => [...new Set(slots)].map((sl) => slots.filter((x) => x === sl).length);
+    for (const st of steps) {
+      const counts = rowsPerSlot(st.slots);
+      expect(counts.includes(1) && counts.some((c) => c > 1), `step slots ${st.slots.join(',')}`).toBe(false);
+    }
+    // …while the two longer prompts did share their prefill step.
+    expect(steps.some((st) => rowsPerSlot(st.slots).filter((c) => c > 1).length === 2)).toBe(true);
+  });
+
   it('prefills long prompts in chunks between decode steps, without changing tokens', async () => {
     const prompt = 'word '.repeat(31).trim();
     const n = engine.tokenize(prompt).length;

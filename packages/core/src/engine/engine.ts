@@ -294,17 +294,19 @@ export class Engine implements TextGenerator {
   }
 
   /**
-   * The step loop: runs while any sequence is active or waiting. Each turn runs at most one prefill chunk (of the
-   * sequence being admitted) and then one decode step for every sequence that has a token to feed, so a long prompt
-   * delays running streams by one chunk per token, not by its whole prefill.
+   * The step loop: runs while any sequence is active or waiting. Each turn runs at most one prefill step (the
+   * requests admitted together, or one chunk of a long prompt) and then one decode step for every sequence that has
+   * a token to feed, so a long prompt delays running streams by one chunk per token, not by its whole prefill.
    */
   private async run(): Promise<void> {
+    // Requests that arrive together (one burst of messages or calls) start together: one prefill step, not one each.
+    await yieldToEventLoop();
     while (this.active.length > 0 || this.waiting.length > 0) {
       this.retire();
-      let prefilling = this.active.find((s) => s.cached < s.promptTokens.length);
-      if (!prefilling && this.freeSlots.length > 0) prefilling = this.admit();
+      const prefilling = this.nextPrefill();
       try {
-        if (prefilling) await this.prefillChunk(prefilling);
+        if (prefilling.length === 1) await this.prefillChunk(prefilling[0]!);
+        else if (prefilling.length > 1) await this.prefillTogether(prefilling);
         this.retire();
         if (this.active.some((s) => s.pending >= 0)) await this.decode();
       } catch (error) {
@@ -314,6 +316,31 @@ export class Engine implements TextGenerator {
       }
       await yieldToEventLoop();
     }
+  }
+
+  /**
+   * What to prefill this turn: the prompt still being prefilled in chunks, or else the oldest waiting requests
+   * (FIFO, into free KV slots) whose whole prompts fit in one step of maxBatchTokens. A prompt longer than that is
+   * admitted alone and prefilled in chunks. Prompts of one token and longer ones never share a step: a step whose
+   * rows are each their slot's only token rounds attention like a decode step, so mixing them would change the
+   * numbers a sequence gets (each must get exactly what it gets alone).
+   */
+  private nextPrefill(): Sequence[] {
+    const ongoing = this.active.find((s) => s.cached < s.promptTokens.length);
+    if (ongoing) return [ongoing];
+    if (this.freeSlots.length === 0) return [];
+    const first = this.admit();
+    if (!first) return [];
+    const group = [first];
+    const single = first.promptTokens.length === 1;
+    let tokens = first.promptTokens.length;
+    while (tokens < this.config.maxBatchTokens && this.freeSlots.length > 0) {
+      const next = this.waiting[0];
+      if (!next || (next.promptTokens.length === 1) !== single || tokens + next.promptTokens.length > this.config.maxBatchTokens) break;
+      group.push(this.admit()!);
+      tokens += next.promptTokens.length;
+    }
+    return group;
   }
 
   /** Moves the oldest waiting request into a free KV slot (FIFO). */
@@ -374,17 +401,53 @@ export class Engine implements TextGenerator {
     if (end === prompt.length) await this.sampleRows(logits, [seq]);
   }
 
-  private async decode(): Promise<void> {
-    const batch = this.active.filter((s) => s.pending >= 0 && !s.finished && !s.cancelled);
-    if (batch.length === 0) return;
-    // One span per step, shared by the batch: a child of the oldest sequence's trace, linked to every sequence's.
-    const contexts = batch.map((s) => this.traceContexts.get(s) ?? context.active());
+  /** Whole prompts of several newly admitted sequences in one step; each one's last row gives its first token. */
+  private async prefillTogether(group: readonly Sequence[]): Promise<void> {
+    const live = group.filter((s) => {
+      if (s.cancelled) s.finish('cancelled');
+      return !s.cancelled;
+    });
+    if (live.length === 0) return;
+    const n = live.reduce((a, s) => a + s.promptTokens.length, 0);
+    const { parent, links } = this.stepTrace(live);
+    return traced('trine.engine.prefill', parent, links, this.stepAttributes(live.length, n), async () => {
+      const tokens = new Int32Array(n);
+      const positions = new Int32Array(n);
+      const slots = new Int32Array(n);
+      const logitsFor = new Int32Array(live.length);
+      let row = 0;
+      live.forEach((s, i) => {
+        const len = s.promptTokens.length;
+        tokens.set(s.promptTokens, row);
+        for (let p = 0; p < len; p++) positions[row + p] = p;
+        slots.fill(s.slot, row, row + len);
+        row += len;
+        logitsFor[i] = row - 1;
+      });
+      const logits = await this.model.forward({ tokens, positions, slots, logitsFor });
+      this.steps++;
+      for (const s of live) s.cached = s.promptTokens.length;
+      await this.sampleRows(logits, live);
+    });
+  }
+
+  /** A step span's parent (the oldest sequence's trace) and links to every sequence's trace. */
+  private stepTrace(seqs: readonly Sequence[]): { parent: Context; links: Link[] } {
+    const contexts = seqs.map((s) => this.traceContexts.get(s) ?? context.active());
     const links: Link[] = [];
     for (const c of contexts) {
       const sc = trace.getSpanContext(c);
       if (sc && trace.isSpanContextValid(sc)) links.push({ context: sc });
     }
-    return traced('trine.engine.decode_step', contexts[0]!, links, this.stepAttributes(batch.length, batch.length), () => this.decodeBatch(batch));
+    return { parent: contexts[0]!, links };
+  }
+
+  private async decode(): Promise<void> {
+    const batch = this.active.filter((s) => s.pending >= 0 && !s.finished && !s.cancelled);
+    if (batch.length === 0) return;
+    // One span per step, shared by the batch: a child of the oldest sequence's trace, linked to every sequence's.
+    const { parent, links } = this.stepTrace(batch);
+    return traced('trine.engine.decode_step', parent, links, this.stepAttributes(batch.length, batch.length), () => this.decodeBatch(batch));
   }
 
   private async decodeBatch(batch: Sequence[]): Promise<void> {
