@@ -8,11 +8,10 @@ import { Redis } from 'ioredis';
 import { TrineError } from '@trine/core';
 import { EVENT_TTL_MS, keys, type InferenceJob, type StreamEvent } from '@trine/worker';
 import type { JobQueue } from './queue.js';
+import { BLOCK_MS, StreamReader } from './stream-reader.js';
 
 type XReadReply = [string, [string, string[]][]][] | null;
 
-/** How long one XREAD blocks; also how often a reader notices its request ended or its job vanished. */
-const BLOCK_MS = 500;
 /** With no events for this long, check that the job still exists (a job that failed for good writes nothing). */
 const WATCHDOG_MS = 5_000;
 
@@ -47,11 +46,10 @@ export async function unavailable<T>(p: Promise<T>): Promise<T> {
 export class RedisJobQueue implements JobQueue {
   private readonly queue: Queue<InferenceJob>;
   private readonly redis: Redis;
-  /** Idle blocking connections: each reader holds one while it waits in XREAD BLOCK. */
-  private readonly idle: Redis[] = [];
-  private readonly all = new Set<Redis>();
+  /** One blocking XREAD for every request stream this gateway follows. */
+  private readonly reader: StreamReader;
 
-  constructor(private readonly redisUrl: string) {
+  constructor(redisUrl: string) {
     // Producers fail fast when Redis is down (the caller gets UNAVAILABLE) instead of queueing commands: with an
     // offline queue, commands waited through ioredis's growing reconnect delays (1.6 s measured while Redis was down).
     this.redis = new Redis(redisUrl, { maxRetriesPerRequest: 2, enableOfflineQueue: false });
@@ -60,6 +58,9 @@ export class RedisJobQueue implements JobQueue {
     // Without a listener BullMQ prints every connection error to stderr while Redis is down.
     this.queue.on('error', () => undefined);
     this.redis.defineCommand('trineAdmit', { numberOfKeys: 6, lua: ADMIT });
+    const readerConnection = new Redis(redisUrl, { maxRetriesPerRequest: null });
+    readerConnection.on('error', () => undefined);
+    this.reader = new StreamReader(readerConnection, this.redis);
   }
 
   get connection(): Redis {
@@ -95,57 +96,30 @@ export class RedisJobQueue implements JobQueue {
     return true;
   }
 
-  private borrow(): Redis {
-    const c = this.idle.pop();
-    if (c) return c;
-    const fresh = new Redis(this.redisUrl, { maxRetriesPerRequest: null });
-    fresh.on('error', () => undefined);
-    this.all.add(fresh);
-    return fresh;
-  }
-
-  private giveBack(c: Redis): void {
-    if (c.status === 'ready' && this.idle.length < 64) this.idle.push(c);
-    else {
-      this.all.delete(c);
-      c.disconnect();
-    }
-  }
-
   async *events(requestId: string, signal: AbortSignal): AsyncGenerator<readonly StreamEvent[], void, undefined> {
     const key = keys.stream(requestId);
-    let lastId = '0-0';
     let quietSince = Date.now();
-    const conn = this.borrow();
+    const sub = this.reader.subscribe(key);
     try {
       while (!signal.aborted) {
-        // Resuming from lastId after a reconnect (ioredis resends the command) loses and repeats nothing.
-        const reply = (await conn.xread('COUNT', 512, 'BLOCK', BLOCK_MS, 'STREAMS', key, lastId)) as XReadReply;
-        if (!reply) {
-          if (Date.now() - quietSince > WATCHDOG_MS) {
-            quietSince = Date.now();
-            const job = await this.queue.getJob(requestId);
-            const state = job ? await job.getState() : 'missing';
-            if (state === 'failed' || state === 'missing') {
-              // One more read closes the race with events written just before the job ended.
-              const tail = (await conn.xread('COUNT', 512, 'STREAMS', key, lastId)) as XReadReply;
-              if (!tail) throw new TrineError('UNAVAILABLE', `the job for request ${requestId} was lost (${state}); retry`);
-              continue;
-            }
-          }
+        const batch = await sub.next(BLOCK_MS, signal);
+        if (batch) {
+          quietSince = Date.now();
+          yield batch;
           continue;
         }
+        if (signal.aborted || Date.now() - quietSince <= WATCHDOG_MS) continue;
         quietSince = Date.now();
-        const batch: StreamEvent[] = [];
-        for (const [id, fields] of reply[0]![1]) {
-          lastId = id;
-          const raw = fields[1];
-          if (raw !== undefined) batch.push(JSON.parse(raw) as StreamEvent);
+        const job = await this.queue.getJob(requestId);
+        const state = job ? await job.getState() : 'missing';
+        if (state === 'failed' || state === 'missing') {
+          // One more look closes the race with events written just before the job ended (the reader delivers them).
+          const tail = (await this.redis.xread('COUNT', 1, 'STREAMS', key, sub.lastId)) as XReadReply;
+          if (!tail) throw new TrineError('UNAVAILABLE', `the job for request ${requestId} was lost (${state}); retry`);
         }
-        if (batch.length > 0) yield batch;
       }
     } finally {
-      this.giveBack(conn);
+      this.reader.unsubscribe(sub);
     }
   }
 
@@ -157,7 +131,7 @@ export class RedisJobQueue implements JobQueue {
 
   async close(): Promise<void> {
     await this.queue.close();
-    for (const c of this.all) c.disconnect();
+    this.reader.close();
     await this.redis.quit().catch(() => undefined);
   }
 }
