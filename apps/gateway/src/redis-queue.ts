@@ -3,7 +3,7 @@
  * cancellation (BullMQ's cancelJob works only on the worker instance holding the job, so the signal goes
  * through Redis to whichever worker that is).
  */
-import { Queue } from 'bullmq';
+import { createIORedisClient, Job, Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { TrineError } from '@trine/core';
 import { EVENT_TTL_MS, keys, type InferenceJob, type StreamEvent } from '@trine/worker';
@@ -11,27 +11,27 @@ import type { JobQueue } from './queue.js';
 import { BLOCK_MS, StreamReader } from './stream-reader.js';
 
 type XReadReply = [string, [string, string[]][]][] | null;
+type AdmitCommand = { trineAdmit(...args: (string | number)[]): unknown };
 
 /** With no events for this long, check that the job still exists (a job that failed for good writes nothing). */
 const WATCHDOG_MS = 5_000;
 
 /**
- * Admission as one script: count the queue's jobs (waiting, running, prioritized, delayed, paused) plus admissions
- * in progress (reserved here, not yet added by BullMQ), and reserve a slot only if the total is under the bound.
- * Reading the count and adding the job as two steps let concurrent requests all pass (32 admitted at a bound of 16).
- * A reservation whose gateway died expires after RESERVATION_MS.
+ * Admission and enqueueing in one round trip: this script and BullMQ's add run in one MULTI, so the count and the
+ * add are atomic across gateway replicas. The script counts the queue's jobs (waiting, running, prioritized,
+ * delayed, paused); at the bound it writes a placeholder under the job's key, and BullMQ's add, which ignores a job
+ * id that already exists (documented behaviour), then adds nothing. The gateway deletes the placeholder; it expires
+ * by itself should the gateway die first. (Two steps, check then add, let concurrent requests all pass: 32 admitted
+ * at a bound of 16; a reservation step before the add cost a round trip.)
  */
 const ADMIT = `
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-redis.call('ZREMRANGEBYSCORE', KEYS[6], '-inf', now - tonumber(ARGV[3]))
-local n = redis.call('LLEN', KEYS[1]) + redis.call('LLEN', KEYS[2]) + redis.call('ZCARD', KEYS[3]) + redis.call('ZCARD', KEYS[4]) + redis.call('LLEN', KEYS[5]) + redis.call('ZCARD', KEYS[6])
-if n >= tonumber(ARGV[1]) then return 0 end
-redis.call('ZADD', KEYS[6], now, ARGV[2])
-return 1
+local n = redis.call('LLEN', KEYS[1]) + redis.call('LLEN', KEYS[2]) + redis.call('ZCARD', KEYS[3]) + redis.call('ZCARD', KEYS[4]) + redis.call('LLEN', KEYS[5])
+if n < tonumber(ARGV[1]) then return 1 end
+redis.call('HSET', KEYS[6], 'trine_refused', '1')
+redis.call('PEXPIRE', KEYS[6], ARGV[2])
+return 0
 `;
-const ADMISSIONS = `${keys.prefix}:admissions`;
-const RESERVATION_MS = 10_000;
+const PLACEHOLDER_MS = 10_000;
 
 /** Redis trouble is the client's UNAVAILABLE (retryable), not an internal error. */
 export async function unavailable<T>(p: Promise<T>): Promise<T> {
@@ -73,26 +73,26 @@ export class RedisJobQueue implements JobQueue {
   }
 
   async submit(job: InferenceJob, maxQueue = Infinity): Promise<boolean> {
+    // BullMQ defines its scripts on the connection once the queue is ready.
+    await unavailable(this.queue.waitUntilReady());
     const bounded = Number.isFinite(maxQueue);
-    if (bounded) {
-      const k = this.queue.keys;
-      const run = (this.redis as unknown as { trineAdmit(...a: (string | number)[]): Promise<number> }).trineAdmit;
-      const ok = await unavailable(run.call(this.redis, k.wait!, k.active!, k.prioritized!, k.delayed!, k.paused!, ADMISSIONS, maxQueue, job.requestId, RESERVATION_MS));
-      if (ok !== 1) return false;
+    const k = this.queue.keys;
+    const jobKey = this.queue.toKey(job.requestId);
+    // BullMQ's view of the connection: its transactions carry the scripts BullMQ's add runs.
+    const multi = createIORedisClient(this.redis).multi();
+    if (bounded) (multi as unknown as AdmitCommand).trineAdmit(k.wait!, k.active!, k.prioritized!, k.delayed!, k.paused!, jobKey, maxQueue, PLACEHOLDER_MS);
+    const added = new Job<InferenceJob>(this.queue, 'generate', job, { jobId: job.requestId, removeOnComplete: { age: 600 }, removeOnFail: { age: 3600 } }, job.requestId).addJob(multi as unknown as Parameters<Job['addJob']>[0]);
+    added.catch(() => undefined); // its outcome is read from the EXEC replies below
+    const replies = await unavailable(multi.exec());
+    if (!replies) throw new TrineError('UNAVAILABLE', 'queue unavailable: the enqueue transaction was aborted');
+    const failed = replies.find(([err]) => err);
+    if (failed) throw new TrineError('UNAVAILABLE', `queue unavailable: ${String(failed[0])}`, { cause: failed[0] });
+    if (bounded && replies[0]![1] !== 1) {
+      void this.redis.del(jobKey).catch(() => undefined);
+      return false;
     }
-    try {
-      await unavailable(
-        this.queue.add('generate', job, {
-          jobId: job.requestId,
-          removeOnComplete: { age: 600 },
-          removeOnFail: { age: 3600 },
-        }),
-      );
-    } finally {
-      // The job now counts itself; until this ZREM lands it counts twice (a moment of over-counting, never under),
-      // so the request need not wait for it: one round trip less before the first token.
-      if (bounded) void this.redis.zrem(ADMISSIONS, job.requestId).catch(() => undefined);
-    }
+    const id = replies.at(-1)![1];
+    if (typeof id === 'number' && id < 0) throw new TrineError('UNAVAILABLE', `queue unavailable: BullMQ refused the job (code ${id})`);
     return true;
   }
 

@@ -29,6 +29,11 @@ export class StreamSubscription {
     private readonly onDrained: () => void,
   ) {}
 
+  /** Events received and not yet taken. */
+  get held(): number {
+    return this.queue.length;
+  }
+
   get full(): boolean {
     return this.queue.length >= HIGH_WATER;
   }
@@ -88,6 +93,7 @@ export class StreamReader {
   constructor(
     private readonly conn: Redis,
     private readonly control: Redis,
+    private readonly blockMs = BLOCK_MS,
   ) {
     conn.on('close', () => (this.clientId = undefined));
   }
@@ -158,7 +164,7 @@ export class StreamReader {
         this.reading = new Set(open.map((s) => s.key));
         let reply: XReadReply;
         try {
-          reply = (await this.conn.xread('COUNT', 512, 'BLOCK', BLOCK_MS, 'STREAMS', ...open.map((s) => s.key), ...open.map((s) => s.lastId))) as XReadReply;
+          reply = (await this.conn.xread('COUNT', 512, 'BLOCK', this.blockMs, 'STREAMS', ...open.map((s) => s.key), ...open.map((s) => s.lastId))) as XReadReply;
         } finally {
           this.reading = undefined;
         }
