@@ -307,6 +307,9 @@ export class Engine implements TextGenerator {
       try {
         if (prefilling.length === 1) await this.prefillChunk(prefilling[0]!);
         else if (prefilling.length > 1) await this.prefillTogether(prefilling);
+        // First tokens leave before the decode step: a consumer in another thread (the serving engine thread
+        // posts once per turn of the event loop) would otherwise get them a step later.
+        if (prefilling.length > 0) await yieldToEventLoop();
         this.retire();
         if (this.active.some((s) => s.pending >= 0)) await this.decode();
       } catch (error) {
