@@ -52,13 +52,19 @@ function pct(sorted: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
 }
 
+/** Untimed rounds before each level: at least this long (and 2 rounds), at most 200 rounds. */
+const WARM_UP_MS = 1000;
+
 /**
- * One concurrency level: two untimed rounds at that concurrency first (the first burst after start pays for JIT and
- * connection set-up on the concurrent paths: on the distributed path its TTFT p50 was twice the later rounds'),
- * then `concurrency` clients each sending `perClient` requests one after another.
+ * One concurrency level: untimed rounds at that concurrency first, for about a second (a server that has just
+ * started pays for JIT and connection set-up: on the distributed path the first 32-stream round's TTFT p50 was
+ * about twice the steady state, reached after ~10 rounds), then `concurrency` clients each sending `perClient`
+ * requests one after another.
  */
 async function level(concurrency: number, perClient: number, request: OneRequest): Promise<{ samples: Sample[]; seconds: number }> {
-  for (let round = 0; round < 2; round++) await Promise.all(Array.from({ length: concurrency }, () => request()));
+  const warmUntil = performance.now() + WARM_UP_MS;
+  for (let round = 0; round < 200 && (round < 2 || performance.now() < warmUntil); round++)
+    await Promise.all(Array.from({ length: concurrency }, () => request()));
   const samples: Sample[] = [];
   const t0 = performance.now();
   await Promise.all(Array.from({ length: concurrency }, async () => {
