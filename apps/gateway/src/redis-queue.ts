@@ -11,27 +11,37 @@ import type { JobQueue } from './queue.js';
 import { BLOCK_MS, StreamReader } from './stream-reader.js';
 
 type XReadReply = [string, [string, string[]][]][] | null;
-type AdmitCommand = { trineAdmit(...args: (string | number)[]): unknown };
+type AdmitCommand = { trineAdmit(...args: (string | number)[]): Promise<number> };
 
 /** With no events for this long, check that the job still exists (a job that failed for good writes nothing). */
 const WATCHDOG_MS = 5_000;
 
 /**
- * Admission and enqueueing in one round trip: this script and BullMQ's add run in one MULTI, so the count and the
- * add are atomic across gateway replicas. The script counts the queue's jobs (waiting, running, prioritized,
- * delayed, paused); at the bound it writes a placeholder under the job's key, and BullMQ's add, which ignores a job
- * id that already exists (documented behaviour), then adds nothing. The gateway deletes the placeholder; it expires
- * by itself should the gateway die first. (Two steps, check then add, let concurrent requests all pass: 32 admitted
- * at a bound of 16; a reservation step before the add cost a round trip.)
+ * Admission and enqueueing in one round trip: this script, BullMQ's add and the release of the reservation are sent
+ * back to back on one connection, so Redis runs them in that order with no wait in between. The script counts the
+ * queue's jobs (waiting, running, prioritized, delayed, paused) plus reservations of admissions in flight; under the
+ * bound it reserves a slot (the job then counts twice until the release: over, never under), at the bound it writes
+ * a placeholder under the job's key, and BullMQ's add, which ignores a job id that already exists (documented
+ * behaviour), adds nothing. The gateway deletes the placeholder; it, and a reservation whose gateway died, expire by
+ * themselves. (Check then add as two round trips let concurrent requests all pass: 32 admitted at a bound of 16.
+ * One MULTI cost twice the CPU of a plain add: ioredis builds a transaction object carrying all of BullMQ's scripts.)
  */
 const ADMIT = `
-local n = redis.call('LLEN', KEYS[1]) + redis.call('LLEN', KEYS[2]) + redis.call('ZCARD', KEYS[3]) + redis.call('ZCARD', KEYS[4]) + redis.call('LLEN', KEYS[5])
-if n < tonumber(ARGV[1]) then return 1 end
-redis.call('HSET', KEYS[6], 'trine_refused', '1')
-redis.call('PEXPIRE', KEYS[6], ARGV[2])
-return 0
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZREMRANGEBYSCORE', KEYS[6], '-inf', now - tonumber(ARGV[3]))
+local n = redis.call('LLEN', KEYS[1]) + redis.call('LLEN', KEYS[2]) + redis.call('ZCARD', KEYS[3]) + redis.call('ZCARD', KEYS[4]) + redis.call('LLEN', KEYS[5]) + redis.call('ZCARD', KEYS[6])
+if n >= tonumber(ARGV[1]) then
+  redis.call('HSET', KEYS[7], 'trine_refused', '1')
+  redis.call('PEXPIRE', KEYS[7], ARGV[3])
+  return 0
+end
+redis.call('ZADD', KEYS[6], now, ARGV[2])
+return 1
 `;
-const PLACEHOLDER_MS = 10_000;
+const ADMISSIONS = `${keys.prefix}:admissions`;
+/** How long a reservation or a placeholder outlives a gateway that died before cleaning it up. */
+const RESERVATION_MS = 10_000;
 
 /** Redis trouble is the client's UNAVAILABLE (retryable), not an internal error. */
 export async function unavailable<T>(p: Promise<T>): Promise<T> {
@@ -46,6 +56,8 @@ export async function unavailable<T>(p: Promise<T>): Promise<T> {
 export class RedisJobQueue implements JobQueue {
   private readonly queue: Queue<InferenceJob>;
   private readonly redis: Redis;
+  /** BullMQ's view of the same connection (its scripts run through it). */
+  private readonly bull: Parameters<Job['addJob']>[0];
   /** One blocking XREAD for every request stream this gateway follows. */
   private readonly reader: StreamReader;
 
@@ -57,7 +69,8 @@ export class RedisJobQueue implements JobQueue {
     this.queue = new Queue<InferenceJob>(keys.queueName, { connection: this.redis, prefix: keys.prefix });
     // Without a listener BullMQ prints every connection error to stderr while Redis is down.
     this.queue.on('error', () => undefined);
-    this.redis.defineCommand('trineAdmit', { numberOfKeys: 6, lua: ADMIT });
+    this.redis.defineCommand('trineAdmit', { numberOfKeys: 7, lua: ADMIT });
+    this.bull = createIORedisClient(this.redis) as unknown as Parameters<Job['addJob']>[0];
     const readerConnection = new Redis(redisUrl, { maxRetriesPerRequest: null });
     readerConnection.on('error', () => undefined);
     this.reader = new StreamReader(readerConnection, this.redis);
@@ -78,21 +91,17 @@ export class RedisJobQueue implements JobQueue {
     const bounded = Number.isFinite(maxQueue);
     const k = this.queue.keys;
     const jobKey = this.queue.toKey(job.requestId);
-    // BullMQ's view of the connection: its transactions carry the scripts BullMQ's add runs.
-    const multi = createIORedisClient(this.redis).multi();
-    if (bounded) (multi as unknown as AdmitCommand).trineAdmit(k.wait!, k.active!, k.prioritized!, k.delayed!, k.paused!, jobKey, maxQueue, PLACEHOLDER_MS);
-    const added = new Job<InferenceJob>(this.queue, 'generate', job, { jobId: job.requestId, removeOnComplete: { age: 600 }, removeOnFail: { age: 3600 } }, job.requestId).addJob(multi as unknown as Parameters<Job['addJob']>[0]);
-    added.catch(() => undefined); // its outcome is read from the EXEC replies below
-    const replies = await unavailable(multi.exec());
-    if (!replies) throw new TrineError('UNAVAILABLE', 'queue unavailable: the enqueue transaction was aborted');
-    const failed = replies.find(([err]) => err);
-    if (failed) throw new TrineError('UNAVAILABLE', `queue unavailable: ${String(failed[0])}`, { cause: failed[0] });
-    if (bounded && replies[0]![1] !== 1) {
+    // The three commands leave in this order, in the same tick, on the one connection.
+    const admitted = bounded
+      ? (this.redis as unknown as AdmitCommand).trineAdmit(k.wait!, k.active!, k.prioritized!, k.delayed!, k.paused!, ADMISSIONS, jobKey, maxQueue, job.requestId, RESERVATION_MS)
+      : Promise.resolve(1);
+    const added = new Job<InferenceJob>(this.queue, 'generate', job, { jobId: job.requestId, removeOnComplete: { age: 600 }, removeOnFail: { age: 3600 } }, job.requestId).addJob(this.bull);
+    if (bounded) void this.redis.zrem(ADMISSIONS, job.requestId).catch(() => undefined);
+    const [ok] = await unavailable(Promise.all([admitted, added]));
+    if (ok !== 1) {
       void this.redis.del(jobKey).catch(() => undefined);
       return false;
     }
-    const id = replies.at(-1)![1];
-    if (typeof id === 'number' && id < 0) throw new TrineError('UNAVAILABLE', `queue unavailable: BullMQ refused the job (code ${id})`);
     return true;
   }
 

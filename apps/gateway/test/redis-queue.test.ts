@@ -46,6 +46,8 @@ describe('RedisJobQueue.submit', () => {
       for (let t = 0; t < 100 && (await admin.exists(...refused.map((id) => `${keys.prefix}:${keys.queueName}:${id}`))) > 0; t++)
         await new Promise((r) => setTimeout(r, 10));
       expect(await admin.exists(...refused.map((id) => `${keys.prefix}:${keys.queueName}:${id}`))).toBe(0);
+      // Every reservation was released once its job was in the queue.
+      expect(await admin.zcard(`${keys.prefix}:admissions`)).toBe(0);
       // Unbounded: always added.
       expect(await queue.submit(job('unbounded'))).toBe(true);
       expect(await queue.depth()).toBe(6);
