@@ -124,13 +124,17 @@ export class WorkerService {
     try {
       // One round trip, overlapped with the engine's start on the prompt: was it cancelled while it waited (the
       // pub/sub message found no worker holding it)? And which attempt is this — counted in Redis, not by BullMQ, so
-      // a restarted job's events are told apart exactly.
-      const attempt = this.redis
-        .multi()
-        .exists(keys.cancelled(data.requestId))
-        .incr(keys.attempts(data.requestId))
-        .pexpire(keys.attempts(data.requestId), EVENT_TTL_MS)
-        .exec()
+      // a restarted job's events are told apart exactly. Sent once the prompt is on its way to the engine thread.
+      let sendAttempt!: () => void;
+      const attempt = new Promise<void>((resolve) => (sendAttempt = resolve))
+        .then(() =>
+          this.redis
+            .multi()
+            .exists(keys.cancelled(data.requestId))
+            .incr(keys.attempts(data.requestId))
+            .pexpire(keys.attempts(data.requestId), EVENT_TTL_MS)
+            .exec(),
+        )
         .then((replies) => {
           const [cancelled, counted] = replies ?? [];
           if (cancelled?.[1] === 1) ac.abort('cancel' satisfies StopReason);
@@ -145,7 +149,10 @@ export class WorkerService {
         async (span) => {
           void attempt.then((n) => span.setAttribute('trine.attempt', n), () => undefined);
           try {
-            const outcome = await runJob(this.opts.host, data, this.sink, { attempt, workerId: this.workerId, signal: ac.signal });
+            // runJob hands the prompt to the engine thread before its first await.
+            const running = runJob(this.opts.host, data, this.sink, { attempt, workerId: this.workerId, signal: ac.signal });
+            sendAttempt();
+            const outcome = await running;
             // Inside the span: the line carries the request's trace_id/span_id.
             this.log('job finished', { requestId: data.requestId, attempt: await attempt, outcome });
             return outcome;
