@@ -8,6 +8,7 @@ export * from './tokenizer/index.js';
 export * from './formats/index.js';
 export * from './kernels/validate.js';
 export * from './kernels/registry.js';
+export * from './kernels/timed.js';
 export * from './reference/index.js';
 export * from './generate/rng.js';
 export * from './generate/sampling.js';

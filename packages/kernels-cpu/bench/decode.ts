@@ -5,7 +5,7 @@
  * aggregate as a multiple of batch 1, and the share of decode time spent outside native calls; --ops adds the
  * native time by op. CPU-seconds are printed beside wall time because the machine is shared.
  */
-import { BitNetModel, openModel, type KernelBackend } from '@trine/core';
+import { BitNetModel, openModel, timedBackend } from '@trine/core';
 import { createCpuBackend, type CpuHandles } from '../src/index.js';
 
 const args = process.argv.slice(2);
@@ -28,7 +28,6 @@ const cpu = () => {
 const wall = () => performance.now() / 1e3;
 
 const inner = createCpuBackend({ threads, ...(variant ? { variant } : {}) });
-let nativeTime = 0;
 const perOp = new Map<string, number>();
 const breakdown = (label: string, steps: number) => {
   const total = [...perOp.values()].reduce((a, b) => a + b, 0);
@@ -37,22 +36,7 @@ const breakdown = (label: string, steps: number) => {
   perOp.clear();
 };
 // Time every kernel call: what is left of a step is JS (graph, validation, bookkeeping).
-const timed = new Proxy(inner, {
-  get(target, prop, recv) {
-    const v = Reflect.get(target, prop, recv);
-    if (typeof v !== 'function') return v;
-    return (...a: unknown[]) => {
-      const t0 = performance.now();
-      try {
-        return (v as (...x: unknown[]) => unknown).apply(target, a);
-      } finally {
-        const dt = performance.now() - t0;
-        nativeTime += dt;
-        perOp.set(String(prop), (perOp.get(String(prop)) ?? 0) + dt);
-      }
-    };
-  },
-}) as KernelBackend<CpuHandles>;
+const timed = timedBackend<CpuHandles>(inner, perOp);
 
 const t0 = wall();
 const source = await openModel(model);
@@ -80,14 +64,14 @@ breakdown('prefill', 1);
 console.log(`prefill ${P}: ${(P / dw).toFixed(1)} tok/s wall, ${(P / (dc / threads)).toFixed(1)} tok/s per CPU-second/thread`);
 
 // Decode batch 1.
-nativeTime = 0;
 w0 = wall(); c0 = cpu();
 for (let i = 0; i < decodeTokens; i++) {
   logits = m.forward({ tokens: Int32Array.of(next), positions: Int32Array.of(P + i), slots: Int32Array.of(0), logitsFor: Int32Array.of(0) });
   next = greedy(logits, 1)[0]!;
 }
 dw = wall() - w0; dc = cpu() - c0;
-const outside = 1 - nativeTime / 1e3 / dw;
+const nativeMs = [...perOp.values()].reduce((a, b) => a + b, 0);
+const outside = 1 - nativeMs / 1e3 / dw;
 breakdown('decode b1', decodeTokens);
 console.log(`decode b1: ${(decodeTokens / dw).toFixed(2)} tok/s wall, ${(decodeTokens / (dc / threads)).toFixed(2)} per CPU-second/thread; outside native calls ${(outside * 100).toFixed(1)}%`);
 

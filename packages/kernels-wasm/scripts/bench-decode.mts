@@ -5,7 +5,7 @@
 // 20/5 heads, ffn 6912, I2_S), --layers deep with a byte vocabulary, written by Trine's own GGUF writer.
 // Usage (after pnpm build of kernels-cpu and kernels-wasm):
 //   npx tsx scripts/bench-decode.mts [--model FILE | --layers 4] [--tokens 8] [--rounds 3] [--threads 1,2] [--no-cpu] [--ops]
-import { BitNetModel, openModel, type KernelBackend } from '../../core/src/index.js';
+import { BitNetModel, openModel, timedBackend, type KernelBackend } from '../../core/src/index.js';
 import { randomModelBytes } from '../../core/src/model/test-support/random-model.js';
 import { createWasmBackend } from '../src/index.js';
 
@@ -35,28 +35,11 @@ interface Runner {
   bestOps: Map<string, number>;
 }
 
-function timed(inner: KernelBackend, perOp: Map<string, number>): KernelBackend {
-  return new Proxy(inner, {
-    get(target, prop, recv) {
-      const v = Reflect.get(target, prop, recv);
-      if (typeof v !== 'function') return v;
-      return (...a: unknown[]) => {
-        const t0 = performance.now();
-        try {
-          return (v as (...x: unknown[]) => unknown).apply(target, a);
-        } finally {
-          perOp.set(String(prop), (perOp.get(String(prop)) ?? 0) + performance.now() - t0);
-        }
-      };
-    },
-  });
-}
-
 async function runner(name: string, inner: KernelBackend): Promise<Runner> {
   const perOp = new Map<string, number>();
   const t0 = performance.now();
   const source = await openModel(modelSource);
-  const model = await BitNetModel.load(source, timed(inner, perOp), { slots: 1, context: 512, maxBatchTokens: 1, validate: false });
+  const model = await BitNetModel.load(source, timedBackend(inner, perOp), { slots: 1, context: 512, maxBatchTokens: 1, validate: false });
   await source.close();
   console.log(`${name}: loaded in ${((performance.now() - t0) / 1e3).toFixed(1)} s (${inner.info.variant})`);
   return { name, backend: inner, model: model as unknown as BitNetModel<never>, pos: 0, tok: 1, best: Infinity, bestCpu: Infinity, perOp, bestOps: new Map() };
