@@ -8,9 +8,8 @@ import { Redis } from 'ioredis';
 import { TrineError } from '@trine/core';
 import { EVENT_TTL_MS, keys, type InferenceJob, type StreamEvent } from '@trine/worker';
 import type { JobQueue } from './queue.js';
-import { BLOCK_MS, StreamReader } from './stream-reader.js';
+import { BLOCK_MS, StreamReader, type XReadReply } from './stream-reader.js';
 
-type XReadReply = [string, [string, string[]][]][] | null;
 type AdmitCommand = { trineAdmit(...args: (string | number)[]): Promise<number> };
 
 /** With no events for this long, check that the job still exists (a job that failed for good writes nothing). */

@@ -10,7 +10,8 @@
 import type { Redis } from 'ioredis';
 import type { StreamEvent } from '@trine/worker';
 
-type XReadReply = [string, [string, string[]][]][] | null;
+/** ioredis's reply to XREAD: per stream, its entries as [id, [field, value, …]]; null when the block timed out. */
+export type XReadReply = [string, [string, string[]][]][] | null;
 
 /** How long one XREAD blocks (also the longest a stream waits to join a read when unblocking fails). */
 export const BLOCK_MS = 500;

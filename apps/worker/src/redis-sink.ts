@@ -24,7 +24,7 @@ return #KEYS
 
 type AppendCommand = (numKeys: number, ...args: (string | number)[]) => Promise<number>;
 
-/** Events per command at most; a larger burst goes out as several commands. */
+/** Events per command when none is in flight: a larger burst then goes out as several commands. */
 const MAX_BATCH_EVENTS = 512;
 
 interface Batch {
