@@ -8,6 +8,8 @@ import { Worker } from 'node:worker_threads';
 import { context, propagation } from '@opentelemetry/api';
 import { TrineError, type GenerateEvent, type GenerateRequest } from '@trine/core';
 import type { EngineThreadOptions, FromThread, ServedModelInfo, ToThread } from './engine-messages.js';
+import type { InferenceJob } from './protocol.js';
+import type { RunOutcome, StopReason } from './runner.js';
 import { fromWireError } from './wire-error.js';
 
 /** An async TextGenerator: what the job runner and the gateway need from a model, wherever it runs. */
@@ -18,6 +20,16 @@ export interface ModelHost {
   tokenize(text: string, chat: boolean): Promise<number[]>;
   generate(request: GenerateRequest, signal?: AbortSignal): AsyncIterable<GenerateEvent>;
   close(): Promise<void>;
+}
+
+/** A model that runs queued jobs where it computes, writing their events to the queue's Redis itself. */
+export interface QueueHost extends ModelHost {
+  /** Opens the engine side's own Redis connection (once); resolves when it is ready. */
+  connectQueue(redisUrl: string): Promise<void>;
+  /** Runs a job (runJob) and resolves with its outcome. Aborting `signal` stops it with the abort's StopReason. */
+  runQueued(job: InferenceJob, workerId: string, signal: AbortSignal): Promise<{ outcome: RunOutcome; attempt: number }>;
+  /** Log lines from the engine side (its Redis connection's errors). */
+  onLog: ((msg: string, fields: Record<string, unknown>) => void) | undefined;
 }
 
 interface Pending {
@@ -31,7 +43,7 @@ function threadEntry(): URL {
   return new URL(ts ? './engine-thread.ts' : './engine-thread.js', import.meta.url);
 }
 
-export class EngineHost implements ModelHost {
+export class EngineHost implements QueueHost {
   private constructor(
     private readonly thread: Worker,
     readonly info: ServedModelInfo,
@@ -43,11 +55,14 @@ export class EngineHost implements ModelHost {
 
   private readonly streams = new Map<string, Pending>();
   private readonly tokenizes = new Map<number, { resolve(ids: number[]): void; reject(e: Error): void }>();
+  private readonly connects = new Map<number, { resolve(): void; reject(e: Error): void }>();
+  private readonly runs = new Map<string, { resolve(r: { outcome: RunOutcome; attempt: number }): void; reject(e: Error): void }>();
   private nextId = 0;
   private dead: Error | undefined;
   private closing = false;
   /** Called once if the engine thread dies while not being closed (a worker process should exit then). */
   onCrash: ((e: Error) => void) | undefined;
+  onLog: ((msg: string, fields: Record<string, unknown>) => void) | undefined;
 
   get failure(): Error | undefined {
     return this.dead;
@@ -106,6 +121,23 @@ export class EngineHost implements ModelHost {
         else t?.resolve(m.ids ?? []);
         break;
       }
+      case 'connected': {
+        const c = this.connects.get(m.rid);
+        this.connects.delete(m.rid);
+        if (m.error) c?.reject(fromWireError(m.error));
+        else c?.resolve();
+        break;
+      }
+      case 'ran': {
+        const r = this.runs.get(m.requestId);
+        this.runs.delete(m.requestId);
+        if (m.error || !m.outcome) r?.reject(fromWireError(m.error ?? { code: 'INTERNAL', message: 'run ended without an outcome' }));
+        else r?.resolve({ outcome: m.outcome, attempt: m.attempt ?? 0 });
+        break;
+      }
+      case 'log':
+        this.onLog?.(m.msg, m.fields);
+        break;
       default:
         break;
     }
@@ -116,8 +148,10 @@ export class EngineHost implements ModelHost {
     this.dead ??= e;
     for (const s of this.streams.values()) s.fail(e);
     this.streams.clear();
-    for (const t of this.tokenizes.values()) t.reject(e);
-    this.tokenizes.clear();
+    for (const pending of [this.tokenizes, this.connects, this.runs]) {
+      for (const p of pending.values()) p.reject(e);
+      pending.clear();
+    }
   }
 
   tokenize(text: string, chat: boolean): Promise<number[]> {
@@ -127,6 +161,30 @@ export class EngineHost implements ModelHost {
       this.tokenizes.set(rid, { resolve, reject });
       this.post({ type: 'tokenize', rid, text, chat });
     });
+  }
+
+  connectQueue(redisUrl: string): Promise<void> {
+    if (this.dead) return Promise.reject(this.dead);
+    const rid = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.connects.set(rid, { resolve, reject });
+      this.post({ type: 'connect', rid, redisUrl });
+    });
+  }
+
+  runQueued(job: InferenceJob, workerId: string, signal: AbortSignal): Promise<{ outcome: RunOutcome; attempt: number }> {
+    if (this.dead) return Promise.reject(this.dead);
+    if (this.runs.has(job.requestId)) return Promise.reject(new Error(`job ${job.requestId} is already running here`));
+    const onAbort = (): void => this.post({ type: 'stop', requestId: job.requestId, reason: signal.reason as StopReason });
+    const trace: Record<string, string> = {};
+    propagation.inject(context.active(), trace);
+    const ran = new Promise<{ outcome: RunOutcome; attempt: number }>((resolve, reject) => {
+      this.runs.set(job.requestId, { resolve, reject });
+      this.post({ type: 'run', job, workerId, trace });
+    });
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
+    return ran.finally(() => signal.removeEventListener('abort', onAbort));
   }
 
   async *generate(request: GenerateRequest, signal?: AbortSignal): AsyncGenerator<GenerateEvent, void, undefined> {

@@ -1,6 +1,7 @@
 /** Messages between the main thread (EngineHost) and the engine thread (engine-thread.ts). */
 import type { GenerateEvent, GenerateRequest } from '@trine/core';
-import type { WireError } from './protocol.js';
+import type { InferenceJob, WireError } from './protocol.js';
+import type { RunOutcome, StopReason } from './runner.js';
 
 export interface EngineThreadOptions {
   /** Model file (GGUF / HF dir); undefined = the embedded default model. */
@@ -34,6 +35,11 @@ export type ToThread =
   | { readonly type: 'generate'; readonly id: string; readonly request: GenerateRequest; readonly trace?: Readonly<Record<string, string>> }
   | { readonly type: 'cancel'; readonly id: string }
   | { readonly type: 'tokenize'; readonly rid: number; readonly text: string; readonly chat: boolean }
+  /** Distributed mode: the thread opens its own Redis connection and writes its jobs' events there itself. */
+  | { readonly type: 'connect'; readonly rid: number; readonly redisUrl: string }
+  /** Run a queued job (runJob inside the thread); answered by 'ran'. */
+  | { readonly type: 'run'; readonly job: InferenceJob; readonly workerId: string; readonly trace: Readonly<Record<string, string>> }
+  | { readonly type: 'stop'; readonly requestId: string; readonly reason: StopReason }
   | { readonly type: 'close' };
 
 /** One generation's event, or its failure (its last item). */
@@ -45,4 +51,8 @@ export type FromThread =
   /** What the generations produced since the last message, in order (one message per decode step, not per token). */
   | { readonly type: 'events'; readonly items: readonly StreamItem[] }
   | { readonly type: 'tokenized'; readonly rid: number; readonly ids?: number[]; readonly error?: WireError }
+  | { readonly type: 'connected'; readonly rid: number; readonly error?: WireError }
+  /** A queued job's end: its outcome and attempt, or why it failed (its events could not be written). */
+  | { readonly type: 'ran'; readonly requestId: string; readonly outcome?: RunOutcome; readonly attempt?: number; readonly error?: WireError }
+  | { readonly type: 'log'; readonly msg: string; readonly fields: Record<string, unknown> }
   | { readonly type: 'closed' };

@@ -90,3 +90,20 @@ export class RedisEventSink implements EventSink {
       });
   }
 }
+
+/**
+ * One round trip at the start of a run: was the request cancelled while it waited (the pub/sub message found no
+ * worker holding it)? And which attempt is this: counted in Redis, not by BullMQ, so a restarted job's events are
+ * told apart exactly.
+ */
+export async function claimAttempt(redis: Redis, requestId: string): Promise<{ attempt: number; cancelled: boolean }> {
+  const replies = await redis
+    .multi()
+    .exists(keys.cancelled(requestId))
+    .incr(keys.attempts(requestId))
+    .pexpire(keys.attempts(requestId), EVENT_TTL_MS)
+    .exec();
+  const [cancelled, counted] = replies ?? [];
+  for (const r of replies ?? []) if (r[0]) throw r[0];
+  return { attempt: Number(counted?.[1] ?? 1), cancelled: cancelled?.[1] === 1 };
+}

@@ -1,6 +1,7 @@
 /**
- * Runs one inference job on a ModelHost and writes its events to the request's log. The distributed worker
- * (BullMQ) and the standalone server's in-process queue both call this: one code path, two queues.
+ * Runs one inference job on a model and writes its events to the request's log. The distributed worker's engine
+ * thread (its jobs come from BullMQ) and the standalone server's in-process queue both call this: one code path,
+ * two queues.
  */
 import { TrineError } from '@trine/core';
 import type { GenerateEvent } from '@trine/core';
@@ -27,7 +28,10 @@ export interface RunContext {
   readonly now?: () => number;
 }
 
-export async function runJob(host: ModelHost, job: InferenceJob, sink: EventSink, ctx: RunContext): Promise<RunOutcome> {
+/** What runJob needs of a model: its generations, and whether the engine itself is gone. */
+export type JobModel = Pick<ModelHost, 'generate' | 'failure'>;
+
+export async function runJob(host: JobModel, job: InferenceJob, sink: EventSink, ctx: RunContext): Promise<RunOutcome> {
   const now = ctx.now ?? Date.now;
   let attempt = typeof ctx.attempt === 'number' ? ctx.attempt : 0;
   // The start event waits for the run's first event and travels with it: the reader then wakes once for both, so

@@ -1,19 +1,20 @@
 /**
- * The distributed worker: a BullMQ Worker on the inference queue feeding one EngineHost. Concurrency = the
+ * The distributed worker: BullMQ Workers on the inference queue feeding one engine thread. Concurrency = the
  * engine's batch size, so concurrent jobs share decode steps (continuous batching happens inside the engine).
+ * This thread holds the jobs (pickup, lock renewal, cancel and shutdown); the engine thread runs them and writes
+ * their events to Redis on its own connection.
  */
 import { randomUUID } from 'node:crypto';
 import { Worker, WaitingError, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import { propagation, trace, ROOT_CONTEXT, SpanKind } from '@opentelemetry/api';
-import type { ModelHost } from './engine-host.js';
-import { EVENT_TTL_MS, keys, type InferenceJob } from './protocol.js';
-import { RedisEventSink } from './redis-sink.js';
-import { runJob, type RunOutcome, type StopReason } from './runner.js';
+import type { QueueHost } from './engine-host.js';
+import { keys, type InferenceJob } from './protocol.js';
+import type { RunOutcome, StopReason } from './runner.js';
 
 export interface WorkerServiceOptions {
   readonly redisUrl: string;
-  readonly host: ModelHost;
+  readonly host: QueueHost;
   /** Jobs run at once (default: 8). Set it to the engine's maxBatch. */
   readonly concurrency?: number;
   /** BullMQ lock duration; a crashed worker's jobs are picked up again after about this long (default 30 s). */
@@ -39,24 +40,19 @@ export function fetchLoops(concurrency: number, maxLoops = 4): number[] {
 export class WorkerService {
   readonly workerId: string;
   private readonly running = new Map<string, AbortController>();
-  private readonly redis: Redis;
   private readonly subscriber: Redis;
   private readonly bullConnection: Redis;
   /** Several BullMQ Workers share the batch: each fetches jobs one at a time, so a burst is picked up in parallel. */
   private readonly workers: Worker<InferenceJob, RunOutcome>[];
-  private readonly sink: RedisEventSink;
   /** `lockRenewalFailed` and `stalled` count BullMQ's events: both stay 0 unless the event loop starved or a worker died. */
   readonly counters = { started: 0, done: 0, failed: 0, cancelled: 0, expired: 0, handedBack: 0, lockRenewalFailed: 0, stalled: 0 };
 
   private constructor(private readonly opts: WorkerServiceOptions) {
     this.workerId = opts.workerId ?? `worker-${randomUUID().slice(0, 8)}`;
-    // Auto-pipelining: the XADDs of one decode step (one per sequence in the batch) leave in one write.
-    this.redis = new Redis(opts.redisUrl, { maxRetriesPerRequest: null, enableAutoPipelining: true });
     this.subscriber = new Redis(opts.redisUrl, { maxRetriesPerRequest: null });
     this.bullConnection = new Redis(opts.redisUrl, { maxRetriesPerRequest: null });
     // ioredis reconnects by itself; without listeners its errors would be reported as unhandled.
-    for (const c of [this.redis, this.subscriber, this.bullConnection]) c.on('error', (e: Error) => this.log('redis error', { error: e.message }));
-    this.sink = new RedisEventSink(this.redis);
+    for (const c of [this.subscriber, this.bullConnection]) c.on('error', (e: Error) => this.log('redis error', { error: e.message }));
     this.workers = fetchLoops(opts.concurrency ?? 8).map((concurrency, i) => {
       const worker = new Worker<InferenceJob, RunOutcome>(keys.queueName, (job, token, signal) => this.process(job, token, signal), {
         connection: this.bullConnection,
@@ -87,6 +83,8 @@ export class WorkerService {
 
   static async start(opts: WorkerServiceOptions): Promise<WorkerService> {
     const s = new WorkerService(opts);
+    opts.host.onLog = (msg, fields) => s.log(msg, fields);
+    await opts.host.connectQueue(opts.redisUrl);
     await s.subscriber.subscribe(keys.cancelChannel);
     s.subscriber.on('message', (_channel: string, requestId: string) => s.stop(requestId, 'cancel'));
     for (const w of s.workers) void w.run();
@@ -122,40 +120,23 @@ export class WorkerService {
     this.running.set(data.requestId, ac);
     bullSignal?.addEventListener('abort', () => ac.abort('lock-lost' satisfies StopReason), { once: true });
     try {
-      // One round trip, overlapped with the engine's start on the prompt: was it cancelled while it waited (the
-      // pub/sub message found no worker holding it)? And which attempt is this — counted in Redis, not by BullMQ, so
-      // a restarted job's events are told apart exactly. Sent once the prompt is on its way to the engine thread.
-      let sendAttempt!: () => void;
-      const attempt = new Promise<void>((resolve) => (sendAttempt = resolve))
-        .then(() =>
-          this.redis
-            .multi()
-            .exists(keys.cancelled(data.requestId))
-            .incr(keys.attempts(data.requestId))
-            .pexpire(keys.attempts(data.requestId), EVENT_TTL_MS)
-            .exec(),
-        )
-        .then((replies) => {
-          const [cancelled, counted] = replies ?? [];
-          if (cancelled?.[1] === 1) ac.abort('cancel' satisfies StopReason);
-          return Number(counted?.[1] ?? 1);
-        });
       this.counters.started++;
       const parent = propagation.extract(ROOT_CONTEXT, data.trace);
       const outcome = await tracer.startActiveSpan(
         'worker.generate',
         { kind: SpanKind.CONSUMER, attributes: { 'trine.request_id': data.requestId } },
         parent,
-        async (span) => {
-          void attempt.then((n) => span.setAttribute('trine.attempt', n), () => undefined);
+        async (span): Promise<RunOutcome> => {
           try {
-            // runJob hands the prompt to the engine thread before its first await.
-            const running = runJob(this.opts.host, data, this.sink, { attempt, workerId: this.workerId, signal: ac.signal });
-            sendAttempt();
-            const outcome = await running;
+            const { outcome, attempt } = await this.opts.host.runQueued(data, this.workerId, ac.signal);
+            span.setAttribute('trine.attempt', attempt);
             // Inside the span: the line carries the request's trace_id/span_id.
-            this.log('job finished', { requestId: data.requestId, attempt: await attempt, outcome });
+            this.log('job finished', { requestId: data.requestId, attempt, outcome });
             return outcome;
+          } catch (e) {
+            // The engine thread died: not this request's fault. The job goes to another worker (this process exits).
+            if (this.opts.host.failure !== undefined) return 'handed-back';
+            throw e;
           } finally {
             span.end();
           }
@@ -193,7 +174,6 @@ export class WorkerService {
     while (this.running.size > 0) await new Promise((r) => setTimeout(r, 20));
     await Promise.all(this.workers.map((w) => w.close()));
     await this.subscriber.quit().catch(() => undefined);
-    await this.redis.quit().catch(() => undefined);
     await this.bullConnection.quit().catch(() => undefined);
   }
 }
