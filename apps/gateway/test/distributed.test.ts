@@ -4,7 +4,7 @@
  */
 import { status } from '@grpc/grpc-js';
 import { Engine, referenceBackendFactory, registerBackend } from '@trine/core';
-import { EngineHost, WorkerService, type StreamEvent } from '@trine/worker';
+import { EngineHost, keys, WorkerService, type InferenceJob, type StreamEvent } from '@trine/worker';
 import type { GenerateStreamResponse } from '@trine/proto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -172,6 +172,27 @@ describe('distributed: gateway → BullMQ/Redis → worker', () => {
     expect(events[0]!.t === 'err' && events[0]!.error.code).toBe('DEADLINE_EXCEEDED');
     expect(worker.counters.started).toBe(before + 1);
     await queue.close();
+  });
+
+  it('one request run twice on one worker (a lost lock\'s run and its retry): a stop reaches only its own run', async () => {
+    const requestId = `twice-${Date.now()}`;
+    const sampling = { maxTokens: 300, temperature: 1, topP: 1, topK: 0, repetitionPenalty: 1, seed: 5, stop: [], topLogprobs: 0 };
+    const job: InferenceJob = { requestId, model: '', request: { prompt: 'twice', sampling }, deadline: Date.now() + 60_000, acceptedAt: Date.now(), trace: {} };
+    const lost = new AbortController();
+    const retry = new AbortController();
+    const first = host.runQueued(job, 'test', lost.signal);
+    const second = host.runQueued({ ...job, request: { prompt: 'twice', sampling: { ...sampling, maxTokens: 8 } } }, 'test', retry.signal);
+    lost.abort('lock-lost');
+    const [a, b] = await Promise.all([first, second]);
+    expect(a.outcome).toBe('handed-back');
+    expect(b.outcome).toBe('done');
+    expect([a.attempt, b.attempt].sort()).toEqual([1, 2]);
+    const admin = new Redis(redis.url);
+    const log = (await admin.xrange(keys.stream(requestId), '-', '+')).map(([, f]) => JSON.parse(f[1]!) as StreamEvent);
+    admin.disconnect();
+    // The retry wrote its whole run; the stopped run never finished.
+    expect(log.filter((e) => e.t === 'done').map((e) => e.attempt)).toEqual([b.attempt]);
+    expect(log.filter((e) => e.t === 'tok' && e.attempt === b.attempt)).toHaveLength(8);
   });
 
   it('rate limit per key (sliding window in Redis): the 4th call in the window is refused', async () => {

@@ -56,7 +56,7 @@ export class EngineHost implements QueueHost {
   private readonly streams = new Map<string, Pending>();
   private readonly tokenizes = new Map<number, { resolve(ids: number[]): void; reject(e: Error): void }>();
   private readonly connects = new Map<number, { resolve(): void; reject(e: Error): void }>();
-  private readonly runs = new Map<string, { resolve(r: { outcome: RunOutcome; attempt: number }): void; reject(e: Error): void }>();
+  private readonly runs = new Map<number, { resolve(r: { outcome: RunOutcome; attempt: number }): void; reject(e: Error): void }>();
   private nextId = 0;
   private dead: Error | undefined;
   private closing = false;
@@ -129,8 +129,8 @@ export class EngineHost implements QueueHost {
         break;
       }
       case 'ran': {
-        const r = this.runs.get(m.requestId);
-        this.runs.delete(m.requestId);
+        const r = this.runs.get(m.rid);
+        this.runs.delete(m.rid);
         if (m.error || !m.outcome) r?.reject(fromWireError(m.error ?? { code: 'INTERNAL', message: 'run ended without an outcome' }));
         else r?.resolve({ outcome: m.outcome, attempt: m.attempt ?? 0 });
         break;
@@ -174,13 +174,13 @@ export class EngineHost implements QueueHost {
 
   runQueued(job: InferenceJob, workerId: string, signal: AbortSignal): Promise<{ outcome: RunOutcome; attempt: number }> {
     if (this.dead) return Promise.reject(this.dead);
-    if (this.runs.has(job.requestId)) return Promise.reject(new Error(`job ${job.requestId} is already running here`));
-    const onAbort = (): void => this.post({ type: 'stop', requestId: job.requestId, reason: signal.reason as StopReason });
+    const rid = this.nextId++;
+    const onAbort = (): void => this.post({ type: 'stop', rid, reason: signal.reason as StopReason });
     const trace: Record<string, string> = {};
     propagation.inject(context.active(), trace);
     const ran = new Promise<{ outcome: RunOutcome; attempt: number }>((resolve, reject) => {
-      this.runs.set(job.requestId, { resolve, reject });
-      this.post({ type: 'run', job, workerId, trace });
+      this.runs.set(rid, { resolve, reject });
+      this.post({ type: 'run', rid, job, workerId, trace });
     });
     if (signal.aborted) onAbort();
     else signal.addEventListener('abort', onAbort, { once: true });

@@ -38,8 +38,8 @@ export type ToThread =
   /** Distributed mode: the thread opens its own Redis connection and writes its jobs' events there itself. */
   | { readonly type: 'connect'; readonly rid: number; readonly redisUrl: string }
   /** Run a queued job (runJob inside the thread); answered by 'ran'. */
-  | { readonly type: 'run'; readonly job: InferenceJob; readonly workerId: string; readonly trace: Readonly<Record<string, string>> }
-  | { readonly type: 'stop'; readonly requestId: string; readonly reason: StopReason }
+  | { readonly type: 'run'; readonly rid: number; readonly job: InferenceJob; readonly workerId: string; readonly trace: Readonly<Record<string, string>> }
+  | { readonly type: 'stop'; readonly rid: number; readonly reason: StopReason }
   | { readonly type: 'close' };
 
 /** One generation's event, or its failure (its last item). */
@@ -53,6 +53,6 @@ export type FromThread =
   | { readonly type: 'tokenized'; readonly rid: number; readonly ids?: number[]; readonly error?: WireError }
   | { readonly type: 'connected'; readonly rid: number; readonly error?: WireError }
   /** A queued job's end: its outcome and attempt, or why it failed (its events could not be written). */
-  | { readonly type: 'ran'; readonly requestId: string; readonly outcome?: RunOutcome; readonly attempt?: number; readonly error?: WireError }
+  | { readonly type: 'ran'; readonly rid: number; readonly outcome?: RunOutcome; readonly attempt?: number; readonly error?: WireError }
   | { readonly type: 'log'; readonly msg: string; readonly fields: Record<string, unknown> }
   | { readonly type: 'closed' };

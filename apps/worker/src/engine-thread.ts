@@ -104,7 +104,8 @@ async function serveIn(engine: Engine, id: string, request: Extract<ToThread, { 
 interface Queue {
   readonly redis: Redis;
   readonly sink: RedisEventSink;
-  readonly jobs: Map<string, AbortController>;
+  /** Running jobs by run id (a request may briefly run twice here: a lost lock's run winding down, and its retry). */
+  readonly jobs: Map<number, AbortController>;
 }
 let queue: Queue | undefined;
 
@@ -119,11 +120,11 @@ function connect(rid: number, redisUrl: string): void {
 
 async function runQueued(engine: Engine, m: Extract<ToThread, { type: 'run' }>): Promise<void> {
   const { job } = m;
-  if (!queue) return send({ type: 'ran', requestId: job.requestId, error: { code: 'INTERNAL', message: 'engine thread has no queue connection' } });
+  if (!queue) return send({ type: 'ran', rid: m.rid, error: { code: 'INTERNAL', message: 'engine thread has no queue connection' } });
   const { redis, sink, jobs } = queue;
   const model: JobModel = { failure: undefined, generate: (request, signal) => engine.generate(request, signal) };
   const ac = new AbortController();
-  jobs.set(job.requestId, ac);
+  jobs.set(m.rid, ac);
   // Sent before the prompt starts, so its round trip overlaps the prefill.
   const attempt = claimAttempt(redis, job.requestId).then(({ attempt, cancelled }) => {
     if (cancelled) ac.abort('cancel' satisfies StopReason);
@@ -133,11 +134,11 @@ async function runQueued(engine: Engine, m: Extract<ToThread, { type: 'run' }>):
     const outcome = await context.with(propagation.extract(ROOT_CONTEXT, m.trace), () =>
       runJob(model, job, sink, { attempt, workerId: m.workerId, signal: ac.signal }),
     );
-    send({ type: 'ran', requestId: job.requestId, outcome, attempt: await attempt });
+    send({ type: 'ran', rid: m.rid, outcome, attempt: await attempt });
   } catch (e) {
-    send({ type: 'ran', requestId: job.requestId, error: toWireError(e) });
+    send({ type: 'ran', rid: m.rid, error: toWireError(e) });
   } finally {
-    jobs.delete(job.requestId);
+    jobs.delete(m.rid);
   }
 }
 
@@ -158,7 +159,7 @@ start().then(
           void runQueued(engine, m);
           break;
         case 'stop':
-          queue?.jobs.get(m.requestId)?.abort(m.reason);
+          queue?.jobs.get(m.rid)?.abort(m.reason);
           break;
         case 'tokenize':
           try {

@@ -150,7 +150,8 @@ export class WorkerService {
       }
       return outcome;
     } finally {
-      this.running.delete(data.requestId);
+      // A retry of this request may have started here meanwhile (this run lost its lock): leave its entry.
+      if (this.running.get(data.requestId) === ac) this.running.delete(data.requestId);
     }
   }
 
