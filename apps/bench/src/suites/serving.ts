@@ -2,11 +2,13 @@
  * Serving suite: latency percentiles (time to first token, gaps between tokens, whole request) and aggregate
  * tokens/s at each concurrency level, on the same model file, backend and threads, three ways:
  * - `in-process`: core's Engine called directly (the same continuous batching, no RPC);
- * - `gateway`: the standalone server (gateway + engine thread in one process, real gRPC over loopback);
+ * - `gateway`: the standalone server (`pnpm start`: gateway + engine thread in one process of its own, real gRPC
+ *   over loopback);
  * - `distributed`: gateway and worker as separate processes with BullMQ/Redis between them, as deployed (a
  *   private redis-server on a free loopback port; skipped when `redis-server` is not installed).
  * `queue-hop` rows are what the distributed path adds over in-process (the serving issue's target: ≤ 2 ms p50,
- * ≤ 10 ms p99) and over the standalone gateway (the queue alone, gRPC excluded). Response caches are off.
+ * ≤ 10 ms p99) and over the standalone gateway (the queue alone: both serve gRPC from a process apart from the
+ * client, so the difference is Redis, BullMQ and the worker process). Response caches are off.
  * Each concurrency level runs `concurrency × requestsPerClient` requests.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -133,15 +135,9 @@ function serverEnv(job: ServingJob): NodeJS.ProcessEnv {
 }
 
 async function throughGateway(job: ServingJob): Promise<BenchResult[]> {
-  const gateway = (await import('@trine/gateway' as string)) as { startStandalone(env: NodeJS.ProcessEnv): Promise<{ port: number; stop(graceMs?: number): Promise<void> }> };
-  const running = await gateway.startStandalone(serverEnv(job));
-  const client = new (await loadClient())({ address: `127.0.0.1:${running.port}` });
-  try {
-    return await measureClient(job, 'gateway', client);
-  } finally {
-    client.close?.();
-    await running.stop(1000);
-  }
+  // Its own process, as `pnpm start` runs it: in the bench's process it shared the client's event loop, so the
+  // comparison with the distributed path (gateway in a process of its own) counted a process hop as the queue's.
+  return measureProcesses(job, 'gateway', [{ file: join(serverDist().gateway, 'standalone.js'), ready: 'serving' }], serverEnv(job));
 }
 
 async function loadClient(): Promise<new (o: { address: string }) => Client> {
@@ -203,31 +199,52 @@ export function packageDir(file: string): string {
   throw new Error(`no package.json above ${file}`);
 }
 
-/** Gateway and worker as separate processes (their dist entry points), BullMQ on a private redis-server. */
-async function throughQueue(job: ServingJob): Promise<BenchResult[]> {
-  // Both entry points from their builds (`pnpm build`), whether this runs from dist or from sources (where
-  // '@trine/gateway' may resolve to src/): the worker is the gateway's workspace dependency.
+/**
+ * The gateway's and worker's dist folders, whether this runs from dist or from sources (where '@trine/gateway' may
+ * resolve to src/): the worker is the gateway's workspace dependency. Both run from their builds (`pnpm build`).
+ */
+function serverDist(): { gateway: string; worker: string } {
   const gatewayPkg = packageDir(createRequire(import.meta.url).resolve('@trine/gateway'));
-  const gatewayDist = join(gatewayPkg, 'dist');
-  const workerDist = join(gatewayPkg, 'node_modules', '@trine', 'worker', 'dist');
-  const { startRedis } = (await import('@trine/gateway/dev/redis-server' as string)) as typeof import('@trine/gateway/dev/redis-server');
-  const redis = await startRedis();
+  return { gateway: join(gatewayPkg, 'dist'), worker: join(gatewayPkg, 'node_modules', '@trine', 'worker', 'dist') };
+}
+
+/** Starts the processes in order (each once it logs `ready`), measures through the gRPC port the last one logged. */
+async function measureProcesses(job: ServingJob, variant: string, processes: readonly { file: string; ready: string }[], env: NodeJS.ProcessEnv): Promise<BenchResult[]> {
   const children: ChildProcess[] = [];
-  const env = { ...serverEnv(job), REDIS_URL: redis.url };
   try {
-    const worker = await startProcess(join(workerDist, 'main.js'), env, 'worker ready');
-    children.push(worker.child);
-    const gateway = await startProcess(join(gatewayDist, 'main.js'), env, 'gateway serving');
-    children.push(gateway.child);
-    const port = Number(gateway.lines.find((l) => typeof l.port === 'number')?.port);
+    let port = NaN;
+    for (const p of processes) {
+      const started = await startProcess(p.file, env, p.ready);
+      children.push(started.child);
+      port = Number(started.lines.find((l) => typeof l.port === 'number')?.port ?? port);
+    }
     const client = new (await loadClient())({ address: `127.0.0.1:${port}` });
     try {
-      return await measureClient(job, 'distributed', client);
+      return await measureClient(job, variant, client);
     } finally {
       client.close?.();
     }
   } finally {
     for (const c of children.reverse()) await stopProcess(c);
+  }
+}
+
+/** Gateway and worker as separate processes (their dist entry points), BullMQ on a private redis-server. */
+async function throughQueue(job: ServingJob): Promise<BenchResult[]> {
+  const { startRedis } = (await import('@trine/gateway/dev/redis-server' as string)) as typeof import('@trine/gateway/dev/redis-server');
+  const redis = await startRedis();
+  try {
+    const { gateway, worker } = serverDist();
+    return await measureProcesses(
+      job,
+      'distributed',
+      [
+        { file: join(worker, 'main.js'), ready: 'worker ready' },
+        { file: join(gateway, 'main.js'), ready: 'gateway serving' },
+      ],
+      { ...serverEnv(job), REDIS_URL: redis.url },
+    );
+  } finally {
     await redis.stop();
   }
 }
