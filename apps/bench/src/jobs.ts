@@ -68,8 +68,9 @@ export interface ServingJob {
   readonly shape: string;
   readonly modelPath: string;
   readonly concurrency: readonly number[];
-  /** Requests the single client sends one after another at concurrency 1 (higher levels: one per client). */
-  readonly requestsAtOne: number;
+  /** Timed requests per concurrency level (at least): `concurrency` clients each send ⌈this / concurrency⌉ one after
+   *  another, so every level's p99 rests on the same number of samples (one request per client made p99 the max). */
+  readonly requestsPerLevel: number;
   readonly maxTokens: number;
   readonly context: number;
 }

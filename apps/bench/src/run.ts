@@ -221,7 +221,7 @@ export async function runBench(opts: BenchOptions, log: (s: string) => void = (s
     for (const [key, m] of Object.entries(models))
       for (const backend of backends) {
         const threads = Math.max(...threadsFor(backend));
-        await run({ kind: 'serving', backend, threads, shape: key, modelPath: m.path, concurrency: opts.concurrency, requestsAtOne: opts.quick ? 8 : 32, maxTokens: 16, context: 256 });
+        await run({ kind: 'serving', backend, threads, shape: key, modelPath: m.path, concurrency: opts.concurrency, requestsPerLevel: opts.quick ? 16 : 256, maxTokens: 16, context: 256 });
       }
   }
 

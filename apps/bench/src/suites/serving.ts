@@ -9,7 +9,8 @@
  * `queue-hop` rows are what the distributed path adds over in-process (the serving issue's target: ≤ 2 ms p50,
  * ≤ 10 ms p99) and over the standalone gateway (the queue alone: both serve gRPC from a process apart from the
  * client, so the difference is Redis, BullMQ and the worker process). Response caches are off.
- * Each concurrency level runs `concurrency × requestsPerClient` requests.
+ * Each concurrency level runs about `requestsPerLevel` requests: `concurrency` clients, each sending its share one
+ * after another (closed loop: the level's first requests arrive as one burst, later ones as earlier ones finish).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -106,7 +107,7 @@ async function inProcess(job: ServingJob): Promise<BenchResult[]> {
         for await (const e of engine.generate({ prompt: PROMPT, sampling: { ...DEFAULT_SAMPLING, maxTokens: job.maxTokens } })) yield e.type === 'token' ? 1 : 0;
       })());
     const out: BenchResult[] = [];
-    for (const c of job.concurrency) out.push(...summarize(job, 'in-process', c, await level(c, c === 1 ? job.requestsAtOne : 1, request)));
+    for (const c of job.concurrency) out.push(...summarize(job, 'in-process', c, await level(c, Math.ceil(job.requestsPerLevel / c), request)));
     return out;
   } finally {
     await engine.close();
@@ -150,7 +151,7 @@ async function measureClient(job: ServingJob, variant: string, client: Client): 
       for await (const m of client.stream({ prompt: PROMPT, maxTokens: job.maxTokens, temperature: 0 })) yield m.tokens.length;
     })());
   const out: BenchResult[] = [];
-  for (const c of job.concurrency) out.push(...summarize(job, variant, c, await level(c, c === 1 ? job.requestsAtOne : 1, request)));
+  for (const c of job.concurrency) out.push(...summarize(job, variant, c, await level(c, Math.ceil(job.requestsPerLevel / c), request)));
   return out;
 }
 
