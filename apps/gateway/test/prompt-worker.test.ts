@@ -71,4 +71,20 @@ describe('PromptWorker', () => {
       connection.disconnect();
     }
   });
+
+  it('close() ends the wait after a failed claim instead of sitting out runRetryDelay', async () => {
+    const connection = new Redis(redis.url, { maxRetriesPerRequest: null });
+    const worker = new PromptWorker('prompt-worker-retry', async () => 1, { connection, autorun: false, runRetryDelay: 600_000 });
+    worker.getNextJob = () => Promise.reject(new Error('claim failed'));
+    const reported = new Promise<string>((r) => worker.once('error', (e) => r(e.message)));
+    try {
+      worker.start(1);
+      // Reported, so the loop now waits runRetryDelay before its next claim.
+      expect(await reported).toBe('claim failed');
+      // Without the abort on 'closing', close() waits for the loop, and the loop for 10 minutes.
+      await worker.close();
+    } finally {
+      connection.disconnect();
+    }
+  }, 20_000);
 });

@@ -25,6 +25,9 @@ export class PromptWorker<D, R> extends Worker<D, R> {
     if (!this.opts.skipLockRenewal) this.lockManager.start();
     const active = new Set<Promise<unknown>>();
     let serial = 0;
+    // Cuts a retry wait short when the worker closes (BullMQ's own loop uses a controller close() aborts).
+    const closing = new AbortController();
+    this.once('closing', () => closing.abort());
     while (!this.closing && !this.paused) {
       if (active.size >= concurrency) {
         await Promise.race(active);
@@ -38,7 +41,7 @@ export class PromptWorker<D, R> extends Worker<D, R> {
         // As BullMQ's loop does: a lost connection waits `runRetryDelay` (close cuts it short), anything else is reported.
         if (this.closing || this.paused) break;
         this.emit('error', e as Error);
-        await this.delay(this.opts.runRetryDelay);
+        await this.delay(this.opts.runRetryDelay, closing as unknown as Parameters<Worker['delay']>[1]);
         continue;
       }
       if (!job) {
