@@ -53,7 +53,7 @@ describe('PromptWorker', () => {
           events.on('failed', ({ jobId }) => jobId === `j${n}` && resolve());
         })),
       );
-      worker.start(8);
+      void worker.run();
       const until = Date.now() + 10_000;
       while (claimsAtStart.length < 6 && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
       // The k-th job started right after the k-th claim, not after a run of claims.
@@ -78,7 +78,7 @@ describe('PromptWorker', () => {
     worker.getNextJob = () => Promise.reject(new Error('claim failed'));
     const reported = new Promise<string>((r) => worker.once('error', (e) => r(e.message)));
     try {
-      worker.start(1);
+      void worker.run();
       // Reported, so the loop now waits runRetryDelay before its next claim.
       expect(await reported).toBe('claim failed');
       // Without the abort on 'closing', close() waits for the loop, and the loop for 10 minutes.

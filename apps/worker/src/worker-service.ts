@@ -44,7 +44,7 @@ export class WorkerService {
   private readonly subscriber: Redis;
   private readonly bullConnection: Redis;
   /** Several BullMQ Workers share the batch: each claims jobs one at a time, so a burst is picked up in parallel. */
-  private readonly workers: { worker: PromptWorker<InferenceJob, RunOutcome>; concurrency: number }[];
+  private readonly workers: PromptWorker<InferenceJob, RunOutcome>[];
   /** `lockRenewalFailed` and `stalled` count BullMQ's events: both stay 0 unless the event loop starved or a worker died. */
   readonly counters = { started: 0, done: 0, failed: 0, cancelled: 0, expired: 0, handedBack: 0, lockRenewalFailed: 0, stalled: 0 };
 
@@ -78,7 +78,7 @@ export class WorkerService {
         this.log('job stalled', { jobId });
       });
       worker.on('error', (e) => this.log('worker error', { error: e.message }));
-      return { worker, concurrency };
+      return worker;
     });
   }
 
@@ -88,8 +88,8 @@ export class WorkerService {
     await opts.host.connectQueue(opts.redisUrl);
     await s.subscriber.subscribe(keys.cancelChannel);
     s.subscriber.on('message', (_channel: string, requestId: string) => s.stop(requestId, 'cancel'));
-    for (const { worker, concurrency } of s.workers) worker.start(concurrency);
-    await Promise.all(s.workers.map(({ worker }) => worker.waitUntilReady()));
+    for (const w of s.workers) void w.run();
+    await Promise.all(s.workers.map((w) => w.waitUntilReady()));
     s.log('worker ready', { workerId: s.workerId, backend: opts.host.info.backend, concurrency: opts.concurrency ?? 8 });
     return s;
   }
@@ -169,12 +169,12 @@ export class WorkerService {
    * (another worker continues them; the client sees a clean continuation), and close.
    */
   async close(graceMs = 10_000): Promise<void> {
-    await Promise.all(this.workers.map(({ worker }) => worker.pause(true)));
+    await Promise.all(this.workers.map((w) => w.pause(true)));
     const deadline = Date.now() + graceMs;
     while (this.running.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     for (const ac of this.running.values()) ac.abort('shutdown' satisfies StopReason);
     while (this.running.size > 0) await new Promise((r) => setTimeout(r, 20));
-    await Promise.all(this.workers.map(({ worker }) => worker.close()));
+    await Promise.all(this.workers.map((w) => w.close()));
     await this.subscriber.quit().catch(() => undefined);
     await this.bullConnection.quit().catch(() => undefined);
   }
