@@ -8,12 +8,17 @@ import { Redis } from 'ioredis';
 import { TrineError } from '@trine/core';
 import { EVENT_TTL_MS, keys, type InferenceJob, type StreamEvent } from '@trine/worker';
 import type { JobQueue } from './queue.js';
-import { BLOCK_MS, StreamReader, type XReadReply } from './stream-reader.js';
+import { BLOCK_MS, StreamReader } from './stream-reader.js';
 
 type AdmitCommand = { trineAdmit(...args: (string | number)[]): Promise<number> };
 
 /** With no events for this long, check that the job still exists (a job that failed for good writes nothing). */
 const WATCHDOG_MS = 5_000;
+
+export interface RedisJobQueueOptions {
+  /** How long a request may go without events before its job is looked up (default 5 s). */
+  readonly watchdogMs?: number;
+}
 
 /**
  * Admission and enqueueing in one round trip: this script, BullMQ's add and the release of the reservation are sent
@@ -60,7 +65,10 @@ export class RedisJobQueue implements JobQueue {
   /** One blocking XREAD for every request stream this gateway follows. */
   private readonly reader: StreamReader;
 
-  constructor(redisUrl: string) {
+  private readonly watchdogMs: number;
+
+  constructor(redisUrl: string, options: RedisJobQueueOptions = {}) {
+    this.watchdogMs = options.watchdogMs ?? WATCHDOG_MS;
     // Producers fail fast when Redis is down (the caller gets UNAVAILABLE) instead of queueing commands: with an
     // offline queue, commands waited through ioredis's growing reconnect delays (1.6 s measured while Redis was down).
     this.redis = new Redis(redisUrl, { maxRetriesPerRequest: 2, enableOfflineQueue: false });
@@ -116,18 +124,29 @@ export class RedisJobQueue implements JobQueue {
           yield batch;
           continue;
         }
-        if (signal.aborted || Date.now() - quietSince <= WATCHDOG_MS) continue;
+        if (signal.aborted || Date.now() - quietSince <= this.watchdogMs) continue;
         quietSince = Date.now();
-        const job = await this.queue.getJob(requestId);
-        const state = job ? await job.getState() : 'missing';
-        if (state === 'failed' || state === 'missing') {
-          // One more look closes the race with events written just before the job ended (the reader delivers them).
-          const tail = (await this.redis.xread('COUNT', 1, 'STREAMS', key, sub.lastId)) as XReadReply;
-          if (!tail) throw new TrineError('UNAVAILABLE', `the job for request ${requestId} was lost (${state}); retry`);
-        }
+        if (await this.lost(requestId, key, sub.lastId)) throw new TrineError('UNAVAILABLE', `the job for request ${requestId} was lost; retry`);
       }
     } finally {
       this.reader.unsubscribe(sub);
+    }
+  }
+
+  /**
+   * Whether a quiet request's job is gone for good (failed, or removed) with no events left to read. While Redis is
+   * unreachable that cannot be told: the request keeps waiting (the reader resumes once Redis is back; its deadline
+   * bounds the wait). A watchdog that failed on the outage ended every open stream with an internal error.
+   */
+  private async lost(requestId: string, key: string, lastId: string): Promise<boolean> {
+    try {
+      const job = await this.queue.getJob(requestId);
+      const state = job ? await job.getState() : 'missing';
+      if (state !== 'failed' && state !== 'missing') return false;
+      // One more look closes the race with events written just before the job ended (the reader delivers them).
+      return !(await this.redis.xread('COUNT', 1, 'STREAMS', key, lastId));
+    } catch {
+      return false;
     }
   }
 

@@ -1,6 +1,6 @@
 /**
- * The distributed queue's two Redis paths on a real redis-server: admission and enqueueing in one transaction, and
- * the shared reader that follows every request stream with one blocking XREAD.
+ * The distributed queue's Redis paths on a real redis-server: admission and enqueueing in one round trip, the shared
+ * reader that follows every request stream with one blocking XREAD, and a quiet request's watchdog during an outage.
  */
 import { keys, type InferenceJob, type StreamEvent } from '@trine/worker';
 import { Redis } from 'ioredis';
@@ -112,5 +112,34 @@ describe('StreamReader', () => {
       const got = await take(slow, N);
       expect(got.map((e) => (e.t === 'tok' ? e.i : -1))).toEqual(Array.from({ length: N }, (_, i) => i));
     });
+  });
+});
+
+describe('RedisJobQueue.events', () => {
+  it('keeps a quiet request waiting while Redis is unreachable, instead of failing it', async () => {
+    // A Redis of its own: this test stops it.
+    const own = await startRedis();
+    const queue = new RedisJobQueue(own.url, { watchdogMs: 50 });
+    const ac = new AbortController();
+    try {
+      expect(await queue.submit(job('quiet-while-down'))).toBe(true);
+      const seen: StreamEvent[] = [];
+      const consumed = (async () => {
+        for await (const batch of queue.events('quiet-while-down', ac.signal)) seen.push(...batch);
+      })();
+      let failure: unknown;
+      consumed.catch((e: unknown) => (failure = e));
+      await own.stop();
+      // Several watchdog looks, each of which cannot reach Redis (the reader wakes every BLOCK_MS).
+      await new Promise((r) => setTimeout(r, 1_500));
+      expect(failure).toBeUndefined();
+      ac.abort();
+      await consumed;
+      expect(seen).toEqual([]);
+    } finally {
+      ac.abort();
+      await queue.close();
+      await own.stop();
+    }
   });
 });
