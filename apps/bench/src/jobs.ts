@@ -68,8 +68,9 @@ export interface ServingJob {
   readonly shape: string;
   readonly modelPath: string;
   readonly concurrency: readonly number[];
-  /** Timed requests per concurrency level (at least): `concurrency` clients each send ⌈this / concurrency⌉ one after
-   *  another, so every level's p99 rests on the same number of samples (one request per client made p99 the max). */
+  /** Timed requests per concurrency level: `concurrency` clients each send ⌈this / concurrency⌉ one after another,
+   *  so every level's p99 rests on the same number of samples (one request per client made p99 the max). A level
+   *  past its time budget stops at 32 (the serving suite's `level`). */
   readonly requestsPerLevel: number;
   readonly maxTokens: number;
   readonly context: number;

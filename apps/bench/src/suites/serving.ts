@@ -9,8 +9,9 @@
  * `queue-hop` rows are what the distributed path adds over in-process (the serving issue's target: ≤ 2 ms p50,
  * ≤ 10 ms p99) and over the standalone gateway (the queue alone: both serve gRPC from a process apart from the
  * client, so the difference is Redis, BullMQ and the worker process). Response caches are off.
- * Each concurrency level runs about `requestsPerLevel` requests: `concurrency` clients, each sending its share one
- * after another (closed loop: the level's first requests arrive as one burst, later ones as earlier ones finish).
+ * Each concurrency level runs about `requestsPerLevel` requests (fewer on models too slow for that, see `level`):
+ * `concurrency` clients, each sending its share one after another (closed loop: the level's first requests arrive
+ * as one burst, later ones as earlier ones finish).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -57,21 +58,27 @@ function pct(sorted: readonly number[], p: number): number {
 
 /** Untimed rounds before each level: at least this long (and 2 rounds), at most 200 rounds. */
 const WARM_UP_MS = 1000;
+/** A level stops sending new requests after this long once it has at least MIN_REQUESTS: on the large shapes a
+ *  request takes seconds, and 256 of them at each level would stretch the nightly run by hours. */
+const LEVEL_BUDGET_MS = 15_000;
+const MIN_REQUESTS = 32;
 
 /**
  * One concurrency level: untimed rounds at that concurrency first, for about a second (a server that has just
  * started pays for JIT and connection set-up: on the distributed path the first 32-stream round's TTFT p50 was
- * about twice the steady state, reached after ~10 rounds), then `concurrency` clients each sending `perClient`
- * requests one after another.
+ * about twice the steady state, reached after ~10 rounds), then `concurrency` clients each sending their share of
+ * `requests` one after another (fewer, down to MIN_REQUESTS in all, when the level runs past its time budget).
  */
-async function level(concurrency: number, perClient: number, request: OneRequest): Promise<{ samples: Sample[]; seconds: number }> {
+async function level(concurrency: number, requests: number, request: OneRequest): Promise<{ samples: Sample[]; seconds: number }> {
   const warmUntil = performance.now() + WARM_UP_MS;
   for (let round = 0; round < 200 && (round < 2 || performance.now() < warmUntil); round++)
     await Promise.all(Array.from({ length: concurrency }, () => request()));
+  const perClient = Math.ceil(requests / concurrency);
+  const minPerClient = Math.ceil(Math.min(requests, MIN_REQUESTS) / concurrency);
   const samples: Sample[] = [];
   const t0 = performance.now();
   await Promise.all(Array.from({ length: concurrency }, async () => {
-    for (let i = 0; i < perClient; i++) samples.push(await request());
+    for (let i = 0; i < perClient && (i < minPerClient || performance.now() - t0 < LEVEL_BUDGET_MS); i++) samples.push(await request());
   }));
   return { samples, seconds: (performance.now() - t0) / 1000 };
 }
@@ -107,7 +114,7 @@ async function inProcess(job: ServingJob): Promise<BenchResult[]> {
         for await (const e of engine.generate({ prompt: PROMPT, sampling: { ...DEFAULT_SAMPLING, maxTokens: job.maxTokens } })) yield e.type === 'token' ? 1 : 0;
       })());
     const out: BenchResult[] = [];
-    for (const c of job.concurrency) out.push(...summarize(job, 'in-process', c, await level(c, Math.ceil(job.requestsPerLevel / c), request)));
+    for (const c of job.concurrency) out.push(...summarize(job, 'in-process', c, await level(c, job.requestsPerLevel, request)));
     return out;
   } finally {
     await engine.close();
@@ -151,7 +158,7 @@ async function measureClient(job: ServingJob, variant: string, client: Client): 
       for await (const m of client.stream({ prompt: PROMPT, maxTokens: job.maxTokens, temperature: 0 })) yield m.tokens.length;
     })());
   const out: BenchResult[] = [];
-  for (const c of job.concurrency) out.push(...summarize(job, variant, c, await level(c, Math.ceil(job.requestsPerLevel / c), request)));
+  for (const c of job.concurrency) out.push(...summarize(job, variant, c, await level(c, job.requestsPerLevel, request)));
   return out;
 }
 
