@@ -8,7 +8,7 @@ import { Worker } from 'node:worker_threads';
 import { context, propagation } from '@opentelemetry/api';
 import { TrineError, type GenerateEvent, type GenerateRequest } from '@trine/core';
 import type { EngineThreadOptions, FromThread, ServedModelInfo, ToThread } from './engine-messages.js';
-import type { InferenceJob } from './protocol.js';
+import type { InferenceJob, WireError } from './protocol.js';
 import type { RunOutcome, StopReason } from './runner.js';
 import { fromWireError } from './wire-error.js';
 
@@ -43,6 +43,13 @@ function threadEntry(): URL {
   return new URL(ts ? './engine-thread.ts' : './engine-thread.js', import.meta.url);
 }
 
+/** The caller's trace context (W3C traceparent), so the engine thread's step spans join the request's trace. */
+function activeTrace(): Record<string, string> {
+  const trace: Record<string, string> = {};
+  propagation.inject(context.active(), trace);
+  return trace;
+}
+
 export class EngineHost implements QueueHost {
   private constructor(
     private readonly thread: Worker,
@@ -54,9 +61,8 @@ export class EngineHost implements QueueHost {
   }
 
   private readonly streams = new Map<string, Pending>();
-  private readonly tokenizes = new Map<number, { resolve(ids: number[]): void; reject(e: Error): void }>();
-  private readonly connects = new Map<number, { resolve(): void; reject(e: Error): void }>();
-  private readonly runs = new Map<number, { resolve(r: { outcome: RunOutcome; attempt: number }): void; reject(e: Error): void }>();
+  /** Requests to the thread that wait for one answer ('tokenized', 'connected', 'ran'), by request id. */
+  private readonly calls = new Map<number, { resolve(value: unknown): void; reject(e: Error): void }>();
   private nextId = 0;
   private dead: Error | undefined;
   private closing = false;
@@ -114,27 +120,15 @@ export class EngineHost implements QueueHost {
           }
         }
         break;
-      case 'tokenized': {
-        const t = this.tokenizes.get(m.rid);
-        this.tokenizes.delete(m.rid);
-        if (m.error) t?.reject(fromWireError(m.error));
-        else t?.resolve(m.ids ?? []);
+      case 'tokenized':
+        this.answer(m.rid, m.error, m.ids ?? []);
         break;
-      }
-      case 'connected': {
-        const c = this.connects.get(m.rid);
-        this.connects.delete(m.rid);
-        if (m.error) c?.reject(fromWireError(m.error));
-        else c?.resolve();
+      case 'connected':
+        this.answer(m.rid, undefined, undefined);
         break;
-      }
-      case 'ran': {
-        const r = this.runs.get(m.rid);
-        this.runs.delete(m.rid);
-        if (m.error || !m.outcome) r?.reject(fromWireError(m.error ?? { code: 'INTERNAL', message: 'run ended without an outcome' }));
-        else r?.resolve({ outcome: m.outcome, attempt: m.attempt ?? 0 });
+      case 'ran':
+        this.answer(m.rid, m.error ?? (m.outcome ? undefined : { code: 'INTERNAL', message: 'run ended without an outcome' }), { outcome: m.outcome, attempt: m.attempt ?? 0 });
         break;
-      }
       case 'log':
         this.onLog?.(m.msg, m.fields);
         break;
@@ -148,40 +142,41 @@ export class EngineHost implements QueueHost {
     this.dead ??= e;
     for (const s of this.streams.values()) s.fail(e);
     this.streams.clear();
-    for (const pending of [this.tokenizes, this.connects, this.runs]) {
-      for (const p of pending.values()) p.reject(e);
-      pending.clear();
-    }
+    for (const c of this.calls.values()) c.reject(e);
+    this.calls.clear();
+  }
+
+  /** Posts a request that the thread answers once, under `rid`. */
+  private call<T>(rid: number, message: ToThread): Promise<T> {
+    if (this.dead) return Promise.reject(this.dead);
+    return new Promise<T>((resolve, reject) => {
+      this.calls.set(rid, { resolve: resolve as (value: unknown) => void, reject });
+      this.post(message);
+    });
+  }
+
+  private answer(rid: number, error: WireError | undefined, value: unknown): void {
+    const c = this.calls.get(rid);
+    this.calls.delete(rid);
+    if (error) c?.reject(fromWireError(error));
+    else c?.resolve(value);
   }
 
   tokenize(text: string, chat: boolean): Promise<number[]> {
-    if (this.dead) return Promise.reject(this.dead);
     const rid = this.nextId++;
-    return new Promise((resolve, reject) => {
-      this.tokenizes.set(rid, { resolve, reject });
-      this.post({ type: 'tokenize', rid, text, chat });
-    });
+    return this.call(rid, { type: 'tokenize', rid, text, chat });
   }
 
   connectQueue(redisUrl: string): Promise<void> {
-    if (this.dead) return Promise.reject(this.dead);
     const rid = this.nextId++;
-    return new Promise((resolve, reject) => {
-      this.connects.set(rid, { resolve, reject });
-      this.post({ type: 'connect', rid, redisUrl });
-    });
+    return this.call(rid, { type: 'connect', rid, redisUrl });
   }
 
   runQueued(job: InferenceJob, workerId: string, signal: AbortSignal): Promise<{ outcome: RunOutcome; attempt: number }> {
     if (this.dead) return Promise.reject(this.dead);
     const rid = this.nextId++;
+    const ran = this.call<{ outcome: RunOutcome; attempt: number }>(rid, { type: 'run', rid, job, workerId, trace: activeTrace() });
     const onAbort = (): void => this.post({ type: 'stop', rid, reason: signal.reason as StopReason });
-    const trace: Record<string, string> = {};
-    propagation.inject(context.active(), trace);
-    const ran = new Promise<{ outcome: RunOutcome; attempt: number }>((resolve, reject) => {
-      this.runs.set(rid, { resolve, reject });
-      this.post({ type: 'run', rid, job, workerId, trace });
-    });
     if (signal.aborted) onAbort();
     else signal.addEventListener('abort', onAbort, { once: true });
     return ran.finally(() => signal.removeEventListener('abort', onAbort));
@@ -210,10 +205,7 @@ export class EngineHost implements QueueHost {
     });
     const onAbort = (): void => this.post({ type: 'cancel', id });
     signal?.addEventListener('abort', onAbort, { once: true });
-    // The caller's trace context (W3C traceparent), so the engine thread's step spans join the request's trace.
-    const trace: Record<string, string> = {};
-    propagation.inject(context.active(), trace);
-    this.post({ type: 'generate', id, request, trace });
+    this.post({ type: 'generate', id, request, trace: activeTrace() });
     if (signal?.aborted) onAbort();
     let finished = false;
     try {

@@ -51,7 +51,7 @@ export type FromThread =
   /** What the generations produced since the last message, in order (one message per decode step, not per token). */
   | { readonly type: 'events'; readonly items: readonly StreamItem[] }
   | { readonly type: 'tokenized'; readonly rid: number; readonly ids?: number[]; readonly error?: WireError }
-  | { readonly type: 'connected'; readonly rid: number; readonly error?: WireError }
+  | { readonly type: 'connected'; readonly rid: number }
   /** A queued job's end: its outcome and attempt, or why it failed (its events could not be written). */
   | { readonly type: 'ran'; readonly rid: number; readonly outcome?: RunOutcome; readonly attempt?: number; readonly error?: WireError }
   | { readonly type: 'log'; readonly msg: string; readonly fields: Record<string, unknown> }

@@ -79,12 +79,12 @@ function flush(): void {
   send({ type: 'events', items });
 }
 
-async function serve(engine: Engine, id: string, request: Extract<ToThread, { type: 'generate' }>['request'], trace: Readonly<Record<string, string>> = {}): Promise<void> {
-  // The request's trace context from the main thread: the engine's step spans become its children.
-  return context.with(propagation.extract(ROOT_CONTEXT, trace), () => serveIn(engine, id, request));
+/** Runs `fn` in the request's trace context from the main thread: the engine's step spans become its children. */
+function inTrace<T>(trace: Readonly<Record<string, string>> | undefined, fn: () => T): T {
+  return context.with(propagation.extract(ROOT_CONTEXT, trace ?? {}), fn);
 }
 
-async function serveIn(engine: Engine, id: string, request: Extract<ToThread, { type: 'generate' }>['request']): Promise<void> {
+async function serve(engine: Engine, id: string, request: Extract<ToThread, { type: 'generate' }>['request']): Promise<void> {
   const ac = new AbortController();
   running.set(id, ac);
   try {
@@ -131,9 +131,7 @@ async function runQueued(engine: Engine, m: Extract<ToThread, { type: 'run' }>):
     return attempt;
   });
   try {
-    const outcome = await context.with(propagation.extract(ROOT_CONTEXT, m.trace), () =>
-      runJob(model, job, sink, { attempt, workerId: m.workerId, signal: ac.signal }),
-    );
+    const outcome = await runJob(model, job, sink, { attempt, workerId: m.workerId, signal: ac.signal });
     send({ type: 'ran', rid: m.rid, outcome, attempt: await attempt });
   } catch (e) {
     send({ type: 'ran', rid: m.rid, error: toWireError(e) });
@@ -147,7 +145,7 @@ start().then(
     port.on('message', (m: ToThread) => {
       switch (m.type) {
         case 'generate':
-          void serve(engine, m.id, m.request, m.trace);
+          void inTrace(m.trace, () => serve(engine, m.id, m.request));
           break;
         case 'cancel':
           running.get(m.id)?.abort();
@@ -156,7 +154,7 @@ start().then(
           connect(m.rid, m.redisUrl);
           break;
         case 'run':
-          void runQueued(engine, m);
+          void inTrace(m.trace, () => runQueued(engine, m));
           break;
         case 'stop':
           queue?.jobs.get(m.rid)?.abort(m.reason);
