@@ -100,6 +100,13 @@ function summarize(job: ServingJob, variant: string, concurrency: number, r: { s
   return out;
 }
 
+/** Every concurrency level of the job, one after another, through one way of making a request. */
+async function measureLevels(job: ServingJob, variant: string, request: OneRequest): Promise<BenchResult[]> {
+  const out: BenchResult[] = [];
+  for (const c of job.concurrency) out.push(...summarize(job, variant, c, await level(c, job.requestsPerLevel, request)));
+  return out;
+}
+
 const PROMPT = 'The quick brown fox jumps over the lazy dog. Once upon a time';
 
 async function inProcess(job: ServingJob): Promise<BenchResult[]> {
@@ -113,9 +120,7 @@ async function inProcess(job: ServingJob): Promise<BenchResult[]> {
       timeStream((async function* () {
         for await (const e of engine.generate({ prompt: PROMPT, sampling: { ...DEFAULT_SAMPLING, maxTokens: job.maxTokens } })) yield e.type === 'token' ? 1 : 0;
       })());
-    const out: BenchResult[] = [];
-    for (const c of job.concurrency) out.push(...summarize(job, 'in-process', c, await level(c, job.requestsPerLevel, request)));
-    return out;
+    return await measureLevels(job, 'in-process', request);
   } finally {
     await engine.close();
   }
@@ -157,9 +162,7 @@ async function measureClient(job: ServingJob, variant: string, client: Client): 
     timeStream((async function* () {
       for await (const m of client.stream({ prompt: PROMPT, maxTokens: job.maxTokens, temperature: 0 })) yield m.tokens.length;
     })());
-  const out: BenchResult[] = [];
-  for (const c of job.concurrency) out.push(...summarize(job, variant, c, await level(c, job.requestsPerLevel, request)));
-  return out;
+  return measureLevels(job, variant, request);
 }
 
 /** A Trine process (gateway or worker, from dist) that logs JSON lines; resolves once it logs `msg`, with its lines. */
