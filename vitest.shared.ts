@@ -17,6 +17,9 @@ export const workspaceAlias = {
   '@trine/proto': `${root}proto/src/index.ts`,
   '@trine/worker': `${root}apps/worker/src/index.ts`,
   '@trine/telemetry': `${root}packages/telemetry/src/index.ts`,
+  '@trine/serving': `${root}packages/serving/src/index.ts`,
+  '@trine/backends': `${root}packages/backends/src/index.ts`,
+  '@trine/args': `${root}packages/args/src/index.ts`,
 };
 
 export function project(name: string, test: UserWorkspaceConfig['test'] = {}) {
