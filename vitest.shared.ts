@@ -20,6 +20,7 @@ export const workspaceAlias = {
   '@trine/serving': `${root}packages/serving/src/index.ts`,
   '@trine/backends': `${root}packages/backends/src/index.ts`,
   '@trine/args': `${root}packages/args/src/index.ts`,
+  '@trine/hub': `${root}packages/hub/src/index.ts`,
 };
 
 export function project(name: string, test: UserWorkspaceConfig['test'] = {}) {
