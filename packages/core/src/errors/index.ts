@@ -17,7 +17,10 @@ export type TrineErrorCode =
   | 'OVERLOADED' // the queue is full; retry later
   | 'POLICY_DENIED' // the content policy refused a prompt or response
   | 'DEADLINE_EXCEEDED' // the request's deadline passed before it finished
-  | 'UNAVAILABLE'; // a dependency (Redis, a worker) is not reachable or is shutting down
+  | 'UNAVAILABLE' // a dependency (Redis, a worker, the Hugging Face Hub) is not reachable or is shutting down
+  // Model downloads (@trine/hub):
+  | 'CHECKSUM_MISMATCH' // a downloaded file's SHA-256 is not the one the Hub states (the file was deleted)
+  | 'DISK_FULL'; // no space left where a file is being written (ENOSPC)
 
 const MARK = Symbol.for('trine.error');
 
