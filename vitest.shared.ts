@@ -15,8 +15,11 @@ export const workspaceAlias = {
   '@trine/kernels-webgpu': `${root}packages/kernels-webgpu/src/index.ts`,
   '@trine/client': `${root}packages/client/src/index.ts`,
   '@trine/proto': `${root}proto/src/index.ts`,
+  // infra's tests check the worker image's health service against the worker's own WorkerHealth.
   '@trine/worker': `${root}apps/worker/src/index.ts`,
   '@trine/telemetry': `${root}packages/telemetry/src/index.ts`,
+  '@trine/serving/otel': `${root}packages/serving/src/otel/index.ts`,
+  '@trine/serving/dev/redis-server': `${root}packages/serving/src/dev/redis-server.ts`,
   '@trine/serving': `${root}packages/serving/src/index.ts`,
   '@trine/backends': `${root}packages/backends/src/index.ts`,
   '@trine/args': `${root}packages/args/src/index.ts`,

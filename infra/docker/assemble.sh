@@ -15,7 +15,7 @@ pnpm install --frozen-lockfile --offline --prod --ignore-scripts --filter "@trin
 
 mkdir -p "$out"
 cp -a package.json node_modules "$out/"
-for d in apps/gateway apps/worker packages/core packages/telemetry proto packages/kernels-cpu packages/kernels-wasm packages/kernels-webgpu; do
+for d in apps/gateway apps/worker packages/core packages/telemetry packages/serving proto packages/kernels-cpu packages/kernels-wasm packages/kernels-webgpu; do
   if [ ! -d "$d" ]; then continue; fi
   mkdir -p "$out/$d"
   cp -a "$d/package.json" "$out/$d/"

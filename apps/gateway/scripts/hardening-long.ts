@@ -11,7 +11,7 @@
 import { parseArgs } from 'node:util';
 import { loadavg } from 'node:os';
 import { referenceBackendFactory } from '@trine/core';
-import { probeBackends } from '@trine/worker';
+import { probeBackends } from '@trine/serving';
 import type { Proc } from '../test/support/processes.js';
 import { startRedis } from '../test/support/redis-server.js';
 import { kill, oracle, report, rssMiB, startGatewayProcess, startWorkerProcess } from '../test/hardening/harness.js';

@@ -1,5 +1,5 @@
 import { TrineError, createTokenizer, ensureDefaultModel, invalidArgument, openModel, tokenizeText, type Tokenizer } from '@trine/core';
-import type { ModelHost, ServedModelInfo } from '@trine/worker';
+import type { ModelHost, ServedModelInfo } from '@trine/serving';
 
 /** The models this gateway serves and a tokenizer for each (validation counts tokens before enqueueing). */
 export interface ModelCatalog {

@@ -1,7 +1,7 @@
 /** Gateway settings from the environment (the table in apps/gateway/README.md). */
 import { readFileSync } from 'node:fs';
 import { invalidArgument } from '@trine/core';
-import { envInt } from '@trine/worker';
+import { envInt } from '@trine/serving';
 import { loadApiKeys } from './auth.js';
 import { parseRateLimit, type RateLimitConfig } from './rate-limit.js';
 import { DEFAULT_LIMITS, type RequestLimits } from './validate.js';

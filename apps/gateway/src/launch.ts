@@ -4,7 +4,7 @@
  * over an in-process queue feeding the one engine, no Redis.
  */
 import { Redis } from 'ioredis';
-import { EngineHost, engineEnv, type ModelHost } from '@trine/worker';
+import { EngineHost, engineEnv, type ModelHost } from '@trine/serving';
 import { MemoryResponseCache, RedisResponseCache } from './cache.js';
 import { SingleModelCatalog, TokenizerCatalog } from './catalog.js';
 import { gatewayConfig, type GatewayConfig } from './config.js';
@@ -12,8 +12,7 @@ import { LocalJobQueue } from './local-queue.js';
 import { MemoryRateLimiter, RedisRateLimiter } from './rate-limit.js';
 import { RedisJobQueue } from './redis-queue.js';
 import { GatewayServer } from './server.js';
-import { createLogger } from '@trine/telemetry';
-import { activeTelemetry } from '@trine/worker';
+import { activeTelemetry, createLogger } from '@trine/telemetry';
 import { instrumentGateway } from './otel/gateway-metrics.js';
 
 export type Logger = (msg: string, fields?: Record<string, unknown>) => void;

@@ -2,7 +2,7 @@
  * The in-process queue of the standalone server: same JobQueue contract and the same runJob as the distributed
  * worker, with the event log in memory instead of a Redis Stream.
  */
-import { runJob, type EventSink, type InferenceJob, type ModelHost, type StopReason, type StreamEvent } from '@trine/worker';
+import { runJob, type EventSink, type InferenceJob, type ModelHost, type StopReason, type StreamEvent } from '@trine/serving';
 import type { JobQueue } from './queue.js';
 
 interface Log {

@@ -1,4 +1,4 @@
-import type { InferenceJob, StreamEvent } from '@trine/worker';
+import type { InferenceJob, StreamEvent } from '@trine/serving';
 
 /**
  * What the gateway needs from "the queue": admission, submission, a request's event log, cancellation.

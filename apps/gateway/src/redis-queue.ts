@@ -6,7 +6,7 @@
 import { createIORedisClient, Job, Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { TrineError } from '@trine/core';
-import { EVENT_TTL_MS, keys, type InferenceJob, type StreamEvent } from '@trine/worker';
+import { EVENT_TTL_MS, keys, type InferenceJob, type StreamEvent } from '@trine/serving';
 import type { JobQueue } from './queue.js';
 import { BLOCK_MS, StreamReader } from './stream-reader.js';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { StreamEvent } from '@trine/worker';
+import type { StreamEvent } from '@trine/serving';
 import { StreamRelay, type RelayOutput } from './relay.js';
 
 const start = (attempt: number): StreamEvent => ({ t: 'start', attempt, worker: `w${attempt}`, queueMs: 1 });

@@ -8,7 +8,7 @@
  *   start again at index 0, so the client never sees a token twice without being told to discard the first.
  */
 import { TrineError, type FinishReason, type Timings, type Usage } from '@trine/core';
-import { fromWireError, type StreamEvent } from '@trine/worker';
+import { fromWireError, type StreamEvent } from '@trine/serving';
 
 export type TokenEvent = Extract<StreamEvent, { t: 'tok' }>;
 

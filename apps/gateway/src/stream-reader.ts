@@ -8,7 +8,7 @@
  * command) loses and repeats nothing.
  */
 import type { Redis } from 'ioredis';
-import type { StreamEvent } from '@trine/worker';
+import type { StreamEvent } from '@trine/serving';
 
 /** ioredis's reply to XREAD: per stream, its entries as [id, [field, value, …]]; null when the block timed out. */
 export type XReadReply = [string, [string, string[]][]][] | null;

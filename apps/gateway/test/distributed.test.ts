@@ -1,21 +1,22 @@
 /**
- * Gateway + Redis + worker on loopback, all real: a redis-server started here, the worker's BullMQ service with its
- * engine thread, the distributed gateway, and the in-process Engine as the reference for expected tokens.
+ * Gateway + Redis + worker on loopback, all real: a redis-server started here, a worker process (its job counts
+ * read from its metrics endpoint), the distributed gateway, and the in-process Engine as the reference for
+ * expected tokens.
  */
 import { status } from '@grpc/grpc-js';
 import { Engine, referenceBackendFactory, registerBackend } from '@trine/core';
-import { EngineHost, keys, WorkerService, type InferenceJob, type StreamEvent } from '@trine/worker';
+import type { StreamEvent } from '@trine/serving';
 import type { GenerateStreamResponse } from '@trine/proto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDistributedGateway, type Running } from '../src/index.js';
 import { RedisJobQueue } from '../src/redis-queue.js';
 import { client, collect, expectStatus, generate, metadata, req, streamTokens } from './support/grpc.js';
+import { startMeteredWorker, type MeteredWorker } from './support/processes.js';
 import { startRedis, type RedisServer } from './support/redis-server.js';
 
 let redis: RedisServer;
-let host: EngineHost;
-let worker: WorkerService;
+let worker: MeteredWorker;
 let gw: Running;
 let strict: Running;
 let engine: Engine;
@@ -30,11 +31,10 @@ async function expected(prompt: string, maxTokens: number, seed: number, tempera
 beforeAll(async () => {
   redis = await startRedis();
   registerBackend(referenceBackendFactory);
-  [engine, host] = await Promise.all([
+  [engine, worker] = await Promise.all([
     Engine.load({ backend: 'reference', maxBatch: 8 }),
-    EngineHost.start({ backend: 'reference', maxBatch: 8 }),
+    startMeteredWorker({ REDIS_URL: redis.url, TRINE_BACKEND: 'reference', TRINE_MAX_BATCH: '8' }),
   ]);
-  worker = await WorkerService.start({ redisUrl: redis.url, host, concurrency: 8 });
   const base = { REDIS_URL: redis.url, TRINE_LISTEN: '127.0.0.1:0', TRINE_BACKEND: 'reference' };
   [gw, strict] = await Promise.all([
     startDistributedGateway({ ...base, TRINE_API_KEYS: 'k1,k2', TRINE_MAX_QUEUE: '100', TRINE_POLICY_BLOCKLIST: 'forbiddenword' }),
@@ -45,8 +45,10 @@ beforeAll(async () => {
 afterAll(async () => {
   await gw?.stop(1000);
   await strict?.stop(1000);
-  await worker?.close(1000);
-  await host?.close();
+  if (worker && worker.child.exitCode === null) {
+    worker.child.kill('SIGTERM');
+    await worker.exited();
+  }
   await engine?.close();
   await redis?.stop();
 });
@@ -125,7 +127,7 @@ describe('distributed: gateway → BullMQ/Redis → worker', () => {
 
   it('client cancel stops the job on the worker', async () => {
     const c = client(gw.port);
-    const before = worker.counters.cancelled;
+    const before = (await worker.jobs()).cancelled;
     const s = c.generateStream(req({ prompt: 'cancel me', maxTokens: 400, temperature: 1, seed: 9n }), md);
     let seen = 0;
     const ended = new Promise<number>((resolve) => {
@@ -135,25 +137,26 @@ describe('distributed: gateway → BullMQ/Redis → worker', () => {
       s.on('error', (e: { code: number }) => resolve(e.code));
     });
     expect(await ended).toBe(status.CANCELLED);
-    await until(() => worker.counters.cancelled === before + 1 && worker.activeJobs === 0);
-    expect(worker.counters.cancelled).toBe(before + 1);
+    await until(async () => (await worker.jobs()).cancelled === before + 1 && (await worker.jobs()).active === 0);
+    expect((await worker.jobs()).cancelled).toBe(before + 1);
     c.close();
   });
 
   it('deadline: DEADLINE_EXCEEDED at the client, and the worker stops', async () => {
     const c = client(gw.port);
-    const stoppedBefore = worker.counters.expired + worker.counters.cancelled;
+    const stopped = async (): Promise<number> => ((j) => j.expired + j.cancelled)(await worker.jobs());
+    const stoppedBefore = await stopped();
     const e = await expectStatus(collect(c, req({ prompt: 'deadline', maxTokens: 400, temperature: 1, seed: 3n }), md, 400));
     expect(e.code).toBe(status.DEADLINE_EXCEEDED);
-    await until(() => worker.counters.expired + worker.counters.cancelled > stoppedBefore && worker.activeJobs === 0);
-    expect(worker.activeJobs).toBe(0);
+    await until(async () => (await stopped()) > stoppedBefore && (await worker.jobs()).active === 0);
+    expect((await worker.jobs()).active).toBe(0);
     c.close();
   });
 
   it('a job whose deadline passed never starts', async () => {
     const queue = new RedisJobQueue(redis.url);
     const requestId = `expired-${Date.now()}`;
-    const before = worker.counters.started;
+    const before = (await worker.jobs()).started;
     await queue.submit({
       requestId,
       model: '',
@@ -170,29 +173,8 @@ describe('distributed: gateway → BullMQ/Redis → worker', () => {
     }
     expect(events.map((e) => e.t)).toEqual(['err']);
     expect(events[0]!.t === 'err' && events[0]!.error.code).toBe('DEADLINE_EXCEEDED');
-    expect(worker.counters.started).toBe(before + 1);
+    expect((await worker.jobs()).started).toBe(before + 1);
     await queue.close();
-  });
-
-  it('one request run twice on one worker (a lost lock\'s run and its retry): a stop reaches only its own run', async () => {
-    const requestId = `twice-${Date.now()}`;
-    const sampling = { maxTokens: 300, temperature: 1, topP: 1, topK: 0, repetitionPenalty: 1, seed: 5, stop: [], topLogprobs: 0 };
-    const job: InferenceJob = { requestId, model: '', request: { prompt: 'twice', sampling }, deadline: Date.now() + 60_000, acceptedAt: Date.now(), trace: {} };
-    const lost = new AbortController();
-    const retry = new AbortController();
-    const first = host.runQueued(job, 'test', lost.signal);
-    const second = host.runQueued({ ...job, request: { prompt: 'twice', sampling: { ...sampling, maxTokens: 8 } } }, 'test', retry.signal);
-    lost.abort('lock-lost');
-    const [a, b] = await Promise.all([first, second]);
-    expect(a.outcome).toBe('handed-back');
-    expect(b.outcome).toBe('done');
-    expect([a.attempt, b.attempt].sort()).toEqual([1, 2]);
-    const admin = new Redis(redis.url);
-    const log = (await admin.xrange(keys.stream(requestId), '-', '+')).map(([, f]) => JSON.parse(f[1]!) as StreamEvent);
-    admin.disconnect();
-    // The retry wrote its whole run; the stopped run never finished.
-    expect(log.filter((e) => e.t === 'done').map((e) => e.attempt)).toEqual([b.attempt]);
-    expect(log.filter((e) => e.t === 'tok' && e.attempt === b.attempt)).toHaveLength(8);
   });
 
   it('rate limit per key (sliding window in Redis): the 4th call in the window is refused', async () => {
@@ -216,7 +198,7 @@ describe('distributed: gateway → BullMQ/Redis → worker', () => {
     expect(e.details).toMatch(/queue is full/);
     expect(strict.server.metrics.rejections.overload).toBeGreaterThan(0);
     held.forEach((s) => s.cancel());
-    await until(() => worker.activeJobs === 0);
+    await until(async () => (await worker.jobs()).active === 0);
     c.close();
   });
 
@@ -242,7 +224,7 @@ describe('distributed: gateway → BullMQ/Redis → worker', () => {
   });
 });
 
-async function until(cond: () => boolean, timeoutMs = 10_000): Promise<void> {
+async function until(cond: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
   const end = Date.now() + timeoutMs;
-  while (!cond() && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+  while (!(await cond()) && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
 }

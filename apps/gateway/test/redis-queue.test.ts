@@ -2,7 +2,7 @@
  * The distributed queue's Redis paths on a real redis-server: admission and enqueueing in one round trip, the shared
  * reader that follows every request stream with one blocking XREAD, and a quiet request's watchdog during an outage.
  */
-import { keys, type InferenceJob, type StreamEvent } from '@trine/worker';
+import { keys, type InferenceJob, type StreamEvent } from '@trine/serving';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisJobQueue } from '../src/redis-queue.js';

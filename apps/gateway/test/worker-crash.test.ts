@@ -3,7 +3,7 @@
  * worker runs them again), one SIGTERMed (it hands its jobs back). Clients must see every token exactly once.
  */
 import { Engine, referenceBackendFactory, registerBackend } from '@trine/core';
-import { keys, type StreamEvent } from '@trine/worker';
+import { keys, type StreamEvent } from '@trine/serving';
 import type { ClientReadableStream } from '@grpc/grpc-js';
 import type { GenerateStreamResponse } from '@trine/proto';
 import { Redis } from 'ioredis';

@@ -1,11 +1,9 @@
 /** `pnpm start:worker`: the distributed worker (needs REDIS_URL). */
-import { EngineHost } from './engine-host.js';
-import { engineEnv, envInt } from './config.js';
+import { EngineHost, engineEnv, envInt } from '@trine/serving';
+import { activeTelemetry, createLogger } from '@trine/telemetry';
 import { WorkerHealth } from './health.js';
-import { WorkerService } from './worker-service.js';
-import { createLogger } from '@trine/telemetry';
 import { instrumentWorker } from './otel/worker-metrics.js';
-import { activeTelemetry } from './otel/handle.js';
+import { WorkerService } from './worker-service.js';
 
 // JSON lines with trace_id/span_id of the active span (docs/observability.md).
 const log = createLogger('trine-worker');

@@ -8,10 +8,8 @@ import { randomUUID } from 'node:crypto';
 import { WaitingError, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import { propagation, trace, ROOT_CONTEXT, SpanKind } from '@opentelemetry/api';
-import type { QueueHost } from './engine-host.js';
+import { keys, type InferenceJob, type QueueHost, type RunOutcome, type StopReason } from '@trine/serving';
 import { PromptWorker } from './prompt-worker.js';
-import { keys, type InferenceJob } from './protocol.js';
-import type { RunOutcome, StopReason } from './runner.js';
 
 export interface WorkerServiceOptions {
   readonly redisUrl: string;

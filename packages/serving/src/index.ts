@@ -1,1 +1,9 @@
-export {};
+export { keys, EVENT_TTL_MS, type InferenceJob, type StreamEvent, type WireError, type StopReason, type RunOutcome } from './protocol.js';
+export { toWireError, fromWireError } from './wire-error.js';
+export type { ModelHost, QueueHost } from './model-host.js';
+export type { EngineThreadOptions, ServedModelInfo, BackendTrial, ToThread, FromThread, StreamItem } from './engine-messages.js';
+export { EngineHost } from './engine-host.js';
+export { runJob, type EventSink, type RunContext, type JobModel } from './runner.js';
+export { RedisEventSink, claimAttempt } from './redis-sink.js';
+export { engineEnv, envInt, type EngineEnv } from './env.js';
+export { chooseBackend, probeBackends, type Candidate, type TrialEngine } from './select-backend.js';

@@ -212,11 +212,11 @@ export function packageDir(file: string): string {
 
 /**
  * The gateway's and worker's dist folders, whether this runs from dist or from sources (where '@trine/gateway' may
- * resolve to src/): the worker is the gateway's workspace dependency. Both run from their builds (`pnpm build`).
+ * resolve to src/): the worker app sits beside the gateway app in the workspace. Both run from their builds (`pnpm build`).
  */
 function serverDist(): { gateway: string; worker: string } {
   const gatewayPkg = packageDir(createRequire(import.meta.url).resolve('@trine/gateway'));
-  return { gateway: join(gatewayPkg, 'dist'), worker: join(gatewayPkg, 'node_modules', '@trine', 'worker', 'dist') };
+  return { gateway: join(gatewayPkg, 'dist'), worker: join(dirname(gatewayPkg), 'worker', 'dist') };
 }
 
 /** Starts the processes in order (each once it logs `ready`), measures through the gRPC port the last one logged. */

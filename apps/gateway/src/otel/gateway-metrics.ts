@@ -6,7 +6,7 @@ import { metrics } from '@opentelemetry/api';
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { METRIC, QUEUE_STATES, observeBackend, observeCounts, observeQueue } from '@trine/telemetry';
-import { keys } from '@trine/worker';
+import { keys } from '@trine/serving';
 import type { GatewayMetrics } from '../metrics.js';
 
 export interface GatewayTelemetry {

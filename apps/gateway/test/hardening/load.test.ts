@@ -7,7 +7,7 @@ import { loadavg } from 'node:os';
 import { status } from '@grpc/grpc-js';
 import type { ClientReadableStream } from '@grpc/grpc-js';
 import type { Engine } from '@trine/core';
-import { keys, type StreamEvent } from '@trine/worker';
+import { keys, type StreamEvent } from '@trine/serving';
 import type { GenerateStreamResponse } from '@trine/proto';
 import { Queue, QueueEvents } from 'bullmq';
 import { Redis } from 'ioredis';

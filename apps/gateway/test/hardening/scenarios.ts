@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { status, type ClientReadableStream, type ServiceError } from '@grpc/grpc-js';
 import type { BackendFactory, Engine } from '@trine/core';
-import { keys, type StreamEvent } from '@trine/worker';
+import { keys, type StreamEvent } from '@trine/serving';
 import type { GenerateStreamResponse, InferenceClient } from '@trine/proto';
 import { Redis } from 'ioredis';
 import { startDistributedGateway } from '../../src/index.js';

@@ -54,3 +54,54 @@ export function spawnTs(file: string, env: Record<string, string>): Proc {
     },
   };
 }
+
+/** Jobs by outcome and the jobs running now, as a worker process exports them (`trine.worker.*` metrics). */
+export interface WorkerJobs {
+  readonly started: number;
+  readonly done: number;
+  readonly failed: number;
+  readonly cancelled: number;
+  readonly expired: number;
+  readonly handedBack: number;
+  readonly active: number;
+}
+
+export interface MeteredWorker extends Proc {
+  jobs(): Promise<WorkerJobs>;
+}
+
+/**
+ * A worker process (the worker app's entry, never imported by the gateway's tests) with its telemetry bootstrap:
+ * the test reads its job counts from its Prometheus endpoint, as an operator would.
+ */
+export async function startMeteredWorker(env: Record<string, string>): Promise<MeteredWorker> {
+  const bootstrap = fileURLToPath(new URL('../../../worker/src/otel/register.mjs', import.meta.url));
+  const p = spawnTs('apps/worker/src/main.ts', {
+    NODE_OPTIONS: `--import ${bootstrap}`,
+    TRINE_METRICS_LISTEN: '127.0.0.1:0',
+    OTEL_TRACES_EXPORTER: 'none',
+    OTEL_METRICS_EXPORTER: 'none',
+    ...env,
+  });
+  const metrics = await p.waitFor('metrics listening', 90_000);
+  await p.waitFor('worker ready', 90_000);
+  const url = `http://127.0.0.1:${Number(metrics.port)}/metrics`;
+  const jobs = async (): Promise<WorkerJobs> => {
+    const text = await (await fetch(url, { signal: AbortSignal.timeout(5000) })).text();
+    const value = (name: string, label = ''): number => {
+      const line = text.split('\n').find((l) => (l.startsWith(`${name}{`) || l.startsWith(`${name} `)) && l.includes(label));
+      return line ? Number(line.slice(line.lastIndexOf(' ') + 1)) : 0;
+    };
+    const outcome = (o: string): number => value('trine_worker_jobs_total', `outcome="${o}"`);
+    return {
+      started: outcome('started'),
+      done: outcome('done'),
+      failed: outcome('failed'),
+      cancelled: outcome('cancelled'),
+      expired: outcome('expired'),
+      handedBack: outcome('handed_back'),
+      active: value('trine_worker_active_jobs'),
+    };
+  };
+  return Object.assign(p, { jobs });
+}

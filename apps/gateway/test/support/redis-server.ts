@@ -1,2 +1,2 @@
-// The tests' throwaway redis-server lives in src/dev so the bench can start one too.
-export * from '../../src/dev/redis-server.js';
+// The tests' throwaway redis-server (development tooling of @trine/serving, so worker and serving tests start one too).
+export * from '@trine/serving/dev/redis-server';

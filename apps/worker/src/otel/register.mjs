@@ -8,7 +8,7 @@ import { createAddHookMessageChannel } from 'import-in-the-middle';
 if (isMainThread) {
   const { registerOptions, waitForAllMessagesAcknowledged } = createAddHookMessageChannel();
   register('import-in-the-middle/hook.mjs', import.meta.url, registerOptions);
-  const { startTelemetry } = await import('@trine/worker/otel');
+  const { startTelemetry } = await import('@trine/serving/otel');
   // No ioredis spans here: the worker writes one XADD per token, which would double a trace's span count.
   startTelemetry({ service: 'trine-worker', defaultMetricsListen: '127.0.0.1:9465', redisSpans: false });
   await waitForAllMessagesAcknowledged();

@@ -8,29 +8,9 @@ import { Worker } from 'node:worker_threads';
 import { context, propagation } from '@opentelemetry/api';
 import { TrineError, type GenerateEvent, type GenerateRequest } from '@trine/core';
 import type { EngineThreadOptions, FromThread, ServedModelInfo, ToThread } from './engine-messages.js';
-import type { InferenceJob, WireError } from './protocol.js';
-import type { RunOutcome, StopReason } from './runner.js';
+import type { QueueHost } from './model-host.js';
+import type { InferenceJob, RunOutcome, StopReason, WireError } from './protocol.js';
 import { fromWireError } from './wire-error.js';
-
-/** An async TextGenerator: what the job runner and the gateway need from a model, wherever it runs. */
-export interface ModelHost {
-  readonly info: ServedModelInfo;
-  /** Set once the engine is gone (thread crashed or closed): every call fails with this UNAVAILABLE error. */
-  readonly failure: Error | undefined;
-  tokenize(text: string, chat: boolean): Promise<number[]>;
-  generate(request: GenerateRequest, signal?: AbortSignal): AsyncIterable<GenerateEvent>;
-  close(): Promise<void>;
-}
-
-/** A model that runs queued jobs where it computes, writing their events to the queue's Redis itself. */
-export interface QueueHost extends ModelHost {
-  /** Opens the engine side's own Redis connection (once); resolves when it is ready. */
-  connectQueue(redisUrl: string): Promise<void>;
-  /** Runs a job (runJob) and resolves with its outcome. Aborting `signal` stops it with the abort's StopReason. */
-  runQueued(job: InferenceJob, workerId: string, signal: AbortSignal): Promise<{ outcome: RunOutcome; attempt: number }>;
-  /** Log lines from the engine side (its Redis connection's errors). */
-  onLog: ((msg: string, fields: Record<string, unknown>) => void) | undefined;
-}
 
 interface Pending {
   push(e: GenerateEvent): void;

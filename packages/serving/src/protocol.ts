@@ -66,5 +66,11 @@ export const keys = {
   cancelChannel: 'trine:cancel',
 } as const;
 
+/** Why a run was stopped from outside. Only `cancel` and `deadline` end the request; the others hand it back. */
+export type StopReason = 'cancel' | 'deadline' | 'lock-lost' | 'shutdown';
+
+/** How a run ended (a BullMQ job's return value). */
+export type RunOutcome = 'done' | 'failed' | 'cancelled' | 'expired' | 'handed-back';
+
 /** Event streams and markers outlive a request by this long (a reconnecting gateway can still read them). */
 export const EVENT_TTL_MS = 10 * 60_000;

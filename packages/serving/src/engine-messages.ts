@@ -1,7 +1,6 @@
 /** Messages between the main thread (EngineHost) and the engine thread (engine-thread.ts). */
 import type { GenerateEvent, GenerateRequest } from '@trine/core';
-import type { InferenceJob, WireError } from './protocol.js';
-import type { RunOutcome, StopReason } from './runner.js';
+import type { InferenceJob, RunOutcome, StopReason, WireError } from './protocol.js';
 
 export interface EngineThreadOptions {
   /** Model file (GGUF / HF dir); undefined = the embedded default model. */

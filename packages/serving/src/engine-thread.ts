@@ -9,7 +9,8 @@ import { Redis } from 'ioredis';
 import { Engine, registerBackend, type BackendFactory } from '@trine/core';
 import type { EngineThreadOptions, FromThread, StreamItem, ToThread } from './engine-messages.js';
 import { claimAttempt, RedisEventSink } from './redis-sink.js';
-import { runJob, type JobModel, type StopReason } from './runner.js';
+import type { StopReason } from './protocol.js';
+import { runJob, type JobModel } from './runner.js';
 import { chooseBackend, probeBackends } from './select-backend.js';
 import { toWireError } from './wire-error.js';
 

@@ -24,8 +24,7 @@ import { defaultResource, resourceFromAttributes } from '@opentelemetry/resource
 import { PeriodicExportingMetricReader, type MetricReader } from '@opentelemetry/sdk-metrics';
 import { NodeSDK } from '@opentelemetry/sdk-node';
 import { BatchSpanProcessor, InMemorySpanExporter, NoopSpanProcessor, SimpleSpanProcessor, type ReadableSpan, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
-import { ATTR, createLogger, engineInstruments, observeProcess, SPAN } from '@trine/telemetry';
-import { activeTelemetry, setActiveTelemetry, type TelemetryHandle } from './handle.js';
+import { activeTelemetry, ATTR, createLogger, engineInstruments, observeProcess, setActiveTelemetry, SPAN, type TelemetryHandle } from '@trine/telemetry';
 import { ENGINE_SPAN_CHANNEL, ENGINE_SPANS_ENV, fromWire, type WireSpan } from './span-wire.js';
 
 export interface TelemetryOptions {

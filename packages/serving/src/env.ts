@@ -1,4 +1,4 @@
-/** Environment variables shared by the worker and the standalone server (documented in apps/worker/README.md). */
+/** Environment variables of the engine, shared by the worker and the standalone server (documented in apps/worker/README.md). */
 import { invalidArgument } from '@trine/core';
 
 export function envInt(env: NodeJS.ProcessEnv, name: string, fallback: number, min = 0, max = Number.MAX_SAFE_INTEGER): number {

@@ -5,19 +5,14 @@
  */
 import { TrineError } from '@trine/core';
 import type { GenerateEvent } from '@trine/core';
-import type { ModelHost } from './engine-host.js';
-import type { InferenceJob, StreamEvent } from './protocol.js';
+import type { ModelHost } from './model-host.js';
+import type { InferenceJob, RunOutcome, StopReason, StreamEvent } from './protocol.js';
 import { toWireError } from './wire-error.js';
 
 export interface EventSink {
   /** Appends events to the request's log, in order and together (a reader sees all or none); resolves once stored. */
   append(requestId: string, events: readonly StreamEvent[]): Promise<void>;
 }
-
-/** Why a run was stopped from outside. Only `cancel` and `deadline` end the request; the others hand it back. */
-export type StopReason = 'cancel' | 'deadline' | 'lock-lost' | 'shutdown';
-
-export type RunOutcome = 'done' | 'failed' | 'cancelled' | 'expired' | 'handed-back';
 
 export interface RunContext {
   /** Which run of the request this is; may still be on its way from Redis (generation starts meanwhile). */

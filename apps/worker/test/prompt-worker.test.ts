@@ -2,11 +2,11 @@
  * The worker's BullMQ fetch loop on a real redis-server: a claimed job starts before the next claim is sent, and
  * jobs still end through BullMQ (completed with their result, failed with their error, none left active).
  */
-import { PromptWorker } from '@trine/worker';
 import { Queue, QueueEvents, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startRedis, type RedisServer } from './support/redis-server.js';
+import { startRedis, type RedisServer } from '@trine/serving/dev/redis-server';
+import { PromptWorker } from '../src/prompt-worker.js';
 
 let redis: RedisServer;
 
