@@ -184,10 +184,10 @@ async function bench(): Promise<Record<string, number | string>> {
     }
     // The same without the backend's op fusion (rmsNorm + quantizeActs, rope q + k), for comparison.
     ctx.submitEvery = best;
-    const fusing = be as unknown as { fuse: boolean };
-    fusing.fuse = false;
+    const fusion = (be as unknown as { fusion: { enabled: boolean } }).fusion;
+    fusion.enabled = false;
     const unfused = await decodeRate(model as BitNetModel<Handles>, be, shape.vocab, 1, steps, Math.min(4, steps));
-    fusing.fuse = true;
+    fusion.enabled = true;
     sweep.decode_b1_unfused_tok_s = +unfused.toFixed(1);
     ctx.submitEvery = 0;
     log(`decode batch 1: ${b1.toFixed(1)} tok/s (best: submitEvery ${best}; without fusion ${unfused.toFixed(1)} tok/s)`);

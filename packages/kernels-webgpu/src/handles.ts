@@ -19,6 +19,29 @@ export function roundUp(x: number, m: number): number {
   return Math.ceil(x / m) * m;
 }
 
+/** Bit offset of weight kk (0..15) of a packed ternary word: 8·(kk mod 4) + 2·⌊kk / 4⌋ (the layout above). */
+const FIELD_SHIFT = Int32Array.from({ length: 16 }, (_, kk) => 8 * (kk & 3) + 2 * (kk >> 2));
+
+/** Ternary codes (int8 in {-1, 0, 1}, row-major [rows, cols]) in the 2-bit word layout above. */
+export function packTernaryWords(codes: Int8Array, rows: number, cols: number): Uint32Array {
+  const words = roundUp(cols, 16) / 16;
+  const packed = new Uint32Array(rows * words);
+  for (let n = 0; n < rows; n++) {
+    const src = n * cols;
+    for (let w = 0; w < words; w++) {
+      let v = 0;
+      const k0 = w * 16;
+      for (let kk = 0; kk < 16; kk++) {
+        const k = k0 + kk;
+        const e = k < cols ? codes[src + k]! + 2 : 2; // padding: e = 2, weight 0
+        v |= e << FIELD_SHIFT[kk]!;
+      }
+      packed[n * words + w] = v >>> 0;
+    }
+  }
+  return packed;
+}
+
 export class GpuTensor implements TensorDesc {
   /** Elements per row on the host (product of the dimensions after the first; 1 for rank 1). */
   readonly rowSize: number;
