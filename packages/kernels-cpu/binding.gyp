@@ -1,6 +1,8 @@
 # The addon is built from source by `pnpm install` (scripts/gyp-rebuild.cjs). The glue and the scalar path are
 # compiled with the architecture's baseline flags; each SIMD path is its own static library with its own flags, so
-# no AVX-512 (or AVX2) instruction can reach code that runs before the CPU has been checked.
+# no AVX-512 (or AVX2) instruction can reach code that runs before the CPU has been checked. Sources are picked by
+# target_arch: x86 files and flags only on x64; on arm64 the plain NEON path (baseline AArch64) and the detection
+# build with the glue, SDOT and SMMLA each in their own library.
 {
   "target_defaults": {
     "cflags!": ["-O2", "-O0"],
@@ -8,7 +10,10 @@
     "cflags": ["-O3", "-fPIC", "-ffp-contract=off"],
     "cflags_cc": ["-O3", "-fPIC", "-std=c++17", "-ffp-contract=off", "-fno-exceptions"],
     "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
-    "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"]
+    "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+    # macOS builds take xcode_settings, not cflags: without -ffp-contract=off clang fuses a*b+c into FMAs and the
+    # SIMD paths would no longer match the scalar one bit for bit.
+    "xcode_settings": { "OTHER_CFLAGS": ["-O3", "-ffp-contract=off"] }
   },
   "targets": [
     {
@@ -25,7 +30,10 @@
       "libraries": ["-lpthread"],
       "conditions": [
         ["target_arch=='x64'", { "dependencies": ["kernels_avx2", "kernels_avx512"] }],
-        ["target_arch=='arm64'", { "dependencies": ["kernels_neon"] }]
+        ["target_arch=='arm64'", {
+          "sources": ["native/arm/detect.cc", "native/arm/neon.cc"],
+          "dependencies": ["kernels_neon_dotprod", "kernels_neon_i8mm"]
+        }]
       ]
     }
   ],
@@ -50,10 +58,18 @@
     ["target_arch=='arm64'", {
       "targets": [
         {
-          "target_name": "kernels_neon",
+          "target_name": "kernels_neon_dotprod",
           "type": "static_library",
-          "sources": ["native/arm/neon.cc"],
-          "cflags_cc": ["-march=armv8.2-a+dotprod"]
+          "sources": ["native/arm/dotprod.cc"],
+          "cflags_cc": ["-march=armv8.2-a+dotprod"],
+          "xcode_settings": { "OTHER_CPLUSPLUSFLAGS": ["$(inherited)", "-march=armv8.2-a+dotprod"] }
+        },
+        {
+          "target_name": "kernels_neon_i8mm",
+          "type": "static_library",
+          "sources": ["native/arm/i8mm.cc"],
+          "cflags_cc": ["-march=armv8.2-a+dotprod+i8mm"],
+          "xcode_settings": { "OTHER_CPLUSPLUSFLAGS": ["$(inherited)", "-march=armv8.2-a+dotprod+i8mm"] }
         }
       ]
     }]

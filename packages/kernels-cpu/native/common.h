@@ -70,6 +70,8 @@ using LmQ8Fn = void (*)(const int8_t* w, const float* scales, int64_t k, int64_t
 constexpr int kQ8Block = 256;
 // Per-token quantization of one row (see quantize.cc for the exact rule); returns the f32 scale.
 using QuantRowFn = float (*)(const float* x, int64_t k, int8_t* q);
+// Q8_K of one 256-element block (per_block256, see quantize.cc); returns d.
+using QuantBlockFn = float (*)(const float* x, int8_t* q);
 // Attention inner loops over one head's f16 cache rows (dh elements each, contiguous by position):
 // scores: out[p] = Σ_i q[i]·f16(k[p·dh + i]) for p < n;  wsum: out[i] = Σ_p probs[p]·f16(v[p·dh + i]).
 using ScoresF16Fn = void (*)(const float* q, const uint16_t* k, int64_t dh, int64_t n, float* out);
@@ -86,6 +88,7 @@ struct KernelTable {
   LmF32Fn lm_f32;
   LmQ8Fn lm_q8;
   QuantRowFn quant_per_token;
+  QuantBlockFn quant_block256;
   ScoresF16Fn scores_f16;
   WsumF16Fn wsum_f16;
   ToF16Fn to_f16;
@@ -99,7 +102,18 @@ extern const KernelTable kAvx2Table;
 extern const KernelTable kAvx512Table;
 #endif
 #if defined(__aarch64__)
-extern const KernelTable kNeonTable;
+extern const KernelTable kNeonTable;       // arm/neon.cc: NEON, which every AArch64 CPU has
+extern const KernelTable kNeonDotTable;    // arm/dotprod.cc: + SDOT (FEAT_DotProd)
+extern const KernelTable kNeonI8mmTable;   // arm/i8mm.cc: + SMMLA (FEAT_I8MM)
+// arm/detect.cc: what the CPU runs (getauxval on Linux, sysctlbyname on macOS; false elsewhere).
+struct ArmFeatures {
+  bool dotprod = false, i8mm = false, fp16 = false;
+};
+ArmFeatures arm_features();
+// Table of an ARM variant ("neon", "dotprod", "i8mm", or its table name), or null: *why says why when the name is an
+// ARM variant this CPU lacks, and stays null for a name that is not an ARM variant.
+const KernelTable* arm_table(const char* variant, const ArmFeatures& f, const char** why);
+const char* arm_best(const ArmFeatures& f);
 #endif
 
 // ---------------------------------------------------------------------------------------------------------------

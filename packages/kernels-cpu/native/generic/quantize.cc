@@ -7,6 +7,10 @@ namespace trine {
 
 // per_token (bitnet.cpp I2_S): max|x| in double floored at 1e-5, s = f32(127 / max),
 // q = clamp(roundHalfEven(f32(x·s)), -128, 127). Returns s.
+#if defined(__aarch64__) && defined(__GNUC__) && !defined(__clang__)
+// GCC 12's AArch64 vectorizer crashes on the double fmax reduction at -O3 (ICE in vect_transform_reduction).
+__attribute__((optimize("no-tree-vectorize")))
+#endif
 float quant_per_token_scalar(const float* x, int64_t k, int8_t* q) {
   double max = 1e-5;
   for (int64_t i = 0; i < k; i++) max = std::fmax(max, std::fabs(static_cast<double>(x[i])));

@@ -102,6 +102,6 @@ uint64_t read_sum_scalar(const uint8_t* p, int64_t n) {
 }  // namespace
 
 const KernelTable kScalarTable = {"scalar",       ternary_acc_scalar, lm_f16_scalar,  lm_f32_scalar,
-                                  lm_q8_scalar,   quant_per_token_scalar, scores_f16_scalar, wsum_f16_scalar, to_f16_scalar, read_sum_scalar};
+                                  lm_q8_scalar,   quant_per_token_scalar, quant_block256_scalar, scores_f16_scalar, wsum_f16_scalar, to_f16_scalar, read_sum_scalar};
 
 }  // namespace trine

@@ -252,6 +252,6 @@ uint64_t read_sum_avx2(const uint8_t* p, int64_t n) {
 }  // namespace
 
 const KernelTable kAvx2Table = {"avx2",     ternary_acc_avx2,     lm_f16_avx2,  lm_f32_avx2,
-                                lm_q8_avx2, quant_per_token_avx2, scores_f16_avx2, wsum_f16_avx2, to_f16_avx2, read_sum_avx2};
+                                lm_q8_avx2, quant_per_token_avx2, quant_block256_scalar, scores_f16_avx2, wsum_f16_avx2, to_f16_avx2, read_sum_avx2};
 
 }  // namespace trine

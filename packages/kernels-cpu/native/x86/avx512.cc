@@ -493,6 +493,6 @@ uint64_t read_sum_avx512(const uint8_t* p, int64_t n) {
 }  // namespace
 
 const KernelTable kAvx512Table = {"avx512vnni",    ternary_acc_avx512,     lm_f16_avx512,  lm_f32_avx512,
-                                  lm_q8_avx512,    quant_per_token_avx512, scores_f16_avx512, wsum_f16_avx512, to_f16_avx512, read_sum_avx512};
+                                  lm_q8_avx512,    quant_per_token_avx512, quant_block256_scalar, scores_f16_avx512, wsum_f16_avx512, to_f16_avx512, read_sum_avx512};
 
 }  // namespace trine
