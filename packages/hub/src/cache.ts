@@ -7,7 +7,7 @@
  *     refs/<revision>                   the commit a branch or tag pointed to when last resolved
  *   {cacheDir}/.locks/models--org--name/<etag>.lock   (huggingface_hub's lock files; Trine's are <etag>.trine-lock)
  */
-import { mkdir, readFile, readlink, rename, rm, stat, symlink, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, readlink, rename, rm, stat, symlink, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
 import { TrineError } from '@trine/core';
 import { checkRepoFile, isCommitHash } from './ref.js';
@@ -19,6 +19,16 @@ export function repoFolderName(repo: string): string {
 export function repoFromFolderName(folder: string): string | undefined {
   if (!folder.startsWith('models--')) return undefined;
   return folder.slice('models--'.length).split('--').join('/');
+}
+
+/** Every file below `dir` (links included) as a `/`-separated relative path; none when `dir` does not exist. */
+export async function listFiles(dir: string): Promise<string[]> {
+  try {
+    const entries = await readdir(dir, { recursive: true, withFileTypes: true });
+    return entries.filter((e) => !e.isDirectory()).map((e) => relative(dir, join(e.parentPath ?? e.path, e.name)).split('\\').join('/'));
+  } catch {
+    return [];
+  }
 }
 
 export class RepoCache {

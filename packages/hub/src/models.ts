@@ -1,8 +1,8 @@
 /** `trine models`: what the cache holds (Trine's pulls and Python's alike), and `trine models rm`. */
 import { readFile, readdir, readlink, rm, stat, unlink } from 'node:fs/promises';
-import { dirname, join, relative, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { TrineError } from '@trine/core';
-import { RepoCache, repoFromFolderName } from './cache.js';
+import { RepoCache, listFiles, repoFromFolderName } from './cache.js';
 import { hfDirectoryFiles, isGguf, ternaryTypeFromHeader } from './choose.js';
 import { parseHfRef } from './ref.js';
 import type { HubSettings } from './settings.js';
@@ -21,19 +21,10 @@ export interface CachedModel {
   ternaryType: string | undefined;
 }
 
-async function walkFiles(dir: string): Promise<string[]> {
-  try {
-    const entries = await readdir(dir, { recursive: true, withFileTypes: true });
-    return entries.filter((e) => !e.isDirectory()).map((e) => relative(dir, join(e.parentPath ?? e.path, e.name)).split('\\').join('/'));
-  } catch {
-    return [];
-  }
-}
-
 async function refsByCommit(cache: RepoCache): Promise<Map<string, string[]>> {
   const out = new Map<string, string[]>();
   const refsDir = join(cache.dir, 'refs');
-  for (const name of await walkFiles(refsDir)) {
+  for (const name of await listFiles(refsDir)) {
     const commit = (await readFile(join(refsDir, name), 'utf8').catch(() => '')).trim();
     out.set(commit, [...(out.get(commit) ?? []), name]);
   }
@@ -64,7 +55,7 @@ export async function listCachedModels(settings: HubSettings): Promise<CachedMod
     const commits = await readdir(join(cache.dir, 'snapshots')).catch(() => [] as string[]);
     for (const commit of commits.sort()) {
       const dir = cache.snapshotDir(commit);
-      const files = await walkFiles(dir);
+      const files = await listFiles(dir);
       const revisions = refs.get(commit) ?? [];
       for (const file of files.filter(isGguf).sort()) {
         const path = join(dir, file);
@@ -88,7 +79,7 @@ export async function listCachedModels(settings: HubSettings): Promise<CachedMod
 async function collectGarbage(cache: RepoCache): Promise<number> {
   const used = new Set<string>();
   const snapshots = join(cache.dir, 'snapshots');
-  for (const file of await walkFiles(snapshots)) {
+  for (const file of await listFiles(snapshots)) {
     const link = join(snapshots, file);
     const target = await readlink(link).catch(() => undefined);
     if (target !== undefined) used.add(resolve(dirname(link), target));
@@ -106,7 +97,7 @@ async function collectGarbage(cache: RepoCache): Promise<number> {
 
 async function dirSize(dir: string): Promise<number> {
   let total = 0;
-  for (const f of await walkFiles(dir)) {
+  for (const f of await listFiles(dir)) {
     const st = await stat(join(dir, f)).catch(() => undefined);
     if (st?.isFile()) total += st.size;
   }
@@ -160,6 +151,6 @@ export async function removeCached(spec: string, settings: HubSettings): Promise
   const what = `${ref.repo}${ref.revision ? `@${ref.revision}` : ''}${ref.file ? `/${ref.file}` : ''}`;
   if (!hit) throw new TrineError('NOT_FOUND', `${what} is not in the cache`, { field: 'MODEL' });
   const freedBytes = await collectGarbage(cache);
-  if ((await walkFiles(snapshots)).length === 0) await cache.removeAll();
+  if ((await listFiles(snapshots)).length === 0) await cache.removeAll();
   return { removed: what, freedBytes };
 }

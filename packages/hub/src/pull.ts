@@ -3,11 +3,11 @@
  * with several processes pulling), and return the local path to open. Offline (HF_HUB_OFFLINE), or when the Hub
  * cannot be reached, the cache alone answers.
  */
-import { mkdir, readdir, stat } from 'node:fs/promises';
-import { join, relative } from 'node:path';
+import { mkdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import { TrineError } from '@trine/core';
 import { type Sibling, fileMetadata, repoInfo, resolveUrl } from './api.js';
-import { RepoCache } from './cache.js';
+import { RepoCache, listFiles } from './cache.js';
 import { type GgufChoice, RangeByteSource, chooseGguf, hfDirectoryFiles, isGguf, ternaryTypeFromHeader } from './choose.js';
 import { downloadBlob } from './download.js';
 import { HubHttp, type HttpOptions, RetriableError } from './http.js';
@@ -103,15 +103,6 @@ async function readExact(res: Response, length: number, what: string): Promise<U
   return out;
 }
 
-async function listSnapshot(dir: string): Promise<string[]> {
-  try {
-    const entries = await readdir(dir, { recursive: true, withFileTypes: true });
-    return entries.filter((e) => !e.isDirectory()).map((e) => relative(dir, join(e.parentPath ?? e.path, e.name)).split('\\').join('/'));
-  } catch {
-    return [];
-  }
-}
-
 export class Puller {
   readonly settings: HubSettings;
   private readonly http: HubHttp;
@@ -161,7 +152,7 @@ export class Puller {
       `${why}, and ${what} is not in the cache (${this.settings.cacheDir}); pull it once with a network (trine pull ${repo}${revision === DEFAULT_REVISION ? '' : `@${revision}`})`,
       { field: 'HF_HUB_OFFLINE' });
     if (commit === undefined) throw missing(`${repo}@${revision}`);
-    const present = await listSnapshot(cache.snapshotDir(commit));
+    const present = await listFiles(cache.snapshotDir(commit));
     if (present.length === 0) throw missing(`${repo}@${revision}`);
     const p = await plan(repo, present, wanted, async (file) => ternaryTypeFromHeader(cache.snapshotPath(commit, file))).catch((e: unknown) => {
       if (TrineError.is(e, 'NOT_FOUND') && wanted !== undefined) throw missing(`${repo}@${revision}/${wanted}`);
