@@ -1,8 +1,8 @@
 /** `pnpm bench` flags, validated: a bad flag is a TrineError naming it, never a crash mid-run. */
 import os from 'node:os';
-import { TrineError } from '@trine/core';
+import { MODEL_SHAPES, TrineError } from '@trine/core';
 import { KNOWN_BACKENDS } from './backends.js';
-import { SHAPES, type WeightFormat } from './model/shapes.js';
+import type { WeightFormat } from './model/shapes.js';
 
 export interface BenchOptions {
   readonly quick: boolean;
@@ -99,7 +99,7 @@ export function parseArgs(argv: readonly string[]): BenchOptions | 'help' | 'hos
   const opt = (k: string, parse: (s: string) => number[], def: number[]): number[] => (v.has(k) ? parse(v.get(k)!) : def);
   return {
     quick,
-    shapes: v.has('shapes') ? names('shapes', v.get('shapes')!, Object.keys(SHAPES)) : quick ? ['2b4t'] : ['700m', '2b4t', '3b', '8b'],
+    shapes: v.has('shapes') ? names('shapes', v.get('shapes')!, Object.keys(MODEL_SHAPES)) : quick ? ['2b4t'] : ['700m', '2b4t', '3b', '8b'],
     backends: v.has('backends') ? names('backends', v.get('backends')!, KNOWN_BACKENDS) : [],
     threads: opt('threads', (s) => ints('threads', s, 1, 256), quick ? [1, 2] : [...new Set([1, 2, cores])]),
     batches: opt('batch', (s) => ints('batch', s, 1, 256), quick ? [] : [1, 8, 32]),

@@ -15,5 +15,6 @@ export * from './generate/sampling.js';
 export * from './generate/stop.js';
 export * from './engine/index.js';
 export * from './default-model/index.js';
+export * from './random-model/index.js';
 export * from './model/bitnet.js';
 export * from './model/weights.js';

@@ -1,4 +1,4 @@
-// Bundles scripts/gpu-check.ts (with core, the conformance kit and the bench's model generator, from their
+// Bundles scripts/gpu-check.ts (with core, including its random-model builder, and the conformance kit, from their
 // sources) into gpu-check/gpu-check.mjs and copies the `webgpu` package (Dawn for linux-x64) beside it, so the
 // folder runs with a bare `node` on a machine without the workspace's node_modules.
 // Carry `packages/kernels-webgpu/gpu-check` (about 22 MB) to the GPU machine. `--with-node` also packs this

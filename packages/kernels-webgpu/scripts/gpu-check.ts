@@ -2,16 +2,16 @@
  * One-shot check of the WebGPU backend on a real GPU (bundled by build-gpu-check.mjs; run through gpu-check.sh):
  * 1. the adapter (info, features, limits), 2. the conformance kit against the reference (exit 1 on any failure),
  * 3. decode tokens/s at batch 1 and aggregate tokens/s at batch 32 on a 2B4T-shaped I2_S model with random
- * weights, written by the bench's generator (Trine's GGUF writer) into a temporary directory.
+ * weights, written by core's random-model builder (streamed weights, as the bench's) into a temporary directory.
  * Prints one final JSON line. `--tiny`: a toy shape and the small conformance cases (SwiftShader-friendly).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BitNetModel, openModel, type Handles } from '@trine/core';
+import {
+  BitNetModel, MODEL_SHAPES, defaultTokenizerWithVocab, openModel, streamedWeights, writeRandomBitnetGgufFile, type Handles, type ModelShape,
+} from '@trine/core';
 import { formatReport, runConformance } from '@trine/conformance';
-import { ensureBenchModel } from '../../../apps/bench/src/model/generate.js';
-import { SHAPES, type ModelShape } from '../../../apps/bench/src/model/shapes.js';
 import { createWebGpuBackend, type WebGpuBackend } from '../src/index.js';
 
 const tiny = process.argv.includes('--tiny');
@@ -144,17 +144,22 @@ function prefixed(p: string, o: Record<string, number>): Record<string, number> 
 async function bench(): Promise<Record<string, number | string>> {
   const name = flag('shape') ?? (tiny ? 'tiny' : '2b4t');
   // tiny30: the tiny shape with 2B4T's 30 layers (2B4T's dispatch count at toy sizes: host profiling on SwiftShader).
-  const shape: ModelShape | undefined = name === 'tiny30' ? { ...SHAPES.tiny!, name: 'tiny30', layers: 30 } : SHAPES[name];
-  if (!shape) throw new Error(`unknown --shape (known: ${Object.keys(SHAPES).join(', ')})`);
+  const shape: ModelShape | undefined = name === 'tiny30' ? { ...MODEL_SHAPES.tiny!, name: 'tiny30', layers: 30 } : MODEL_SHAPES[name];
+  if (!shape) throw new Error(`unknown --shape (known: ${Object.keys(MODEL_SHAPES).join(', ')})`);
   const dir = mkdtempSync(join(tmpdir(), 'trine-gpu-check-'));
   try {
     const t0 = performance.now();
-    const file = await ensureBenchModel(shape, 'i2_s', { cacheDir: dir, log });
+    const path = join(dir, `${shape.name}.gguf`);
+    log(`generating ${shape.name} (i2_s) → ${path}`);
+    await writeRandomBitnetGgufFile(path, {
+      arch: 'bitnet-b1.58', hidden: shape.hidden, layers: shape.layers, heads: shape.heads, kvHeads: shape.kvHeads, ffn: shape.ffn,
+      context: shape.context, ternary: 'I2_S', tokenizer: defaultTokenizerWithVocab(shape.vocab), name: `gpu-check-${shape.name} (random weights)`,
+    }, await streamedWeights(`gpu-check/${shape.name}`));
     const genS = (performance.now() - t0) / 1000;
     log(`model ${shape.name} written in ${genS.toFixed(1)} s`);
     const be = await createWebGpuBackend();
     const t1 = performance.now();
-    const source = await openModel(file.path);
+    const source = await openModel(path);
     const steps = Number(flag('steps') ?? (tiny ? 8 : 64));
     const batchSteps = Number(flag('batch-steps') ?? (tiny ? 4 : 32));
     const profileSteps = Number(flag('profile-steps') ?? Math.min(steps, 16));

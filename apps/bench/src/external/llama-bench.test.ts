@@ -2,9 +2,9 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { MODEL_SHAPES } from '@trine/core';
 import { llamaBenchArgs, llamaBenchResults, runLlamaBench } from './llama-bench.js';
 import { ensureBenchModel } from '../model/generate.js';
-import { SHAPES } from '../model/shapes.js';
 
 /** A bitnet.cpp build, when this machine has one (TRINE_BITNET_CPP or the lead's build under /opt). */
 const BITNET = process.env.TRINE_BITNET_CPP ?? '/opt/bitnet-src/build/bin/llama-bench';
@@ -28,7 +28,7 @@ describe.skipIf(!existsSync(BITNET))('bitnet.cpp on a Trine-written file', () =>
     const dir = mkdtempSync(path.join(tmpdir(), 'trine-bench-lb-'));
     try {
       for (const format of ['i2_s', 'tq2_0'] as const) {
-        const m = await ensureBenchModel(SHAPES.tiny!, format, { cacheDir: dir });
+        const m = await ensureBenchModel(MODEL_SHAPES.tiny!, format, { cacheDir: dir });
         const rows = await runLlamaBench(BITNET, m.path, { threads: [1], prompt: 8, gen: 4, reps: 1, timeoutMs: 60_000 });
         const res = llamaBenchResults('bitnet.cpp', 'tiny', rows);
         expect(res.map((r) => [r.suite, r.threads])).toEqual([['prefill', 1], ['decode', 1]]);

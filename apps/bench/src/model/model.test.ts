@@ -2,10 +2,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { BitNetModel, openGguf, openModel, referenceBackendFactory, writeGgufFileStreaming } from '@trine/core';
-import { benchModelKey, benchModelLayout, ensureBenchModel, GENERATOR_VERSION } from './generate.js';
-import { SHAPES, bytesPerToken, shapeByName } from './shapes.js';
-import { benchTokenizer } from './tokenizer.js';
+import { BitNetModel, MODEL_SHAPES as SHAPES, openGguf, openModel, randomBitnetLayout, referenceBackendFactory, writeGgufFileStreaming } from '@trine/core';
+import { benchModelConfig, benchModelKey, ensureBenchModel, GENERATOR_VERSION } from './generate.js';
+import { bytesPerToken, shapeByName } from './shapes.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'trine-bench-model-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -47,7 +46,7 @@ describe('bench model shapes', () => {
 
   it('a full-size vocabulary header (> 64 KiB) round-trips: 32002 tokens with LLaMA-3 specials at the end', async () => {
     const file = path.join(dir, 'header-700m.gguf');
-    const { metadata } = benchModelLayout(SHAPES['700m']!, 'i2_s');
+    const { metadata } = randomBitnetLayout(benchModelConfig(SHAPES['700m']!, 'i2_s'));
     await writeGgufFileStreaming(file, metadata, [], () => []);
     const g = await openGguf(file);
     try {
@@ -65,15 +64,6 @@ describe('bench model shapes', () => {
     }
   });
 
-  it('the tokenizer marks fillers and specials as control tokens and keeps bytes and merges normal', () => {
-    const t = benchTokenizer(2000);
-    expect(t.tokens).toHaveLength(2000);
-    expect(t.tokens[t.eotId!]).toBe('<|eot_id|>');
-    expect(t.tokenTypes![0]).toBe(1);
-    expect(t.tokenTypes![1500]).toBe(3);
-    expect(t.tokens[1500]).toMatch(/^<\|reserved_\d+\|>$/);
-    expect(() => benchTokenizer(100)).toThrow(/vocab/);
-  });
 
   it('knows the shapes the issue names, and 2B4T reads about 1.18 GB per token', () => {
     expect(shapeByName('2b4t')).toMatchObject({ hidden: 2560, layers: 30, heads: 20, kvHeads: 5, ffn: 6912, vocab: 128256, context: 4096 });

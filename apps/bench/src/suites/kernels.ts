@@ -4,10 +4,9 @@
  * reads cold weights, as in a decode step. GB/s counts the weight bytes read; GOPS counts 2·N·K per row; the
  * roofline percentage is GB/s over this host's read bandwidth at the same thread count.
  */
-import type { KernelBackend, QuantizedActs, TensorDesc } from '@trine/core';
+import { randomF16Matrix, randomI2sMatrix, type KernelBackend, type QuantizedActs, type TensorDesc } from '@trine/core';
 import { createBackend } from '../backends.js';
 import type { JobAnswer, KernelJob, KernelShape } from '../jobs.js';
-import { randomF16Matrix, randomI2sMatrix } from '../model/generate.js';
 import type { BenchResult } from '../report/schema.js';
 
 /** Packed weights walked per GEMV shape: well past any last-level cache, so each call reads from DRAM. */
@@ -71,7 +70,7 @@ async function ternaryShape(be: KernelBackend, job: KernelJob, s: KernelShape, a
   const copies = Math.max(2, Math.ceil(COLD_BYTES / bytes));
   // One random matrix uploaded `copies` times: each upload is its own backend memory, and timing does not depend
   // on the values.
-  const data = randomI2sMatrix(s.n, s.k, `kernel/${s.name}`);
+  const data = await randomI2sMatrix(s.n, s.k, `kernel/${s.name}`);
   const mats = Array.from({ length: copies }, (_, i) =>
     be.uploadTernary({ name: `${s.name}#${i}`, rows: s.n, cols: s.k, format: 'i2_s', data, granularity: 'tensor', scales: Float32Array.of(0.1) }));
   const rows = Math.max(1, job.gemmRows);
@@ -95,7 +94,7 @@ async function ternaryShape(be: KernelBackend, job: KernelJob, s: KernelShape, a
 }
 
 async function lmHeadShape(be: KernelBackend, job: KernelJob, s: KernelShape, add: Add): Promise<void> {
-  const host = randomF16Matrix(s.n * s.k, `kernel/${s.name}`);
+  const host = await randomF16Matrix(s.n * s.k, `kernel/${s.name}`);
   const x = be.upload({ dtype: 'f32', shape: [1, s.k], data: Float32Array.from({ length: s.k }, (_, i) => Math.cos(i * 0.11)) });
   const out = be.alloc('f32', [1, s.n]);
   try {

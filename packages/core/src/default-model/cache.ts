@@ -6,7 +6,8 @@
  */
 import type { TokenizerSpec } from '../tokenizer/spec.js';
 import { writeGgufFile } from '../formats/gguf/index.js';
-import { DEFAULT_MODEL_SEED, DEFAULT_MODEL_SHAPE, DEFAULT_MODEL_VERSION, defaultModelContents, tokenizerMetadata } from './build.js';
+import { tokenizerMetadata } from '../tokenizer/to-gguf.js';
+import { DEFAULT_MODEL_SEED, DEFAULT_MODEL_SHAPE, DEFAULT_MODEL_VERSION, defaultModelContents } from './build.js';
 
 export interface DefaultModelOptions {
   /** Directory for the cached file (default: $TRINE_CACHE_DIR, else ~/.cache/trine). */

@@ -4,24 +4,13 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openGgufBytes } from '../formats/gguf/index.js';
 import { buildDefaultTokenizerSpec, tokenizerSpecFromGguf } from '../tokenizer/index.js';
-import { buildDefaultModelBytes, DEFAULT_MODEL_SHAPE, WeightRng } from './build.js';
+import { buildDefaultModelBytes, DEFAULT_MODEL_SHAPE } from './build.js';
 import { defaultModelKey, ensureDefaultModel } from './cache.js';
 
 const spec = buildDefaultTokenizerSpec();
 const dirs: string[] = [];
 afterAll(async () => {
   for (const d of dirs) await rm(d, { recursive: true, force: true });
-});
-
-describe('WeightRng', () => {
-  it('draws all three ternary codes about equally', () => {
-    const codes = new Int8Array(30_000);
-    new WeightRng(1).fillTernary(codes);
-    for (const c of [-1, 0, 1]) {
-      const share = codes.filter((x) => x === c).length / codes.length;
-      expect(Math.abs(share - 1 / 3)).toBeLessThan(0.02);
-    }
-  });
 });
 
 describe('default model', () => {

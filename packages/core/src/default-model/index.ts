@@ -5,7 +5,5 @@ export {
   DEFAULT_MODEL_VERSION,
   buildDefaultModelBytes,
   defaultModelContents,
-  tokenizerMetadata,
-  WeightRng,
 } from './build.js';
 export { defaultCacheDir, defaultModelKey, ensureDefaultModel, type DefaultModelOptions } from './cache.js';

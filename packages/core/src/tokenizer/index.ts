@@ -12,3 +12,4 @@ export * from './chat.js';
 export { BYTE_TO_CHAR, toByteLevel, fromByteLevel } from './byte-level.js';
 export * from './default.js';
 export * from './from-gguf.js';
+export * from './to-gguf.js';
