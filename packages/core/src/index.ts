@@ -6,6 +6,8 @@ export * from './tokenizer/spec.js';
 export * from './quant/index.js';
 export * from './tokenizer/index.js';
 export * from './formats/index.js';
+export * from './kernels/ops.js';
+export * from './kernels/assemble.js';
 export * from './kernels/validate.js';
 export * from './kernels/registry.js';
 export * from './kernels/timed.js';

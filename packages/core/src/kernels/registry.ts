@@ -5,7 +5,7 @@
 import { TrineError } from '../errors/index.js';
 import type { BitNetConfig } from '../model/config.js';
 import type { BackendFactory, BackendOptions, Handles, KernelBackend, KernelVariant, MatrixFormat } from './spec.js';
-import { KERNEL_NAMES } from './spec.js';
+import { KERNEL_NAMES } from './ops.js';
 import { variantKey } from './validate.js';
 
 const factories = new Map<string, BackendFactory>();

@@ -1,8 +1,8 @@
 /**
- * The kernel interface: every op the BitNet b1.58 forward pass needs, declared once. Backends (reference, cpu,
- * wasm, webgpu) implement `KernelBackend`; the model graph and the conformance kit talk only to this interface.
+ * The kernel interface: every op the BitNet b1.58 forward pass needs. Backends (reference, cpu, wasm, webgpu)
+ * implement `KernelBackend`; the model graph and the conformance kit talk only to this interface.
  *
- * Design (docs/architecture.md has the long form):
+ * Design (docs/architecture.md has the long form, docs/decisions/op-table.md the why):
  * - A backend owns its storage. Handles are opaque to core except for their descriptors (dtype, shape), so core can
  *   validate every call once (kernels/validate.ts) and a GPU backend can keep a whole decode step on the device.
  * - Destination passing: each op writes into `out`. A forward pass allocates its buffers once (llama2.c's RunState)
@@ -10,6 +10,28 @@
  * - Ops are synchronous to enqueue. Only `read` is async: it is the one place a GPU backend waits for the device.
  * - Integer math is exact: ternary × int8 accumulators must be bit-identical on every backend
  *   (`ternaryMatmulAcc` exposes them); float results are compared by NMSE with a tolerance each case states.
+ *
+ * Where each op is declared: its signature here (`Kernels`), its variant fields here (`KernelVariants`), and its
+ * validator and how a call picks its variant once, in the op table (kernels/ops.ts `OPS`). `KERNEL_NAMES`, the
+ * validating wrapper (`checked`), `timedBackend` and every backend's `supports()` are derived from those; a new op
+ * that misses one of them does not compile.
+ *
+ * A backend = plumbing + a map of op implementations + declared support (kernels/assemble.ts `withKernels`):
+ *
+ *   class WasmPlumbing implements BackendPlumbing<WasmHandles> { info; alloc; upload; read; … destroy }
+ *   // src/kernels/add.ts — one file per op, the reference's file names, the backend's context first:
+ *   export function add(c: WasmContext, out: WasmTensor, a: WasmTensor, b: WasmTensor, rows: number): void { … }
+ *   // src/kernels/index.ts — the one register file:
+ *   export const wasmKernels: KernelMap<WasmContext, WasmHandles> = { add, argmax, attention, … };
+ *   // src/backend.ts:
+ *   export class WasmBackend extends withKernels(WasmPlumbing, {
+ *     kernels: wasmKernels,                            // an op left out is unsupported: "wasm has no <op> kernel"
+ *     limits: { attention: { headDim: { max: 256, reason: '…' } } },   // variants of present ops it does not run
+ *     context: (be) => be.kernelContext,               // what each kernel gets first (may be the instance itself)
+ *   }) {}
+ *
+ * The kernels become prototype methods (a subclass may override one, as conformance's broken backends do), and
+ * `supports(v)` answers from the map and the limits: it is data the backend states, never a blanket ok.
  */
 
 /** Element types of backend tensors. `f16` holds IEEE half bit patterns on the host (Uint16Array). */
@@ -211,29 +233,30 @@ export interface Kernels<H extends Handles = Handles> {
 
 export type KernelName = keyof Kernels;
 
-/** Every kernel name, for support tables and the conformance report. */
-export const KERNEL_NAMES: readonly KernelName[] = [
-  'embedding',
-  'rmsNorm',
-  'add',
-  'quantizeActs',
-  'ternaryMatmul',
-  'ternaryMatmulAcc',
-  'rope',
-  'kvStore',
-  'attention',
-  'gatedActivation',
-  'lmHead',
-  'argmax',
-] as const;
+/**
+ * The fields that pick a variant of an op, for the ops that have variants (the rest have one). A call's variant is
+ * read from its arguments by the op table (ops.ts); a backend that does not run some values says so in its
+ * `SupportLimits`. `headDim` is a number: a backend states the largest it runs.
+ */
+export interface KernelVariants {
+  embedding: { format: MatrixFormat };
+  quantizeActs: { scheme: ActQuantScheme };
+  ternaryMatmul: { scheme: ActQuantScheme };
+  ternaryMatmulAcc: { scheme: ActQuantScheme };
+  kvStore: { dtype: KvCacheSpec['dtype']; headDim: number };
+  attention: { dtype: KvCacheSpec['dtype']; headDim: number };
+  gatedActivation: { act: GateActivation };
+  lmHead: { format: MatrixFormat };
+}
 
-/** A variant of an op a backend may or may not support (scheme, matrix format, cache dtype, activation). */
-export type KernelVariant =
-  | { op: 'quantizeActs' | 'ternaryMatmul' | 'ternaryMatmulAcc'; scheme: ActQuantScheme }
-  | { op: 'lmHead' | 'embedding'; format: MatrixFormat }
-  | { op: 'kvStore' | 'attention'; dtype: KvCacheSpec['dtype'] }
-  | { op: 'gatedActivation'; act: GateActivation }
-  | { op: KernelName };
+/** The variant fields of op K (none for single-variant ops). */
+export type VariantFieldsOf<K extends KernelName> = K extends keyof KernelVariants ? KernelVariants[K] : Record<never, never>;
+
+/**
+ * A variant of an op a backend may or may not support. Fields left out mean "any": `{ op: 'lmHead' }` asks whether
+ * the backend has an LM head at all, `{ op: 'attention', dtype: 'f16' }` whether it runs an f16 cache at some headDim.
+ */
+export type KernelVariant = { [K in KernelName]: { readonly op: K } & Readonly<Partial<VariantFieldsOf<K>>> }[KernelName];
 
 export type Support = { readonly ok: true } | { readonly ok: false; readonly reason: string };
 
@@ -288,3 +311,35 @@ export interface BackendOptions {
   /** Force a code path (`scalar`, `avx2`, `avx512`, `neon` …); the backend refuses a path the host cannot run. */
   variant?: string;
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// Assembling a backend from plumbing, kernels and declared support (kernels/assemble.ts)
+// ---------------------------------------------------------------------------------------------------------------
+
+/** Everything a backend has besides its kernels and `supports()`: storage, uploads, read, lifecycle. */
+export type BackendPlumbing<H extends Handles = Handles> = Omit<KernelBackend<H>, KernelName | 'supports'>;
+
+/** The handle types a plumbing object produces (so a backend's kernels are typed by its own handles). */
+export interface HandlesOf<P extends BackendPlumbing> {
+  tensor: ReturnType<P['alloc']>;
+  ternary: ReturnType<P['uploadTernary']>;
+  matrix: ReturnType<P['uploadMatrix']>;
+  kv: ReturnType<P['createKvCache']>;
+  batch: ReturnType<P['prepareBatch']>;
+}
+
+/** One op's implementation in a backend: the op's arguments after the backend's kernel context `C`. */
+export type KernelImpl<C, H extends Handles, K extends KernelName> = (ctx: C, ...args: Parameters<Kernels<H>[K]>) => void;
+
+/** A backend's kernels by op. An op left out is unsupported (`supports` says the backend has no such kernel). */
+export type KernelMap<C, H extends Handles> = { readonly [K in KernelName]?: KernelImpl<C, H, K> };
+
+/** What a backend runs of one variant field: the values of an enumerated field, the largest of a numeric one. */
+export type FieldLimit<V> = [V] extends [number]
+  ? { readonly max: number; readonly reason: string }
+  : { readonly only: readonly V[]; readonly reason: string };
+
+/** Per op and variant field, what a backend runs where that is less than every value. */
+export type SupportLimits = {
+  readonly [K in KernelName]?: { readonly [F in keyof VariantFieldsOf<K>]?: FieldLimit<VariantFieldsOf<K>[F]> };
+};

@@ -17,8 +17,11 @@ describe('timedBackend', () => {
     expect(perOp.has('read')).toBe(true);
 
     // A call that throws is timed too, and its error reaches the caller.
-    const failing = timedBackend({ destroy: () => { throw new Error('boom'); } } as unknown as typeof inner, perOp);
-    expect(() => failing.destroy()).toThrow('boom');
+    const failing = createReferenceBackend();
+    failing.destroy = () => {
+      throw new Error('boom');
+    };
+    expect(() => timedBackend(failing, perOp).destroy()).toThrow('boom');
     expect(perOp.has('destroy')).toBe(true);
   });
 });

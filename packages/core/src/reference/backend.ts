@@ -1,41 +1,31 @@
 /**
  * The reference backend: plain scalar TypeScript over host typed arrays, written from the definitions in
  * kernels/spec.ts. It is the oracle every other backend is checked against, so it favours being obviously right
- * over being fast. Construct it synchronously with `createReferenceBackend()`; the registry uses
- * `referenceBackendFactory` (priority 0: the backend of last resort).
+ * over being fast. Assembled as every backend is (kernels/assemble.ts): the plumbing below (host storage) with the
+ * kernels of ./kernels, one per file; it has every op and declares no limits. Construct it synchronously with
+ * `createReferenceBackend()`; `referenceBackendFactory` offers it with priority 0 (the backend of last resort).
  */
+import { withKernels, withoutContext } from '../kernels/assemble.js';
 import { TrineError } from '../errors/index.js';
 import type {
-  AttentionParams,
   BackendFactory,
   BackendInfo,
+  BackendPlumbing,
   DType,
-  GateActivation,
   HostTensor,
-  KernelBackend,
-  KernelVariant,
   KvCacheSpec,
   MatrixFormat,
-  QuantizedActs,
-  RopeParams,
-  Support,
   TernaryTensor,
 } from '../kernels/spec.js';
 import { f16ArrayToF32 } from '../quant/f16.js';
 import { decodeTernaryCodes } from '../quant/ternary.js';
-import * as k from './kernels/index.js';
+import * as kernels from './kernels/index.js';
 import { quantizeRowsQ8 } from './q8.js';
 import { RefBatch, type RefHandles, RefKvCache, RefMatrix, RefTensor, RefTernary } from './storage.js';
 
-const OK: Support = { ok: true };
-
-export class ReferenceBackend implements KernelBackend<RefHandles> {
+/** Host storage: tensors, matrices and caches are typed arrays the garbage collector frees. */
+class ReferencePlumbing implements BackendPlumbing<RefHandles> {
   readonly info: BackendInfo = { name: 'reference', variant: 'scalar', threads: 1 };
-
-  /** Every op and variant: the reference defines them. */
-  supports(_v: KernelVariant): Support {
-    return OK;
-  }
 
   alloc(dtype: DType, shape: readonly number[]): RefTensor {
     return RefTensor.zeros(dtype, shape);
@@ -78,44 +68,13 @@ export class ReferenceBackend implements KernelBackend<RefHandles> {
     // Host memory: the garbage collector frees it once the model drops its references.
   }
   destroy(): void {}
-
-  embedding(out: RefTensor, table: RefMatrix, ids: Int32Array): void {
-    k.embedding(out, table, ids);
-  }
-  rmsNorm(out: RefTensor, x: RefTensor, weight: RefTensor, eps: number, rows: number): void {
-    k.rmsNorm(out, x, weight, eps, rows);
-  }
-  add(out: RefTensor, a: RefTensor, b: RefTensor, rows: number): void {
-    k.add(out, a, b, rows);
-  }
-  quantizeActs(out: QuantizedActs<RefTensor>, x: RefTensor, rows: number): void {
-    k.quantizeActs(out, x, rows);
-  }
-  ternaryMatmul(out: RefTensor, a: QuantizedActs<RefTensor>, w: RefTernary, rows: number): void {
-    k.ternaryMatmul(out, a, w, rows);
-  }
-  ternaryMatmulAcc(out: RefTensor, a: QuantizedActs<RefTensor>, w: RefTernary, rows: number): void {
-    k.ternaryMatmulAcc(out, a, w, rows);
-  }
-  rope(x: RefTensor, heads: number, batch: RefBatch, p: RopeParams): void {
-    k.rope(x, heads, batch, p);
-  }
-  kvStore(cache: RefKvCache, layer: number, kt: RefTensor, v: RefTensor, batch: RefBatch): void {
-    k.kvStore(cache, layer, kt, v, batch);
-  }
-  attention(out: RefTensor, q: RefTensor, cache: RefKvCache, layer: number, batch: RefBatch, p: AttentionParams): void {
-    k.attention(out, q, cache, layer, batch, p);
-  }
-  gatedActivation(out: RefTensor, gate: RefTensor, up: RefTensor, act: GateActivation, rows: number): void {
-    k.gatedActivation(out, gate, up, act, rows);
-  }
-  lmHead(out: RefTensor, x: RefTensor, matrix: RefMatrix, select: Int32Array): void {
-    k.lmHead(out, x, matrix, select);
-  }
-  argmax(out: RefTensor, logits: RefTensor, rows: number): void {
-    k.argmax(out, logits, rows);
-  }
 }
+
+/** The reference kernels need no context: they read and write host storage only. */
+export class ReferenceBackend extends withKernels(ReferencePlumbing, {
+  kernels: withoutContext<RefHandles>(kernels),
+  context: () => undefined,
+}) {}
 
 /** The reference backend, synchronously (tests, conformance, per-op fallbacks). */
 export function createReferenceBackend(): ReferenceBackend {
