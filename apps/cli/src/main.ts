@@ -5,7 +5,10 @@
 import { TrineError } from '@trine/core';
 import { runConformance } from './commands/conformance.js';
 import { GENERATE_FLAGS, runGenerate } from './commands/generate.js';
+import { resolveModelArgs } from './commands/hf-model.js';
 import { INFO_FLAGS, runInfo } from './commands/info.js';
+import { MODELS_FLAGS, runModels } from './commands/models.js';
+import { PULL_FLAGS, runPull } from './commands/pull.js';
 import { runTokenize, TOKENIZE_FLAGS } from './commands/tokenize.js';
 import { flagHelp, type FlagSpec } from './args.js';
 
@@ -29,6 +32,16 @@ const COMMANDS: Record<string, { usage: string; flags?: Readonly<Record<string, 
   conformance: {
     usage: 'trine conformance [--backend NAME]                      cross-backend conformance suite',
     run: runConformance,
+  },
+  pull: {
+    usage: 'trine pull ORG/NAME[@REVISION] [--file NAME]            download a model from the Hugging Face Hub into its cache',
+    flags: PULL_FLAGS,
+    run: runPull,
+  },
+  models: {
+    usage: 'trine models [rm ORG/NAME[@REVISION][/FILE]]            list (or remove) the models in the Hugging Face cache',
+    flags: MODELS_FLAGS,
+    run: runModels,
   },
 };
 
@@ -77,7 +90,8 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   try {
-    return await command.run(rest);
+    // A model named hf:ORG/NAME is pulled (or found in the cache) here, so every command opens a local path.
+    return await command.run(await resolveModelArgs(name, rest));
   } catch (e) {
     process.stderr.write(`trine ${name}: ${describeError(e)}\n`);
     if (verbose && e instanceof Error) process.stderr.write(`${e.stack ?? ''}\n${e.cause ? `cause: ${String(e.cause)}\n` : ''}`);
