@@ -48,8 +48,8 @@ Features detect() {
   f.avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
              __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni");
 #endif
-#if defined(__aarch64__) && defined(__linux__)
-  f.neon_dot = (getauxval(AT_HWCAP) & (1UL << 20)) != 0;  // HWCAP_ASIMDDP
+#if defined(__aarch64__)
+  f.neon_dot = arm_features().dotprod;  // arm/detect.cc
 #endif
   return f;
 }
@@ -70,20 +70,23 @@ const KernelTable* table_for(const std::string& v, const Features& f, std::strin
   }
 #endif
 #if defined(__aarch64__)
-  if (v == "neon") {
-    if (f.neon_dot) return &kNeonTable;
-    why = "this CPU lacks the NEON dot-product extension";
+  const char* arm_why = nullptr;
+  if (const KernelTable* t = arm_table(v.c_str(), arm_features(), &arm_why)) return t;
+  if (arm_why != nullptr) {
+    why = arm_why;
     return nullptr;
   }
 #endif
-  why = "unknown or unavailable variant '" + v + "' (scalar, avx2, avx512, neon)";
+  why = "unknown or unavailable variant '" + v + "' (scalar, avx2, avx512, neon, dotprod, i8mm)";
   return nullptr;
 }
 
 const char* best_variant(const Features& f) {
   if (f.avx512 && f.f16c && f.fma) return "avx512";
   if (f.avx2 && f.fma && f.f16c) return "avx2";
-  if (f.neon_dot) return "neon";
+#if defined(__aarch64__)
+  return arm_best(arm_features());  // NEON is baseline on AArch64
+#endif
   return "scalar";
 }
 
@@ -398,7 +401,7 @@ class Backend : public Napi::ObjectWrap<Backend> {
         s[r] = kt_->quant_per_token(xf + r * k, k, qi + r * k);
       } else {
         for (int64_t g = 0; g < groups; g++)
-          s[r * groups + g] = quant_block256_scalar(xf + r * k + g * 256, qi + r * k + g * 256);
+          s[r * groups + g] = kt_->quant_block256(xf + r * k + g * 256, qi + r * k + g * 256);
       }
     }
     return env.Undefined();
@@ -945,6 +948,8 @@ Napi::Value HostInfo(const Napi::CallbackInfo& info) {
 #endif
 #if defined(__aarch64__)
   built.Set(i++, "neon");
+  built.Set(i++, "dotprod");
+  built.Set(i++, "i8mm");
 #endif
   o.Set("built", built);
   o.Set("tileBytes", kTileBytes);
