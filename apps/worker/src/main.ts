@@ -1,5 +1,6 @@
 /** `pnpm start:worker`: the distributed worker (needs REDIS_URL). */
 import { EngineHost, engineEnv, envInt } from '@trine/serving';
+import { isHfRef, resolveModelPath } from '@trine/hub';
 import { activeTelemetry, createLogger } from '@trine/telemetry';
 import { WorkerHealth } from './health.js';
 import { instrumentWorker } from './otel/worker-metrics.js';
@@ -15,6 +16,11 @@ async function main(): Promise<void> {
   const healthAddress = process.env.TRINE_WORKER_HEALTH_LISTEN;
   const health = healthAddress ? new WorkerHealth() : undefined;
   if (health && healthAddress) log('health listening', { port: await health.listen(healthAddress) });
+  // TRINE_MODEL=hf:ORG/NAME[@REV][/FILE]: pulled into the Hugging Face cache before loading, while health says
+  // NOT_SERVING; workers sharing one cache volume download each file once (the others wait on its lock).
+  if (env.model !== undefined && isHfRef(env.model)) {
+    env.model = await resolveModelPath(env.model, { onEvent: (e) => e.kind !== 'progress' && log('model pull', { ...e }) });
+  }
   const host = await EngineHost.start(env);
   // An engine that died cannot come back in this process: exit, so its jobs stall and run on another worker
   // (and the orchestrator restarts this one).
