@@ -91,8 +91,8 @@ export function requiredVariants(config: BitNetConfig, needs: ModelOpNeeds = {})
     { op: 'ternaryMatmul', scheme: config.actQuant },
     { op: 'embedding', format: needs.embeddingFormat ?? lm },
     { op: 'lmHead', format: lm },
-    { op: 'kvStore', dtype: kv },
-    { op: 'attention', dtype: kv },
+    { op: 'kvStore', dtype: kv, headDim: config.headDim },
+    { op: 'attention', dtype: kv, headDim: config.headDim },
     { op: 'gatedActivation', act: config.activation },
   );
   return out;

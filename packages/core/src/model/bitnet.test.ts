@@ -5,8 +5,10 @@
 import { describe, expect, it } from 'vitest';
 import { TrineError } from '../errors/index.js';
 import { openModel } from '../formats/open-model.js';
-import type { KernelVariant } from '../kernels/spec.js';
-import { createReferenceBackend } from '../reference/backend.js';
+import { withKernels, withoutContext } from '../kernels/assemble.js';
+import type { KernelVariant, SupportLimits } from '../kernels/spec.js';
+import { createReferenceBackend, ReferenceBackend } from '../reference/backend.js';
+import * as referenceKernels from '../reference/kernels/index.js';
 import type { RefHandles, RefTensor } from '../reference/storage.js';
 import { BitNetModel, type BitNetLoadOptions, type ForwardStep } from './bitnet.js';
 import { F64BitNet } from './test-support/f64-forward.js';
@@ -205,6 +207,27 @@ describe('BitNetModel', () => {
     await expect(BitNetModel.load(src, be, { slots: 1 })).rejects.toSatisfy(
       (e: unknown) => TrineError.is(e, 'UNSUPPORTED') && /gatedActivation,act=relu2 \(no relu²\)/.test((e as Error).message),
     );
+  });
+
+  it('asks every variant before reading a weight: a backend declaring one absent is refused at load', async () => {
+    // The reference's kernels with declared limits, as a backend with a real gap assembles itself.
+    const limited = (limits: SupportLimits) => new (withKernels(ReferenceBackend, { kernels: withoutContext(referenceKernels), limits, context: () => undefined }))();
+    const refusal = async (be: ReferenceBackend) => {
+      const src = await openModel(fileOf(SMALL_I2S));
+      let reads = 0;
+      const counted = { ...src, readMatrix: (n: string) => (reads++, src.readMatrix(n)), readTernary: (n: string) => (reads++, src.readTernary(n)), readF32: (n: string) => (reads++, src.readF32(n)) };
+      const err = await BitNetModel.load(counted, be, { slots: 1 }).then(() => null, (e: unknown) => e);
+      await src.close();
+      expect(reads).toBe(0);
+      expect(TrineError.is(err, 'UNSUPPORTED'), String(err)).toBe(true);
+      return (err as Error).message;
+    };
+    expect(await refusal(limited({ attention: { headDim: { max: 32, reason: 'one head per 32 lanes' } } }))).toMatch(
+      /op=attention,dtype=f16,headDim=64 \(headDim 64: one head per 32 lanes\)/,
+    );
+    // The file's tied F16 embedding is the LM head too: both are asked up front, not after the matrix is read.
+    expect(await refusal(limited({ embedding: { format: { only: ['f32', 'q8'], reason: 'no f16 tables' } } }))).toMatch(/op=embedding,format=f16/);
+    expect(await refusal(limited({ lmHead: { format: { only: ['f32'], reason: 'no half head' } } }))).toMatch(/op=lmHead,format=f16 \(format f16: no half head\)/);
   });
 
   it('names every intermediate through the trace hook', async () => {

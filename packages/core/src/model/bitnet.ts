@@ -93,6 +93,11 @@ function checkConfig(c: BitNetConfig): void {
         throw new TrineError('UNSUPPORTED', `per_block256 activations need ${k} (${v}) to be a multiple of 256`, { field: `config.${k}` });
 }
 
+/** The format a file's float matrix is uploaded in when none is asked for (readMatrix keeps F16, widens the rest). */
+function fileMatrixFormat(source: ModelSource, name: string): MatrixFormat {
+  return source.tensors.find((t) => t.name === name)?.type === 'F16' ? 'f16' : 'f32';
+}
+
 export class BitNetModel<H extends Handles> {
   /** Called after each named intermediate (see RunState); set it to dump tensors. */
   trace: TraceHook<H> | undefined = undefined;
@@ -138,13 +143,14 @@ export class BitNetModel<H extends Handles> {
 
     const be = opts.validate === false ? backend : checked(backend);
     const tied = !source.hasTensor('output.weight');
-    const missing = missingOps(backend, c, { lmHeadFormat: opts.lmHeadFormat ?? 'f16', kvDtype });
-    // The format of the file's own matrix is only known once read; f16/f32 embedding support is checked then.
-    const unsupported = missing.filter((m) => m.variant.op !== 'embedding' && m.variant.op !== 'lmHead');
-    if (unsupported.length > 0)
+    // Every variant this model runs is asked before any weight is read: a backend that lacks one refuses the load.
+    const embeddingFormat = fileMatrixFormat(source, 'token_embd.weight');
+    const lmHeadFormat = opts.lmHeadFormat ?? (tied ? embeddingFormat : fileMatrixFormat(source, 'output.weight'));
+    const missing = missingOps(backend, c, { lmHeadFormat, embeddingFormat, kvDtype });
+    if (missing.length > 0)
       throw new TrineError(
         'UNSUPPORTED',
-        `backend ${backend.info.name} cannot run this model: ${unsupported.map((m) => `${m.key} (${m.reason})`).join('; ')}`,
+        `backend ${backend.info.name} cannot run this model: ${missing.map((m) => `${m.key} (${m.reason})`).join('; ')}`,
         { field: 'backend' },
       );
 
@@ -177,8 +183,6 @@ export class BitNetModel<H extends Handles> {
       if (host.shape.length !== 2 || host.shape[0] !== c.vocab || host.shape[1] !== c.hidden)
         throw wrongShape(name, `[${c.vocab}, ${c.hidden}]`, `[${host.shape.join(', ')}]`);
       const fmt = format ?? host.dtype;
-      const s = backend.supports({ op: 'lmHead', format: fmt });
-      if (!s.ok) throw new TrineError('UNSUPPORTED', `backend ${backend.info.name}: lmHead ${fmt}: ${s.reason}`, { field: 'lmHeadFormat' });
       if (fmt === 'f16' && host.dtype === 'f32') host = toF16(host as HostTensor<'f32'>);
       const m = be.uploadMatrix(host, fmt);
       owned.push(m);
@@ -189,9 +193,6 @@ export class BitNetModel<H extends Handles> {
     try {
       const { hidden: D, ffn: F, heads: Hq, kvHeads: Hkv, headDim: Dh } = c;
       const token_embd = await matrix('token_embd.weight', undefined);
-      const emb = backend.supports({ op: 'embedding', format: token_embd.format });
-      if (!emb.ok)
-        throw new TrineError('UNSUPPORTED', `backend ${backend.info.name}: embedding ${token_embd.format}: ${emb.reason}`, { field: 'backend' });
       const output = tied
         ? opts.lmHeadFormat === undefined || opts.lmHeadFormat === token_embd.format
           ? token_embd
