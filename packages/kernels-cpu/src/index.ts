@@ -8,7 +8,8 @@ import { loadNative } from './native.js';
 import { physicalCores } from './threads.js';
 
 export { CpuBackend } from './backend.js';
-export type { CpuBackendOptions, CpuBatch, CpuHandles, CpuKvCache, CpuMatrix, CpuTensor, CpuTernary } from './backend.js';
+export type { CpuBackendOptions } from './backend.js';
+export type { CpuBatch, CpuHandles, CpuKvCache, CpuMatrix, CpuTensor, CpuTernary } from './handles.js';
 export { loadNative, type HostInfo, type NativeAddon } from './native.js';
 export { physicalCores } from './threads.js';
 
