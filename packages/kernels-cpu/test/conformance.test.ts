@@ -7,6 +7,9 @@ const host = loadNative().hostInfo();
 const paths: [string, boolean][] = [
   ['avx512', host.avx512vnni],
   ['avx2', host.avx2],
+  ['i8mm', host.best === 'i8mm'],
+  ['dotprod', host.neonDot],
+  ['neon', host.built.includes('neon')],
   ['scalar', true],
 ];
 for (const [variant, runs] of paths) {

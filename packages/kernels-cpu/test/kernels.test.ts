@@ -6,7 +6,8 @@ import { createCpuBackend, loadNative, type CpuBackend, type CpuTensor } from '.
 // kit does not stress: rows not a multiple of 16, columns padded to 256, token counts that hit every GEMM tail
 // (1, 3, 9, 17), per_block256 groups, and results independent of the thread count.
 const host = loadNative().hostInfo();
-const variants = ['scalar', ...(host.avx2 ? ['avx2'] : []), ...(host.avx512vnni ? ['avx512'] : [])];
+const variants = ['scalar', ...(host.avx2 ? ['avx2'] : []), ...(host.avx512vnni ? ['avx512'] : []),
+  ...(host.built.includes('neon') ? ['neon'] : []), ...(host.neonDot ? ['dotprod'] : []), ...(host.best === 'i8mm' ? ['i8mm'] : [])];
 
 function lcg(seed: number) {
   let s = seed >>> 0;
@@ -190,7 +191,9 @@ describe('thread pool', () => {
 
 describe('options and errors', () => {
   it('refuses an unknown or unrunnable code path with BACKEND_UNAVAILABLE', () => {
-    for (const variant of ['bogus', 'neon', ...(host.avx512vnni ? [] : ['avx512'])]) {
+    const refused = ['bogus', ...(host.built.includes('neon') ? [] : ['neon']), ...(host.best === 'i8mm' ? [] : ['i8mm']),
+      ...(host.avx512vnni ? [] : ['avx512'])];
+    for (const variant of refused) {
       let err: unknown;
       try {
         createCpuBackend({ variant });

@@ -7,7 +7,8 @@ import { createCpuBackend, loadNative } from '../src/index.js';
 // reference backend's, on every code path, prompt in one step then one token per step.
 const dir = process.env.TRINE_FIXTURES ?? '/work/shared/fixtures';
 const host = loadNative().hostInfo();
-const variants = ['scalar', ...(host.avx2 ? ['avx2'] : []), ...(host.avx512vnni ? ['avx512'] : [])];
+const variants = ['scalar', ...(host.avx2 ? ['avx2'] : []), ...(host.avx512vnni ? ['avx512'] : []),
+  ...(host.built.includes('neon') ? ['neon'] : []), ...(host.neonDot ? ['dotprod'] : []), ...(host.best === 'i8mm' ? ['i8mm'] : [])];
 const STEPS = 12;
 
 async function greedy<H extends Handles>(file: string, be: KernelBackend<H>, prompt: Int32Array): Promise<number[]> {
