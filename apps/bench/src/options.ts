@@ -1,7 +1,8 @@
 /** `pnpm bench` flags, validated: a bad flag is a TrineError naming it, never a crash mid-run. */
 import os from 'node:os';
+import { flagHelp, parseArgs as parseFlags, type FlagSpec, type FlagTable } from '@trine/args';
 import { MODEL_SHAPES, TrineError } from '@trine/core';
-import { KNOWN_BACKENDS } from './backends.js';
+import { KNOWN_BACKENDS as BACKEND_NAMES } from './backends.js';
 import type { WeightFormat } from './model/shapes.js';
 
 export interface BenchOptions {
@@ -36,91 +37,82 @@ export interface BenchOptions {
   readonly args: readonly string[];
 }
 
-export const USAGE = `pnpm bench [--quick] [--shapes 2b4t,700m,3b,8b,tiny] [--backends cpu,wasm,webgpu,reference]
-  [--threads 1,2] [--batch 1,8,32] [--context 8,1024] [--formats i2_s,tq2_0] [--q8] [--no-kernels] [--no-batched]
-  [--serving | --no-serving] [--concurrency 1,32] [--hardening]
-  [--decode-tokens 64] [--prefill-tokens 128] [--reps N] [--baseline FILE | --baseline-dir DIR] [--threshold 0.1]
-  [--bitnet-cpp PATH/llama-bench] [--llama-cpp PATH/llama-bench] [--out DIR] [--run-id ID] [--cache-dir DIR] [--print-host-class]
+const listOf = (min: number, max: number, help: string, extra: Partial<FlagSpec> = {}): FlagSpec => ({ kind: 'int', list: true, min, max, help, ...extra });
+const path = (help: string): FlagSpec => ({ kind: 'string', value: 'PATH', help });
+
+/** `pnpm bench` flags (llama-bench's short spellings where it has the same flag: -t, -p, -n, -r). */
+export const BENCH_FLAGS: FlagTable = {
+  quick: { kind: 'boolean', help: '2B4T on the best backend at 1 and 2 threads, kernels, read bandwidth (a few minutes)' },
+  shapes: { kind: 'string', list: true, oneOf: Object.keys(MODEL_SHAPES), ignoreCase: true, help: 'model shapes (default 700m,2b4t,3b,8b; quick: 2b4t)' },
+  backends: { kind: 'string', list: true, oneOf: BACKEND_NAMES, ignoreCase: true, help: 'backends (default: every available one; quick: the best)' },
+  threads: listOf(1, 256, 'thread counts (default 1,2,all cores; quick: 1,2)', { short: 't' }),
+  batch: listOf(1, 256, 'batch sizes of the batched decode suite (default 1,8,32; quick: off)'),
+  context: listOf(1, 131072, 'KV depths decode is measured at, each after an untimed prefill (default 8,1024; quick: 8)'),
+  formats: { kind: 'string', list: true, oneOf: ['i2_s', 'tq2_0'], ignoreCase: true, default: ['i2_s'], help: 'weight formats' },
+  q8: { kind: 'boolean', help: 'also time the q8 LM head (always on without --quick)' },
+  'no-kernels': { kind: 'boolean', help: 'skip the kernel suite (GEMV, f16 LM head)' },
+  'no-batched': { kind: 'boolean', help: 'skip the batched decode suite' },
+  serving: { kind: 'boolean', help: 'run the serving suite (gateway vs in-process) with --quick' },
+  'no-serving': { kind: 'boolean', help: 'skip the serving suite' },
+  concurrency: listOf(1, 1024, 'serving concurrency levels (default 1,32)'),
+  hardening: { kind: 'boolean', help: 'the long hardening run: 200 streams, worker SIGKILL and Redis-crash loops (about 5 minutes)' },
+  'decode-tokens': { kind: 'int', short: 'n', min: 1, max: 4096, default: 64, help: 'greedy tokens timed per decode run' },
+  'prefill-tokens': { kind: 'int', short: 'p', min: 1, max: 8192, default: 128, help: 'prompt tokens timed per prefill run' },
+  reps: { kind: 'int', short: 'r', min: 1, max: 100, help: 'repetitions of each measurement (default 3; quick: 1)' },
+  baseline: path('baseline results to compare with'),
+  'baseline-dir': path('directory of per-host-class baselines (<class>.json), used without --baseline'),
+  threshold: { kind: 'number', min: 0, below: 10, default: 0.1, help: 'a change beyond this fraction is a regression' },
+  'bitnet-cpp': path("bitnet.cpp's llama-bench, run on the same shapes"),
+  'llama-cpp': path("llama.cpp's llama-bench, run on the same shapes"),
+  out: { ...path('results directory'), default: 'bench-results' },
+  'run-id': { kind: 'string', value: 'ID', help: 'name of this run in the results' },
+  'cache-dir': path('where generated models are cached (default $TRINE_CACHE_DIR/bench or ~/.cache/trine/bench)'),
+  'print-host-class': { kind: 'boolean', help: "print this host's class (the baseline file name) and exit" },
+};
+
+export const USAGE = `pnpm bench [options]
+
+${flagHelp(BENCH_FLAGS)}
 
 --quick: 2B4T decode + prefill on the best available backend at 1 and 2 threads, kernels (GEMV + f16 LM head),
-read bandwidth, and the external engines when given; a few minutes on 2 cores. --context lists the KV depths
-decode is measured at (a prompt of that length is prefilled first, untimed). Without --quick: the full matrix
+read bandwidth, and the external engines when given; a few minutes on 2 cores. Without --quick: the full matrix
 (700m, 2b4t, 3b, 8b × every available backend × threads 1, 2, all cores × batch 1/8/32 × q8 LM head).
 --hardening adds the long hardening run (200 concurrent streams, worker SIGKILL and Redis-crash loops through
 gateway + worker processes on a private redis-server; about 5 minutes), reported as suite "hardening".`;
 
-function bad(flag: string, why: string): TrineError {
-  return new TrineError('INVALID_ARGUMENT', `--${flag}: ${why}`, { field: flag });
-}
-
-function ints(flag: string, v: string, min: number, max: number): number[] {
-  const list = v.split(',').map((s) => s.trim()).filter((s) => s !== '');
-  if (list.length === 0) throw bad(flag, 'expects a comma-separated list');
-  return [...new Set(list.map((s) => {
-    const n = Number(s);
-    if (!Number.isInteger(n) || n < min || n > max) throw bad(flag, `'${s}' is not an integer in [${min}, ${max}]`);
-    return n;
-  }))];
-}
-
-function names(flag: string, v: string, known: readonly string[]): string[] {
-  const list = [...new Set(v.split(',').map((s) => s.trim().toLowerCase()).filter((s) => s !== ''))];
-  if (list.length === 0) throw bad(flag, 'expects a comma-separated list');
-  for (const n of list) if (!known.includes(n)) throw bad(flag, `unknown '${n}' (known: ${known.join(', ')})`);
-  return list;
-}
-
-const VALUE_FLAGS = ['shapes', 'backends', 'threads', 'batch', 'context', 'formats', 'baseline', 'baseline-dir', 'threshold', 'bitnet-cpp', 'llama-cpp', 'out', 'run-id', 'decode-tokens', 'prefill-tokens', 'concurrency', 'reps', 'cache-dir'];
-const BOOL_FLAGS = ['quick', 'q8', 'no-kernels', 'no-batched', 'serving', 'no-serving', 'hardening', 'help', 'print-host-class'];
-
 export function parseArgs(argv: readonly string[]): BenchOptions | 'help' | 'host-class' {
-  const v = new Map<string, string>();
-  const b = new Set<string>();
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (!a.startsWith('--')) throw new TrineError('INVALID_ARGUMENT', `unexpected argument '${a}'`, { field: 'args' });
-    const eq = a.indexOf('=');
-    const name = a.slice(2, eq < 0 ? undefined : eq);
-    if (BOOL_FLAGS.includes(name)) {
-      if (eq >= 0) throw bad(name, 'takes no value');
-      b.add(name);
-    } else if (VALUE_FLAGS.includes(name)) {
-      const value = eq >= 0 ? a.slice(eq + 1) : argv[++i];
-      if (value === undefined || value === '') throw bad(name, 'needs a value');
-      v.set(name, value);
-    } else throw new TrineError('INVALID_ARGUMENT', `unknown flag '${a}'\n${USAGE}`, { field: name });
-  }
-  if (b.has('help')) return 'help';
-  if (b.has('print-host-class')) return 'host-class';
-  const quick = b.has('quick');
+  const { flags: f, positionals, help } = parseFlags(argv, BENCH_FLAGS);
+  if (positionals.length > 0) throw new TrineError('INVALID_ARGUMENT', `unexpected argument '${positionals[0]}'`, { field: 'args' });
+  if (help) return 'help';
+  if (f['print-host-class']) return 'host-class';
+  const quick = f.quick === true;
   const cores = os.cpus().length;
-  const threshold = v.has('threshold') ? Number(v.get('threshold')) : 0.1;
-  if (!(threshold >= 0 && threshold < 10)) throw bad('threshold', `must be a number in [0, 10), got ${v.get('threshold')}`);
-  const opt = (k: string, parse: (s: string) => number[], def: number[]): number[] => (v.has(k) ? parse(v.get(k)!) : def);
+  const ints = (k: string, def: number[]): number[] => (f[k] as number[] | undefined) ?? def;
+  const str = (k: string): string | undefined => f[k] as string | undefined;
   return {
     quick,
-    shapes: v.has('shapes') ? names('shapes', v.get('shapes')!, Object.keys(MODEL_SHAPES)) : quick ? ['2b4t'] : ['700m', '2b4t', '3b', '8b'],
-    backends: v.has('backends') ? names('backends', v.get('backends')!, KNOWN_BACKENDS) : [],
-    threads: opt('threads', (s) => ints('threads', s, 1, 256), quick ? [1, 2] : [...new Set([1, 2, cores])]),
-    batches: opt('batch', (s) => ints('batch', s, 1, 256), quick ? [] : [1, 8, 32]),
-    contexts: opt('context', (s) => ints('context', s, 1, 131072), quick ? [8] : [8, 1024]),
-    formats: v.has('formats') ? (names('formats', v.get('formats')!, ['i2_s', 'tq2_0']) as WeightFormat[]) : ['i2_s'],
-    baseline: v.get('baseline'),
-    baselineDir: v.get('baseline-dir'),
-    threshold,
-    bitnetCpp: v.get('bitnet-cpp'),
-    llamaCpp: v.get('llama-cpp'),
-    out: v.get('out') ?? 'bench-results',
-    runId: v.get('run-id'),
-    q8: b.has('q8') || !quick,
-    kernels: !b.has('no-kernels'),
-    batched: !b.has('no-batched') && (v.has('batch') || !quick),
-    concurrency: b.has('no-serving') ? [] : v.has('concurrency') ? ints('concurrency', v.get('concurrency')!, 1, 1024) : b.has('serving') || !quick ? [1, 32] : [],
-    hardening: b.has('hardening'),
-    decodeTokens: opt('decode-tokens', (s) => ints('decode-tokens', s, 1, 4096), [64])[0]!,
-    prefillTokens: opt('prefill-tokens', (s) => ints('prefill-tokens', s, 1, 8192), [128])[0]!,
-    reps: opt('reps', (s) => ints('reps', s, 1, 100), [quick ? 1 : 3])[0]!,
-    cacheDir: v.get('cache-dir'),
+    shapes: (f.shapes as string[] | undefined) ?? (quick ? ['2b4t'] : ['700m', '2b4t', '3b', '8b']),
+    backends: (f.backends as string[] | undefined) ?? [],
+    threads: ints('threads', quick ? [1, 2] : [...new Set([1, 2, cores])]),
+    batches: ints('batch', quick ? [] : [1, 8, 32]),
+    contexts: ints('context', quick ? [8] : [8, 1024]),
+    formats: f.formats as WeightFormat[],
+    baseline: str('baseline'),
+    baselineDir: str('baseline-dir'),
+    threshold: f.threshold as number,
+    bitnetCpp: str('bitnet-cpp'),
+    llamaCpp: str('llama-cpp'),
+    out: f.out as string,
+    runId: str('run-id'),
+    q8: f.q8 === true || !quick,
+    kernels: f['no-kernels'] !== true,
+    batched: f['no-batched'] !== true && (f.batch !== undefined || !quick),
+    concurrency: f['no-serving'] ? [] : ints('concurrency', f.serving || !quick ? [1, 32] : []),
+    hardening: f.hardening === true,
+    decodeTokens: f['decode-tokens'] as number,
+    prefillTokens: f['prefill-tokens'] as number,
+    reps: (f.reps as number | undefined) ?? (quick ? 1 : 3),
+    cacheDir: str('cache-dir'),
     args: [...argv],
   };
 }

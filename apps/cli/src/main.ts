@@ -10,7 +10,7 @@ import { INFO_FLAGS, runInfo } from './commands/info.js';
 import { MODELS_FLAGS, runModels } from './commands/models.js';
 import { PULL_FLAGS, runPull } from './commands/pull.js';
 import { runTokenize, TOKENIZE_FLAGS } from './commands/tokenize.js';
-import { flagHelp, type FlagSpec } from './args.js';
+import { flagHelp, type FlagSpec } from '@trine/args';
 
 /** `flags` undefined: the command parses its own flags and prints its own help. */
 const COMMANDS: Record<string, { usage: string; flags?: Readonly<Record<string, FlagSpec>>; run: (argv: string[]) => Promise<number> }> = {

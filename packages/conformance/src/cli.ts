@@ -6,6 +6,7 @@
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { flagHelp, parseArgs, type FlagTable, type Parsed } from '@trine/args';
 import { TrineError, createReferenceBackend, type BackendFactory, type KernelBackend } from '@trine/core';
 import { formatMatrix, formatReport, summaryLine } from './report.js';
 import { runConformance } from './runner.js';
@@ -31,12 +32,23 @@ const defaultIo: CliIo = {
   err: (l) => process.stderr.write(`${l}\n`),
 };
 
-const USAGE = `usage: trine conformance [--backend NAME[,NAME…]] [--filter TEXT] [--mode test|perf|support] [--quick] [--json] [--threads N]
-  --backend  reference, cpu, wasm, webgpu (repeatable); default: every backend this host can load
-  --filter   run cases whose name contains any comma-separated part (e.g. rope,attention/f16)
-  --mode     test (default): compare with the reference; perf: time each case; support: list unsupported variants
-  --quick    skip the large (real 2B4T shape) cases
-  --json     print the reports as JSON instead of tables`;
+/** The kit's flags; `--backend` takes the names the kit was given. */
+const flagTable = (names: readonly string[]): FlagTable => ({
+  backend: {
+    kind: 'string', short: 'b', list: true, repeatable: true, oneOf: names, noun: 'backend', value: 'NAME',
+    help: `${names.join(', ')}; default: every backend this host can load`,
+  },
+  filter: { kind: 'string', value: 'TEXT', help: 'run cases whose name contains any comma-separated part (e.g. rope,attention/f16)' },
+  mode: {
+    kind: 'string', oneOf: ['test', 'perf', 'support'], default: 'test', value: 'MODE',
+    help: 'test: compare with the reference; perf: time each case; support: list unsupported variants',
+  },
+  quick: { kind: 'boolean', help: 'skip the large (real 2B4T shape) cases' },
+  json: { kind: 'boolean', help: 'print the reports as JSON instead of tables' },
+  threads: { kind: 'int', short: 't', min: 1, max: 1024, help: 'threads of the backends that take a thread count' },
+});
+
+const usage = (names: readonly string[]): string => `usage: trine conformance [options]\n${flagHelp(flagTable(names))}`;
 
 interface CliArgs {
   backends: string[];
@@ -47,55 +59,26 @@ interface CliArgs {
   threads?: number;
 }
 
-function parseArgs(argv: readonly string[]): CliArgs | string {
-  const args: CliArgs = { backends: [], mode: 'test', quick: false, json: false };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    const [flag, inline] = a.startsWith('--') && a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a, undefined];
-    const value = (): string | undefined => inline ?? argv[++i];
-    switch (flag) {
-      case '--backend':
-      case '-b': {
-        const v = value();
-        if (!v) return '--backend needs a name';
-        for (const name of v.split(',')) {
-          if (!(KNOWN_BACKENDS as readonly string[]).includes(name)) return `--backend: unknown backend '${name}' (known: ${KNOWN_BACKENDS.join(', ')})`;
-          args.backends.push(name);
-        }
-        break;
-      }
-      case '--filter': {
-        const v = value();
-        if (v === undefined) return '--filter needs a value';
-        args.filter = v;
-        break;
-      }
-      case '--mode': {
-        const v = value();
-        if (v !== 'test' && v !== 'perf' && v !== 'support') return `--mode must be test, perf or support, got '${v}'`;
-        args.mode = v;
-        break;
-      }
-      case '--threads': {
-        const n = Number(value());
-        if (!Number.isInteger(n) || n < 1 || n > 1024) return '--threads must be an integer in [1, 1024]';
-        args.threads = n;
-        break;
-      }
-      case '--quick':
-        args.quick = true;
-        break;
-      case '--json':
-        args.json = true;
-        break;
-      case '--help':
-      case '-h':
-        return '';
-      default:
-        return `unknown argument '${a}'`;
-    }
+/** The arguments, or what is wrong with them ('' for --help). */
+function cliArgs(argv: readonly string[], known: readonly string[]): CliArgs | string {
+  let parsed: Parsed;
+  try {
+    parsed = parseArgs(argv, flagTable(known));
+  } catch (e) {
+    if (TrineError.is(e, 'INVALID_ARGUMENT')) return e.message;
+    throw e;
   }
-  return args;
+  if (parsed.help) return '';
+  if (parsed.positionals.length > 0) return `unexpected argument '${parsed.positionals[0]}'`;
+  const f = parsed.flags;
+  return {
+    backends: (f.backend as string[] | undefined) ?? [],
+    ...(f.filter !== undefined ? { filter: f.filter as string } : {}),
+    mode: f.mode as ConformanceMode,
+    quick: f.quick === true,
+    json: f.json === true,
+    ...(f.threads !== undefined ? { threads: f.threads as number } : {}),
+  };
 }
 
 function isFactory(x: unknown): x is BackendFactory {
@@ -137,10 +120,10 @@ export async function loadBackend(name: string, io: CliIo = defaultIo, threads?:
 }
 
 export async function runConformanceCli(argv: readonly string[], io: CliIo = defaultIo): Promise<number> {
-  const parsed = parseArgs(argv);
+  const parsed = cliArgs(argv, KNOWN_BACKENDS);
   if (typeof parsed === 'string') {
     if (parsed) io.err(`trine conformance: ${parsed}`);
-    (parsed ? io.err : io.out)(USAGE);
+    (parsed ? io.err : io.out)(usage(KNOWN_BACKENDS));
     return parsed ? 2 : 0;
   }
   const explicit = parsed.backends.length > 0;

@@ -1,19 +1,19 @@
 import { DEFAULT_SAMPLING, invalidArgument, SAMPLING_LIMITS, type GenerateRequest, type SamplingParams } from '@trine/core';
-import { parseArgs, type FlagSpec } from '../args.js';
+import { parseArgs, type FlagSpec } from '@trine/args';
 import { BACKEND_FLAG, loadEngine, MODEL_FLAG, THREADS_FLAG } from './common.js';
 
 export const GENERATE_FLAGS: Readonly<Record<string, FlagSpec>> = {
   model: MODEL_FLAG,
-  prompt: { kind: 'string', help: 'the prompt text (required)' },
+  prompt: { kind: 'string', short: 'p', value: 'TEXT', allowEmpty: true, help: 'the prompt text (required)' },
   chat: { kind: 'boolean', help: "render the prompt as one user turn with the model's chat template" },
-  'max-tokens': { kind: 'int', min: 1, help: `tokens to generate at most (default ${DEFAULT_SAMPLING.maxTokens})` },
-  temperature: { kind: 'number', min: 0, max: SAMPLING_LIMITS.maxTemperature, help: 'sampling temperature; 0 = greedy (default 0)' },
+  'max-tokens': { kind: 'int', short: 'n', aliases: ['n-predict'], min: 1, help: `tokens to generate at most (default ${DEFAULT_SAMPLING.maxTokens})` },
+  temperature: { kind: 'number', aliases: ['temp'], min: 0, max: SAMPLING_LIMITS.maxTemperature, help: 'sampling temperature; 0 = greedy (default 0)' },
   'top-p': { kind: 'number', above: 0, max: 1, help: 'nucleus sampling mass in (0, 1] (default 1)' },
   'top-k': { kind: 'int', min: 0, help: 'keep the K most likely tokens; 0 = off (default 0)' },
-  'repetition-penalty': { kind: 'number', above: 0, help: 'penalty > 1 for tokens already seen; 1 = off (default 1)' },
-  seed: { kind: 'int', help: 'PRNG seed: the same seed gives the same tokens on every backend' },
+  'repetition-penalty': { kind: 'number', aliases: ['repeat-penalty'], above: 0, help: 'penalty > 1 for tokens already seen; 1 = off (default 1)' },
+  seed: { kind: 'int', short: 's', help: 'PRNG seed: the same seed gives the same tokens on every backend' },
   'top-logprobs': { kind: 'int', min: 0, max: SAMPLING_LIMITS.maxTopLogprobs, help: 'report the K most likely tokens per step (with --json)' },
-  stop: { kind: 'strings', help: 'stop before this string (repeatable)' },
+  stop: { kind: 'strings', value: 'TEXT', help: 'stop before this string' },
   backend: BACKEND_FLAG,
   threads: THREADS_FLAG,
   json: { kind: 'boolean', help: 'print one JSON object (text, token_ids, finish_reason, usage, timings, top_logprobs)' },

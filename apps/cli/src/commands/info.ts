@@ -1,5 +1,5 @@
 import { DEFAULT_MODEL_NAME, describeModel, formatModelDescription, invalidArgument } from '@trine/core';
-import { parseArgs, type FlagSpec } from '../args.js';
+import { parseArgs, type FlagSpec } from '@trine/args';
 
 export const INFO_FLAGS: Readonly<Record<string, FlagSpec>> = {
   json: { kind: 'boolean', help: 'print the description as JSON' },

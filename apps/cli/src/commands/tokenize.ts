@@ -1,5 +1,5 @@
 import { createTokenizer, invalidArgument, openModel, tokenizeText } from '@trine/core';
-import { parseArgs, type FlagSpec } from '../args.js';
+import { parseArgs, type FlagSpec } from '@trine/args';
 import { MODEL_FLAG } from './common.js';
 import { defaultModelPath } from './model-path.js';
 
