@@ -30,10 +30,22 @@ compile native/arm/i8mm.cc i8mm.o -march=armv8.2-a+dotprod+i8mm
 compile native/test/harness.cc harness.o
 "$CXX" -static -o "$out/harness" "$out"/{f16,quantize,repack,scalar,float_ops,detect,neon,dotprod,i8mm,harness}.o || exit 2
 
+# Baseline objects (they run before detection, or on any AArch64 CPU) must hold no SDOT/SMMLA or FP16 arithmetic:
+# only dotprod.o and i8mm.o may. The cortex-a53 runs below would also SIGILL on one that slipped through.
+OBJDUMP=${OBJDUMP_AARCH64:-aarch64-linux-gnu-objdump}
+isa_fail=0
+for o in f16 quantize repack scalar float_ops detect neon harness; do
+  bad=$("$OBJDUMP" -d --no-show-raw-insn "$out/$o.o" | grep -E $'\t(sdot|udot|usdot|sudot|smmla|ummla|usmmla)\t|\t(fadd|fsub|fmul|fmla|fmls|fdiv|fmax|fmin|fmaxnm|fminnm|fabd)\t.*(\.[48]h|\bh[0-9]+\b)' | head -1)
+  if [[ -n "$bad" ]]; then echo "FAIL $o.o uses an extension: $bad"; isa_fail=$((isa_fail + 1)); fi
+done
+[[ $("$OBJDUMP" -d --no-show-raw-insn "$out/dotprod.o" | grep -c $'\tsdot\t') -gt 0 ]] || { echo "FAIL dotprod.o has no sdot"; isa_fail=$((isa_fail + 1)); }
+[[ $("$OBJDUMP" -d --no-show-raw-insn "$out/i8mm.o" | grep -c $'\tsmmla\t') -gt 0 ]] || { echo "FAIL i8mm.o has no smmla"; isa_fail=$((isa_fail + 1)); }
+echo "instruction sets: $((10 - isa_fail)) passed, $isa_fail failed"
+
 # CPU model → what detection must report (qemu-aarch64 -cpu help lists the models).
 #   cortex-a53: ARMv8.0, no SDOT, no FP16 · cortex-a76: SDOT and FP16, no SMMLA · max: everything QEMU emulates.
 models=("cortex-a53 neon=1,dotprod=0,i8mm=0" "cortex-a76 neon=1,dotprod=1,i8mm=0" "max neon=1,dotprod=1,i8mm=1")
-pass=0 fail=0 crashed=0
+pass=$((10 - isa_fail)) fail=$isa_fail crashed=0
 for entry in "${models[@]}"; do
   cpu=${entry%% *} expect=${entry#* }
   for variant in neon dotprod i8mm; do
