@@ -5,6 +5,7 @@
 import { TrineError } from '@trine/core';
 import { runConformance } from './commands/conformance.js';
 import { GENERATE_FLAGS, runGenerate } from './commands/generate.js';
+import { CONVERT_FLAGS, runConvert } from './commands/convert.js';
 import { resolveModelArgs } from './commands/hf-model.js';
 import { INFO_FLAGS, runInfo } from './commands/info.js';
 import { MODELS_FLAGS, runModels } from './commands/models.js';
@@ -42,6 +43,11 @@ const COMMANDS: Record<string, { usage: string; flags?: Readonly<Record<string, 
     usage: 'trine models [rm ORG/NAME[@REVISION][/FILE]]            list (or remove) the models in the Hugging Face cache',
     flags: MODELS_FLAGS,
     run: runModels,
+  },
+  convert: {
+    usage: 'trine convert DIR|hf:ORG/NAME --type i2_s|tq2_0|tq1_0 [-o FILE]  a BitNet checkpoint to a GGUF for bitnet.cpp / llama.cpp',
+    flags: CONVERT_FLAGS,
+    run: runConvert,
   },
 };
 

@@ -7,3 +7,4 @@ export { HubHttp, type HttpOptions, type RequestContext } from './http.js';
 export * from './lock.js';
 export * from './pull.js';
 export * from './models.js';
+export * from './convert.js';
