@@ -10,6 +10,7 @@ import {
   type GgufValue,
   type GgufWriteTensor,
   type TokenizerSpec,
+  TRAINED_DEFAULT_MODEL_NAME,
   bitnetArchMetadata,
   encodeI2S,
   encodeTQ2_0,
@@ -38,8 +39,6 @@ interface Dump {
 
 export type TernaryType = 'I2_S' | 'TQ2_0';
 
-export const MODEL_NAME = 'trine-default-4m';
-
 /** llama.cpp's LLAMA_FTYPE for a file whose projections are all of one type. */
 const FILE_TYPE: Record<TernaryType, number> = { I2_S: 40, TQ2_0: 37 };
 
@@ -52,7 +51,7 @@ export function ggufContents(dump: Dump, bin: Uint8Array, tokenizer: TokenizerSp
   const c = dump.config;
   const metadata: [string, GgufValue][] = [
     ['general.architecture', gv.str('bitnet-b1.58')],
-    ['general.name', gv.str(MODEL_NAME)],
+    ['general.name', gv.str(TRAINED_DEFAULT_MODEL_NAME)],
     [
       'general.description',
       gv.str(

@@ -16,7 +16,7 @@ import { flagHelp, type FlagSpec } from '@trine/args';
 /** `flags` undefined: the command parses its own flags and prints its own help. */
 const COMMANDS: Record<string, { usage: string; flags?: Readonly<Record<string, FlagSpec>>; run: (argv: string[]) => Promise<number> }> = {
   generate: {
-    usage: 'trine generate [--model FILE] --prompt TEXT [options]   stream a completion (default model: built-in, random weights)',
+    usage: 'trine generate [--model FILE] --prompt TEXT [options]   stream a completion (default model: built-in, 3.4 M parameters)',
     flags: GENERATE_FLAGS,
     run: runGenerate,
   },

@@ -5,7 +5,7 @@ import { progressBar } from '../progress.js';
 
 export const BACKEND_FLAG: FlagSpec = { kind: 'string', help: 'force a backend: reference, cpu, wasm, webgpu (default: best available, or $TRINE_BACKEND)' };
 export const THREADS_FLAG: FlagSpec = { kind: 'int', short: 't', min: 1, max: 1024, help: 'CPU threads (default: physical cores, or $TRINE_THREADS)' };
-export const MODEL_FLAG: FlagSpec = { kind: 'string', short: 'm', value: 'FILE', help: 'GGUF file or Hugging Face directory (default: the built-in model, random weights)' };
+export const MODEL_FLAG: FlagSpec = { kind: 'string', short: 'm', value: 'FILE', help: 'GGUF file or Hugging Face directory (default: the built-in 3.4 M-parameter trained model)' };
 
 function envThreads(): number | undefined {
   const raw = process.env.TRINE_THREADS;

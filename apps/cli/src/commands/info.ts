@@ -5,7 +5,7 @@ export const INFO_FLAGS: Readonly<Record<string, FlagSpec>> = {
   json: { kind: 'boolean', help: 'print the description as JSON' },
 };
 
-const RANDOM_NOTE = "note:         Trine's built-in demo model: its weights are RANDOM, so its text is gibberish";
+const RANDOM_NOTE = "note:         Trine's random-weight test model: its weights are RANDOM, so its text is gibberish";
 
 /** Reads the file's header only (no weights are loaded). */
 export async function runInfo(argv: string[]): Promise<number> {

@@ -1,19 +1,23 @@
 /**
- * The default model on disk: built once, cached as `$TRINE_CACHE_DIR/default-<hash>.gguf` (else
- * `~/.cache/trine/`). The hash covers the generator version, shape, seed and tokenizer, so a change rebuilds it.
- * Written to a temporary file and renamed into place: concurrent processes never see a partial file, and the
- * last rename wins with identical bytes.
+ * The default model on disk: the trained model shipped in the package (trained.ts) when it is there; otherwise, or
+ * when asked for (`random`, or a `tokenizer` to embed), the random-weight model, built once and cached as
+ * `$TRINE_CACHE_DIR/default-<hash>.gguf` (else `~/.cache/trine/`). The hash covers the generator version, shape,
+ * seed and tokenizer, so a change rebuilds it. Written to a temporary file and renamed into place: concurrent
+ * processes never see a partial file, and the last rename wins with identical bytes.
  */
 import type { TokenizerSpec } from '../tokenizer/spec.js';
 import { writeGgufFile } from '../formats/gguf/index.js';
 import { tokenizerMetadata } from '../tokenizer/to-gguf.js';
 import { DEFAULT_MODEL_SEED, DEFAULT_MODEL_SHAPE, DEFAULT_MODEL_VERSION, defaultModelContents } from './build.js';
+import { trainedDefaultModelPath } from './trained.js';
 
 export interface DefaultModelOptions {
   /** Directory for the cached file (default: $TRINE_CACHE_DIR, else ~/.cache/trine). */
   cacheDir?: string;
-  /** Tokenizer to embed (default: the project's default tokenizer). */
+  /** Tokenizer to embed in the random-weight model (implies `random`; the trained model has its own). */
   tokenizer?: TokenizerSpec;
+  /** The random-weight model even where the trained one is shipped (tests, bench shapes). */
+  random?: boolean;
 }
 
 async function defaultTokenizer(): Promise<TokenizerSpec> {
@@ -48,8 +52,12 @@ export async function defaultModelKey(tokenizer: TokenizerSpec): Promise<string>
   return h.digest('hex').slice(0, 16);
 }
 
-/** Path of the default model, building and caching it first if needed. */
+/** Path of the default model: the shipped trained file, else the random one, built and cached first if needed. */
 export async function ensureDefaultModel(options: DefaultModelOptions = {}): Promise<string> {
+  if (options.random !== true && options.tokenizer === undefined) {
+    const trained = await trainedDefaultModelPath();
+    if (trained !== undefined) return trained;
+  }
   const fs = await import('node:fs/promises');
   const { join } = await import('node:path');
   const tokenizer = options.tokenizer ?? (await defaultTokenizer());

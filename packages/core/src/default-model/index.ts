@@ -7,3 +7,4 @@ export {
   defaultModelContents,
 } from './build.js';
 export { defaultCacheDir, defaultModelKey, ensureDefaultModel, type DefaultModelOptions } from './cache.js';
+export { TRAINED_DEFAULT_MODEL_FILE, TRAINED_DEFAULT_MODEL_NAME, trainedDefaultModelPath } from './trained.js';

@@ -9,6 +9,7 @@ import { registerBackend } from '../kernels/registry.js';
 import { referenceBackendFactory } from '../reference/index.js';
 import { buildDefaultTokenizerSpec } from '../tokenizer/index.js';
 import { buildDefaultModelBytes, defaultModelContents } from '../default-model/build.js';
+import { ensureDefaultModel } from '../default-model/cache.js';
 import { Engine, type StepModel } from './engine.js';
 
 type Done = Extract<GenerateEvent, { type: 'done' }>;
@@ -37,7 +38,8 @@ let engine: Engine;
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'trine-engine-'));
   registerBackend(referenceBackendFactory);
-  engine = await Engine.load({ backend: 'reference', cacheDir: dir, maxBatch: 4, context: 128, maxQueue: 8 });
+  // The random-weight model (not the shipped trained one): these tests pin its shapes, tokenizer and bytes.
+  engine = await Engine.load({ model: await ensureDefaultModel({ cacheDir: dir, random: true }), backend: 'reference', cacheDir: dir, maxBatch: 4, context: 128, maxQueue: 8 });
 });
 
 afterAll(async () => {
