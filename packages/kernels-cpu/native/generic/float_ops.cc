@@ -3,6 +3,8 @@
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
+#elif defined(__aarch64__)
+#include <arm_neon.h>
 #endif
 
 #include "../common.h"
@@ -68,6 +70,12 @@ void gated_act(float* out, const float* gate, const float* up, int act, int64_t 
     for (; i + 4 <= count; i += 4) {
       const __m128 r = _mm_max_ps(_mm_loadu_ps(gate + i), _mm_setzero_ps());
       _mm_storeu_ps(out + i, _mm_mul_ps(_mm_mul_ps(r, r), _mm_loadu_ps(up + i)));
+    }
+#elif defined(__aarch64__)
+    // NEON is baseline on AArch64; fmaxnm(g, 0) is g > 0 ? g : 0 too (NaN and -0 give +0).
+    for (; i + 4 <= count; i += 4) {
+      const float32x4_t r = vmaxnmq_f32(vld1q_f32(gate + i), vdupq_n_f32(0.f));
+      vst1q_f32(out + i, vmulq_f32(vmulq_f32(r, r), vld1q_f32(up + i)));
     }
 #endif
     for (; i < count; i++) {

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "../common.h"
+#include "../ops.h"
 
 namespace trine {
 namespace {
@@ -347,6 +348,26 @@ void test_to_f16(const std::vector<Variant>& vs) {
   }
 }
 
+// gated_act (ops.h) is not in the tables: its relu² form has a NEON loop on AArch64 (SSE2 on x86), checked here
+// against the scalar formula once per run, NaN, ±0 and ±inf included.
+void test_gated_act() {
+  Rng rng(1001);
+  for (int64_t n : {1, 7, 64, 1003}) {
+    std::vector<float> gate(static_cast<size_t>(n)), up(gate.size());
+    for (auto& v : gate) v = rng.normal() * 4.f;
+    for (auto& v : up) v = rng.normal();
+    const float special[] = {NAN, -0.f, 0.f, INFINITY, -INFINITY, 1e-40f, -1e-40f};
+    for (size_t i = 0; i < gate.size() && i < 7; i++) gate[i * 7 % gate.size()] = special[i];
+    std::vector<float> want(gate.size()), got(gate.size());
+    for (size_t i = 0; i < gate.size(); i++) {
+      const float r = gate[i] > 0.f ? gate[i] : 0.f;
+      want[i] = r * r * up[i];
+    }
+    gated_act(got.data(), gate.data(), up.data(), 0, n);
+    check_same(got, want, "gated_act relu2 n=" + std::to_string(n));
+  }
+}
+
 void test_read_sum(const std::vector<Variant>& vs) {
   Rng rng(901);
   for (int64_t n : {256, 768, 1 << 20}) {
@@ -444,6 +465,7 @@ int main(int argc, char** argv) {
     test_attention(vs);
     test_to_f16(vs);
     test_read_sum(vs);
+    test_gated_act();
   }
   std::printf("%d passed, %d failed\n", passed, failed);
   return failed == 0 ? 0 : 1;
