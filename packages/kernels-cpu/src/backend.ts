@@ -9,18 +9,13 @@ import {
   TrineError,
   f32ToF16,
   f16ToF32,
-  type AttentionParams,
+  withKernels,
   type BackendInfo,
+  type BackendPlumbing,
   type DType,
-  type GateActivation,
   type HostTensor,
-  type KernelBackend,
-  type KernelVariant,
   type KvCacheSpec,
   type MatrixFormat,
-  type QuantizedActs,
-  type RopeParams,
-  type Support,
   type TernaryTensor,
 } from '@trine/core';
 import { CpuContext } from './context.js';
@@ -36,12 +31,14 @@ import {
   type CpuTernary,
   type Data,
 } from './handles.js';
-import { cpuKernels as ops } from './kernels/index.js';
+import { cpuKernels } from './kernels/index.js';
 import type { NativeAddon } from './native.js';
 
 const TERNARY_FORMAT = { codes: 0, i2_s: 1, tq2_0: 2, tq1_0: 3 } as const;
 const EMPTY_F32 = new Float32Array(0);
 const EMPTY_BUFFER = new ArrayBuffer(0);
+/** Largest head the native attention holds in its per-head buffers (generic/float_ops.cc). */
+const MAX_HEAD_DIM = 512;
 
 export interface CpuBackendOptions {
   /** Native threads (default: physical cores). */
@@ -50,10 +47,11 @@ export interface CpuBackendOptions {
   variant?: string;
 }
 
-export class CpuBackend implements KernelBackend<CpuHandles> {
+/** Storage and lifecycle: everything but the kernels (assembled below). */
+class CpuPlumbing implements BackendPlumbing<CpuHandles> {
   readonly info: BackendInfo;
   /** What every kernel gets first: the native backend and the handles this backend owns. */
-  private readonly c: CpuContext;
+  readonly kernelContext: CpuContext;
 
   constructor(
     private readonly addon: NativeAddon,
@@ -62,25 +60,20 @@ export class CpuBackend implements KernelBackend<CpuHandles> {
     details: Record<string, string | number | boolean>,
   ) {
     try {
-      this.c = new CpuContext(new addon.NativeCpuBackend(variant, threads));
+      this.kernelContext = new CpuContext(new addon.NativeCpuBackend(variant, threads));
     } catch (cause) {
       throw new TrineError('BACKEND_UNAVAILABLE', `cpu backend: variant '${variant}': ${(cause as Error).message}`, {
         field: 'variant',
         cause,
       });
     }
-    this.info = { name: 'cpu', variant: this.c.native.variant(), threads: this.c.native.threads(), details };
-  }
-
-  supports(_v: KernelVariant): Support {
-    // Every op, scheme, matrix format, cache dtype and activation runs natively.
-    return { ok: true };
+    this.info = { name: 'cpu', variant: this.kernelContext.native.variant(), threads: this.kernelContext.native.threads(), details };
   }
 
   // ---- storage --------------------------------------------------------------------------------------------------
 
   alloc(dtype: DType, shape: readonly number[]): CpuTensor {
-    return this.c.track({ dtype, shape: [...shape], data: makeArray(dtype, count(shape)) });
+    return this.kernelContext.track({ dtype, shape: [...shape], data: makeArray(dtype, count(shape)) });
   }
 
   upload<D extends DType>(host: HostTensor<D>): CpuTensor {
@@ -90,7 +83,7 @@ export class CpuBackend implements KernelBackend<CpuHandles> {
   }
 
   async read(t: CpuTensor, rows?: number): Promise<HostTensor> {
-    this.c.mine(t, 'tensor');
+    this.kernelContext.mine(t, 'tensor');
     const r = rows ?? t.shape[0] ?? 1;
     const shape = t.shape.length === 0 ? [] : [r, ...t.shape.slice(1)];
     return { dtype: t.dtype, shape, data: t.data.slice(0, r * rowWidth(t)) } as HostTensor;
@@ -116,7 +109,7 @@ export class CpuBackend implements KernelBackend<CpuHandles> {
         cause,
       });
     }
-    return this.c.track({ rows: t.rows, cols: t.cols, granularity: t.granularity, packed, scales: Float32Array.from(t.scales) });
+    return this.kernelContext.track({ rows: t.rows, cols: t.cols, granularity: t.granularity, packed, scales: Float32Array.from(t.scales) });
   }
 
   uploadMatrix(host: HostTensor<'f16' | 'f32'>, format: MatrixFormat): CpuMatrix {
@@ -149,20 +142,20 @@ export class CpuBackend implements KernelBackend<CpuHandles> {
         field: 'uploadMatrix.format',
       });
     }
-    return this.c.track({ rows, cols, format, data, scales });
+    return this.kernelContext.track({ rows, cols, format, data, scales });
   }
 
   createKvCache(spec: KvCacheSpec): CpuKvCache {
     for (const k of ['layers', 'slots', 'context', 'kvHeads', 'headDim'] as const)
       if (!Number.isInteger(spec[k]) || spec[k] <= 0)
         throw new TrineError('INVALID_ARGUMENT', `createKvCache: spec.${k} must be a positive integer`, { field: `spec.${k}` });
-    if (spec.headDim > 512)
-      throw new TrineError('INVALID_ARGUMENT', 'createKvCache: spec.headDim above 512 is not supported', { field: 'spec.headDim' });
+    if (spec.headDim > MAX_HEAD_DIM)
+      throw new TrineError('INVALID_ARGUMENT', `createKvCache: spec.headDim above ${MAX_HEAD_DIM} is not supported`, { field: 'spec.headDim' });
     const elements = spec.layers * spec.slots * spec.context * spec.kvHeads * spec.headDim;
     const bytes = 2 * elements * (spec.dtype === 'f16' ? 2 : 4);
     if (!Number.isSafeInteger(bytes) || bytes > 2 ** 40)
       throw new TrineError('BUDGET_EXCEEDED', `createKvCache: ${bytes} bytes is too large`, { field: 'spec' });
-    return this.c.track({ spec: { ...spec }, buffer: this.addon.allocAligned(bytes) });
+    return this.kernelContext.track({ spec: { ...spec }, buffer: this.addon.allocAligned(bytes) });
   }
 
   prepareBatch(positions: Int32Array, slots: Int32Array): CpuBatch {
@@ -172,7 +165,7 @@ export class CpuBackend implements KernelBackend<CpuHandles> {
   }
 
   dispose(h: CpuTensor | CpuTernary | CpuMatrix | CpuKvCache): void {
-    if (!this.c.release(h)) return;
+    if (!this.kernelContext.release(h)) return;
     // Dropping the last reference lets the GC run the native finalizer (aligned buffers) or free the typed array.
     if ('packed' in h) h.packed = EMPTY_BUFFER;
     else if ('buffer' in h && 'spec' in h) h.buffer = EMPTY_BUFFER;
@@ -189,49 +182,19 @@ export class CpuBackend implements KernelBackend<CpuHandles> {
       throw new TrineError('INVALID_ARGUMENT', 'readBandwidth: megabytes must be an integer in [1, 65536]', { field: 'megabytes' });
     if (!Number.isInteger(reps) || reps < 1 || reps > 100)
       throw new TrineError('INVALID_ARGUMENT', 'readBandwidth: reps must be an integer in [1, 100]', { field: 'reps' });
-    return this.c.native.readBandwidth(megabytes, reps);
+    return this.kernelContext.native.readBandwidth(megabytes, reps);
   }
 
   destroy(): void {
-    this.c.destroy();
-  }
-
-  // ---- kernels: kernels/*.ts, one per op ---------------------------------------------------------------------
-
-  embedding(out: CpuTensor, table: CpuMatrix, ids: Int32Array): void {
-    ops.embedding(this.c, out, table, ids);
-  }
-  rmsNorm(out: CpuTensor, x: CpuTensor, weight: CpuTensor, eps: number, rows: number): void {
-    ops.rmsNorm(this.c, out, x, weight, eps, rows);
-  }
-  add(out: CpuTensor, a: CpuTensor, b: CpuTensor, rows: number): void {
-    ops.add(this.c, out, a, b, rows);
-  }
-  quantizeActs(out: QuantizedActs<CpuTensor>, x: CpuTensor, rows: number): void {
-    ops.quantizeActs(this.c, out, x, rows);
-  }
-  ternaryMatmul(out: CpuTensor, a: QuantizedActs<CpuTensor>, w: CpuTernary, rows: number): void {
-    ops.ternaryMatmul(this.c, out, a, w, rows);
-  }
-  ternaryMatmulAcc(out: CpuTensor, a: QuantizedActs<CpuTensor>, w: CpuTernary, rows: number): void {
-    ops.ternaryMatmulAcc(this.c, out, a, w, rows);
-  }
-  rope(x: CpuTensor, heads: number, batch: CpuBatch, p: RopeParams): void {
-    ops.rope(this.c, x, heads, batch, p);
-  }
-  kvStore(cache: CpuKvCache, layer: number, k: CpuTensor, v: CpuTensor, batch: CpuBatch): void {
-    ops.kvStore(this.c, cache, layer, k, v, batch);
-  }
-  attention(out: CpuTensor, q: CpuTensor, cache: CpuKvCache, layer: number, batch: CpuBatch, p: AttentionParams): void {
-    ops.attention(this.c, out, q, cache, layer, batch, p);
-  }
-  gatedActivation(out: CpuTensor, gate: CpuTensor, up: CpuTensor, act: GateActivation, rows: number): void {
-    ops.gatedActivation(this.c, out, gate, up, act, rows);
-  }
-  lmHead(out: CpuTensor, x: CpuTensor, matrix: CpuMatrix, select: Int32Array): void {
-    ops.lmHead(this.c, out, x, matrix, select);
-  }
-  argmax(out: CpuTensor, logits: CpuTensor, rows: number): void {
-    ops.argmax(this.c, out, logits, rows);
+    this.kernelContext.destroy();
   }
 }
+
+const headDimLimit = { max: MAX_HEAD_DIM, reason: `the native attention holds one head in ${MAX_HEAD_DIM} floats` };
+
+/** The native CPU backend: the plumbing above with the kernels of kernels/*.ts, and what it does not run. */
+export class CpuBackend extends withKernels(CpuPlumbing, {
+  kernels: cpuKernels,
+  limits: { kvStore: { headDim: headDimLimit }, attention: { headDim: headDimLimit } },
+  context: (be) => be.kernelContext,
+}) {}
