@@ -6,9 +6,10 @@ import { spawn } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { writeFileSync } from 'node:fs';
 import {
-  BitNetModel, type ModelSource, type RefHandles, type RefTensor, createReferenceBackend, decodeTernaryCodes, openGguf,
-  openModel, writeHfDirectory,
+  BitNetModel, type ModelSource, type RefHandles, type RefTensor, type SafetensorsWriteTensor, createReferenceBackend,
+  decodeTernaryCodes, f32ToBf16, openGguf, openModel, openSafetensors, unpackHfTernary, writeHfDirectory, writeSafetensors,
 } from '@trine/core';
 import { convertToGguf } from '../src/index.js';
 import { FakeHub } from './fake-hub.js';
@@ -86,6 +87,54 @@ describe('convert: HF checkpoint → GGUF', () => {
   it('an unknown --type is refused before anything is opened or written', async () => {
     await expect(convertToGguf(hfDir, 'q4_0' as never, join(tmp.path, 'y.gguf'))).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', field: '--type' });
     expect(readdirSync(tmp.path).filter((f) => f.startsWith('y.gguf'))).toEqual([]);
+  });
+});
+
+/**
+ * The -bf16 layout (microsoft/bitnet-b1.58-2B-4T-bf16): every projection as BF16 master weights, no weight_scale.
+ * Made from the packed directory: W = code · s in BF16, so absmean's codes must come back as the packed ones.
+ */
+async function writeBf16Directory(packedDir: string, dir: string): Promise<void> {
+  const { cpSync } = await import('node:fs');
+  cpSync(packedDir, dir, { recursive: true });
+  const st = await openSafetensors(join(packedDir, 'model.safetensors'));
+  const scales = new Map<string, number>();
+  for (const info of st.tensors) {
+    if (info.name.endsWith('.weight_scale')) scales.set(info.name.replace(/_scale$/, ''), 1 / new Float32Array(Uint8Array.from(await st.readTensor(info)).buffer)[0]!);
+  }
+  const out: SafetensorsWriteTensor[] = [];
+  for (const info of st.tensors) {
+    if (info.name.endsWith('.weight_scale')) continue;
+    const data = Uint8Array.from(await st.readTensor(info));
+    if (info.dtype !== 'U8') {
+      out.push({ name: info.name, dtype: info.dtype, shape: [...info.shape], data });
+      continue;
+    }
+    const [rows, cols] = [info.shape[0]! * 4, info.shape[1]!];
+    const codes = unpackHfTernary(data, rows, cols);
+    const s = scales.get(info.name)!;
+    out.push({ name: info.name, dtype: 'BF16', shape: [rows, cols], data: new Uint8Array(Uint16Array.from(codes, (c) => f32ToBf16(c * s)).buffer) });
+  }
+  await st.close();
+  writeFileSync(join(dir, 'model.safetensors'), writeSafetensors(out, { format: 'pt' }));
+}
+
+describe('convert: a -bf16 checkpoint (float master weights)', () => {
+  it('absmean gives back the packed codes; the GGUF has the logits Trine computes on the bf16 directory', async () => {
+    const bf16Dir = join(tmp.path, 'hf-bf16');
+    await writeBf16Directory(hfDir, bf16Dir);
+    const out = join(tmp.path, 'bf16-i2_s.gguf');
+    expect((await convertToGguf(bf16Dir, 'i2_s', out)).arch).toBe('bitnet-b1.58');
+    const [packed, conv] = [await openModel(hfDir), await openModel(out)];
+    for (const name of ['blk.0.attn_k.weight', 'blk.1.ffn_gate.weight']) {
+      const [x, y] = [await codesAndScales(packed, name), await codesAndScales(conv, name)];
+      expect(Buffer.compare(Buffer.from(x.codes.buffer, x.codes.byteOffset, x.codes.length), Buffer.from(y.codes.buffer, y.codes.byteOffset, y.codes.length))).toBe(0);
+      // absmean's scale is mean|W| = s · (share of non-zero codes), not s: the model the bf16 checkpoint defines.
+      const nonZero = x.codes.reduce((n, c) => n + (c !== 0 ? 1 : 0), 0) / x.codes.length;
+      expect(y.scales[0]).toBeCloseTo(x.scales[0]! * nonZero, 2);
+    }
+    await Promise.all([packed.close(), conv.close()]);
+    expect(Array.from(await logits(out))).toEqual(Array.from(await logits(bf16Dir)));
   });
 });
 

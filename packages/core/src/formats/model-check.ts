@@ -22,7 +22,8 @@ export interface TensorEntry {
   readonly bytes: number;
 }
 
-export const TERNARY_TYPES = new Set(['I2_S', 'TQ1_0', 'TQ2_0', 'U8_PACKED']);
+/** FLOAT_MASTER: float projections of an HF checkpoint (the -bf16 release), made ternary on load (hf/packing.ts). */
+export const TERNARY_TYPES = new Set(['I2_S', 'TQ1_0', 'TQ2_0', 'U8_PACKED', 'FLOAT_MASTER']);
 const FLOAT_TYPES = new Set(['F32', 'F16', 'BF16']);
 
 /** The dimensions a block's layout depends on. */

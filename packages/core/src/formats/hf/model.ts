@@ -10,7 +10,7 @@ import { type Json, isJsonObject, parseStrictJson } from '../json-strict.js';
 import { MODEL_LIMITS, type TensorEntry, checkConfig, checkTensors, checkTokenizer } from '../model-check.js';
 import { type SafetensorsFile, type SafetensorsTensorInfo, openSafetensors } from '../safetensors/index.js';
 import { hfToGgufName, weightScaleName } from './names.js';
-import { hfPackedToI2S, unpackHfTernary } from './packing.js';
+import { absmeanTernary, hfPackedToI2S, unpackHfTernary } from './packing.js';
 import { tokenizerSpecFromHfJson } from './tokenizer.js';
 
 const JSON_CAPS: Record<string, number> = {
@@ -89,6 +89,9 @@ export function bitnetConfigFromHf(cfgJson: Json): BitNetConfig {
   return c;
 }
 
+/** The projections (ternary in BitNet); float ones are master weights, quantized on load. */
+const PROJECTION = /^blk\.\d+\.(attn_(q|k|v|output)|ffn_(gate|up|down))\.weight$/;
+
 interface Located {
   file: SafetensorsFile;
   info: SafetensorsTensorInfo;
@@ -151,7 +154,8 @@ export async function hfModelSource(dir: string, options: OpenModelOptions = {})
         // ggml order: ne[0] is the input dimension. Packed uint8 projections [out/4, in] hold out rows.
         const packed = info.dtype === 'U8' && info.shape.length === 2;
         const ne = packed ? [info.shape[1]!, info.shape[0]! * 4] : [...info.shape].reverse();
-        entries.set(g, { name: g, type: packed ? 'U8_PACKED' : info.dtype, ne, bytes: info.byteSize });
+        const master = PROJECTION.test(g) && ['F32', 'F16', 'BF16'].includes(info.dtype);
+        entries.set(g, { name: g, type: packed ? 'U8_PACKED' : master ? 'FLOAT_MASTER' : info.dtype, ne, bytes: info.byteSize });
       }
     }
     if (options.memoryBudgetBytes !== undefined && total > options.memoryBudgetBytes) {
@@ -198,6 +202,11 @@ export async function hfModelSource(dir: string, options: OpenModelOptions = {})
       },
       async readTernary(name): Promise<TernaryTensor> {
         const l = get(name);
+        if (entries.get(name)!.type === 'FLOAT_MASTER') {
+          const [rows, cols] = [l.info.shape[0]!, l.info.shape[1]!];
+          const { codes, scale } = absmeanTernary(floatBytesToF32(l.info.dtype, await l.file.readTensor(l.info), l.info.elements));
+          return encodeTernary(codes, rows, cols, cols % 128 === 0 ? 'i2_s' : 'codes', Float32Array.of(scale), name);
+        }
         if (entries.get(name)!.type !== 'U8_PACKED') throw new TrineError('UNSUPPORTED', `${l.hfName} is not a packed ternary matrix`, { field: l.hfName });
         const rows = l.info.shape[0]! * 4;
         const cols = l.info.shape[1]!;

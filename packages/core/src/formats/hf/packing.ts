@@ -1,4 +1,5 @@
 import { invalidModelFile } from '../../errors/index.js';
+import { roundHalfEven } from '../../quant/f16.js';
 
 /**
  * transformers `integrations/bitnet.py` packing: a ternary matrix W [out, in] is stored as uint8 [out/4, in].
@@ -63,4 +64,18 @@ export function hfPackedToI2S(packed: Uint8Array, rows: number, cols: number, na
   // Rare path: find where the invalid code is, for the error message.
   if (bad) unpackHfTernary(packed, rows, cols, name, fileOffset);
   return out;
+}
+
+/**
+ * BitNet b1.58's absmean weight quantization, which transformers applies on the fly to the float master weights of a
+ * -bf16 checkpoint: scale = mean|W| (at least 1e-5), code = clamp(round(W / scale), −1, 1), weight ≈ code · scale.
+ * Computed in f32/f64 here (transformers computes in the weight's dtype; the codes agree except on exact ties).
+ */
+export function absmeanTernary(w: Float32Array): { codes: Int8Array; scale: number } {
+  let sum = 0;
+  for (let i = 0; i < w.length; i++) sum += Math.abs(w[i]!);
+  const scale = Math.fround(Math.max(sum / w.length, 1e-5));
+  const codes = new Int8Array(w.length);
+  for (let i = 0; i < w.length; i++) codes[i] = Math.max(-1, Math.min(1, roundHalfEven(w[i]! / scale)));
+  return { codes, scale };
 }
