@@ -8,21 +8,16 @@
 import {
   TrineError,
   decodeTernaryCodes,
+  withKernels,
   f16ToF32,
   f32ToF16,
   quantizeRowsQ8,
-  type AttentionParams,
   type BackendInfo,
+  type BackendPlumbing,
   type DType,
-  type GateActivation,
   type HostTensor,
-  type KernelBackend,
-  type KernelVariant,
   type KvCacheSpec,
   type MatrixFormat,
-  type QuantizedActs,
-  type RopeParams,
-  type Support,
   type TernaryTensor,
 } from '@trine/core';
 import { GpuContext } from './context.js';
@@ -42,11 +37,9 @@ import {
   type MatrixChunk,
 } from './handles.js';
 import { MAX_GROUPS, ROWS_PER_GROUP, type KernelContext } from './kernel-context.js';
-import { recordNorm, recordRope, webgpuKernels as ops } from './kernels/index.js';
+import { MAX_ATTENTION_HEAD_DIM, recordNorm, recordRope, webgpuKernels } from './kernels/index.js';
 import { ProgramCache } from './programs.js';
 import { WGSL } from './wgsl.generated.js';
-
-const OK: Support = { ok: true };
 
 export interface WebGpuBackendOptions {
   /** Use the dot4I8Packed instruction when the adapter offers it (default true). */
@@ -69,7 +62,8 @@ export interface WebGpuBackendOptions {
   maxMatrixChunkBytes?: number;
 }
 
-export class WebGpuBackend implements KernelBackend<GpuHandles> {
+/** Storage, recording and lifecycle: everything but the kernels (assembled below). */
+class WebGpuPlumbing implements BackendPlumbing<GpuHandles> {
   readonly info: BackendInfo;
   private readonly ctx: GpuContext;
   private readonly device: GPUDevice;
@@ -83,7 +77,7 @@ export class WebGpuBackend implements KernelBackend<GpuHandles> {
   /** Deferred rmsNorm / rope (`fusion.enabled` false records every op as its own dispatch). */
   private readonly fusion: Fusion;
   /** What every kernel gets first. */
-  private readonly k: KernelContext;
+  readonly kernelContext: KernelContext;
 
   constructor(acq: AcquiredDevice, options: WebGpuBackendOptions = {}) {
     this.device = acq.device;
@@ -94,14 +88,14 @@ export class WebGpuBackend implements KernelBackend<GpuHandles> {
     this.maxChunk = Math.min(this.maxBinding, options.maxMatrixChunkBytes ?? Infinity);
     this.dummy = this.ctx.createBuffer(4, 'placeholder');
     this.fusion = new Fusion(options.fuse ?? true, {
-      norm: (n) => recordNorm(this.k, n),
-      rope: (r) => recordRope(this.k, r, null),
+      norm: (n) => recordNorm(this.kernelContext, n),
+      rope: (r) => recordRope(this.kernelContext, r, null),
     });
     const arch = acq.info.architecture || acq.info.vendor || 'gpu';
     const emulated = /swiftshader|llvmpipe|lavapipe/i.test(`${acq.info.architecture} ${acq.info.vendor} ${acq.info.description}`) || acq.isFallback;
     this.ctx.submitEvery = Math.max(0, Math.floor(options.submitEvery ?? (emulated ? 0 : 16)));
     this.serial = (options.reduction ?? (emulated ? 'serial' : 'teams')) === 'serial';
-    this.k = { ctx: this.ctx, programs: new ProgramCache(this.dot4), fusion: this.fusion, serial: this.serial, scratch: { lmHead: null } };
+    this.kernelContext = { ctx: this.ctx, programs: new ProgramCache(this.dot4), fusion: this.fusion, serial: this.serial, scratch: { lmHead: null } };
     this.info = {
       name: 'webgpu',
       variant: `${typeof navigator !== 'undefined' && navigator.gpu ? 'browser' : 'dawn'}:${arch}${this.dot4 ? ':dot4' : ''}${this.serial ? ':serial' : ''}`,
@@ -130,10 +124,6 @@ export class WebGpuBackend implements KernelBackend<GpuHandles> {
         oom ? `webgpu: out of GPU memory: ${err.message}` : `webgpu: device error: ${err.message}`,
       );
     });
-  }
-
-  supports(v: KernelVariant): Support {
-    return OK;
   }
 
   // ------------------------------------------------------------------------------------------------------------
@@ -321,45 +311,15 @@ export class WebGpuBackend implements KernelBackend<GpuHandles> {
     await this.device.queue.onSubmittedWorkDone();
     this.ctx.check();
   }
-
-  // ------------------------------------------------------------------------------------------------------------
-  // Kernels: kernels/*.ts, one per op
-  // ------------------------------------------------------------------------------------------------------------
-
-  embedding(out: GpuTensor, table: GpuMatrix, ids: Int32Array): void {
-    ops.embedding(this.k, out, table, ids);
-  }
-  rmsNorm(out: GpuTensor, x: GpuTensor, weight: GpuTensor, eps: number, rows: number): void {
-    ops.rmsNorm(this.k, out, x, weight, eps, rows);
-  }
-  add(out: GpuTensor, a: GpuTensor, b: GpuTensor, rows: number): void {
-    ops.add(this.k, out, a, b, rows);
-  }
-  quantizeActs(out: QuantizedActs<GpuTensor>, x: GpuTensor, rows: number): void {
-    ops.quantizeActs(this.k, out, x, rows);
-  }
-  ternaryMatmul(out: GpuTensor, a: QuantizedActs<GpuTensor>, w: GpuTernary, rows: number): void {
-    ops.ternaryMatmul(this.k, out, a, w, rows);
-  }
-  ternaryMatmulAcc(out: GpuTensor, a: QuantizedActs<GpuTensor>, w: GpuTernary, rows: number): void {
-    ops.ternaryMatmulAcc(this.k, out, a, w, rows);
-  }
-  rope(x: GpuTensor, heads: number, batch: GpuBatch, p: RopeParams): void {
-    ops.rope(this.k, x, heads, batch, p);
-  }
-  kvStore(cache: GpuKvCache, layer: number, kt: GpuTensor, v: GpuTensor, batch: GpuBatch): void {
-    ops.kvStore(this.k, cache, layer, kt, v, batch);
-  }
-  attention(out: GpuTensor, q: GpuTensor, cache: GpuKvCache, layer: number, batch: GpuBatch, p: AttentionParams): void {
-    ops.attention(this.k, out, q, cache, layer, batch, p);
-  }
-  gatedActivation(out: GpuTensor, gate: GpuTensor, up: GpuTensor, act: GateActivation, rows: number): void {
-    ops.gatedActivation(this.k, out, gate, up, act, rows);
-  }
-  lmHead(out: GpuTensor, x: GpuTensor, matrix: GpuMatrix, select: Int32Array): void {
-    ops.lmHead(this.k, out, x, matrix, select);
-  }
-  argmax(out: GpuTensor, logits: GpuTensor, rows: number): void {
-    ops.argmax(this.k, out, logits, rows);
-  }
 }
+
+/** The WebGPU backend: the plumbing above with the kernels of kernels/*.ts, and what it does not run. */
+export class WebGpuBackend extends withKernels(WebGpuPlumbing, {
+  kernels: webgpuKernels,
+  limits: {
+    attention: {
+      headDim: { max: MAX_ATTENTION_HEAD_DIM, reason: `the attention program holds one query head in ${MAX_ATTENTION_HEAD_DIM} floats of workgroup memory` },
+    },
+  },
+  context: (be) => be.kernelContext,
+}) {}
