@@ -43,7 +43,8 @@ export function parseHfRef(spec: string, field = 'model'): HfRef {
   if (at >= 0) {
     revision = name.slice(at + 1);
     name = name.slice(0, at);
-    if (revision === '' || !/^[A-Za-z0-9._-]+$/.test(revision)) throw invalidArgument(field, `'${spec}': bad revision '${revision}'`);
+    // It becomes a file name under refs/: no path of its own.
+    if (!/^[A-Za-z0-9._-]+$/.test(revision) || revision === '.' || revision === '..') throw invalidArgument(field, `'${spec}': bad revision '${revision}'`);
   }
   checkPart(field, spec, org, 'organisation');
   checkPart(field, spec, name, 'repository');

@@ -10,7 +10,7 @@ describe('parseHfRef', () => {
   });
 
   it('refuses what is not a repo, with the field named', () => {
-    for (const bad of ['hf:', 'hf:name', 'hf:org/', 'hf:org/name@', 'hf:../x', 'hf:org/name/../etc', 'hf:org/na me']) {
+    for (const bad of ['hf:', 'hf:name', 'hf:org/', 'hf:org/name@', 'hf:../x', 'hf:org/name/../etc', 'hf:org/na me', 'hf:org/name@..', 'hf:org/name@.']) {
       expect(() => parseHfRef(bad, '--model'), bad).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT', field: '--model' }));
     }
   });
