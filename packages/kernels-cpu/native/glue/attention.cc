@@ -7,28 +7,22 @@ namespace {
 
 struct AttnJob {
   const KernelTable* kt;
-  float* out;
-  const float* q;
-  const void* cache;
-  KvLayout kv;
-  int64_t layer, heads, group;
-  const int32_t* positions;
-  const int32_t* slots;
-  float scale;
-  bool round_probs;
+  const AttentionArgs* a;
+  int64_t group;  // query heads per KV head
   std::vector<std::vector<float>>* scratch;
   Chunks chunks;
 };
 
 void attn_job(void* ctx, int tid, int) {
   AttnJob& j = *static_cast<AttnJob*>(ctx);
+  const AttentionArgs& a = *j.a;
   float* scratch = (*j.scratch)[tid].data();
   j.chunks.each([&](int64_t u0, int64_t u1) {
     for (int64_t u = u0; u < u1; u++) {
-      const int64_t i = u / j.heads, h = u % j.heads;
-      const int64_t dh = j.kv.head_dim;
-      attention_head(j.out + (i * j.heads + h) * dh, j.q + (i * j.heads + h) * dh, j.cache, j.kv, j.layer,
-                     j.slots[i], j.positions[i], h / j.group, j.scale, j.round_probs, scratch, *j.kt);
+      const int64_t i = u / a.heads, h = u % a.heads;
+      const int64_t dh = a.kv.head_dim;
+      attention_head(a.out + (i * a.heads + h) * dh, a.q + (i * a.heads + h) * dh, a.cache, a.kv, a.layer,
+                     a.slots[i], a.positions[i], h / j.group, a.scale, a.round_probs, scratch, *j.kt);
     }
   });
 }
@@ -45,17 +39,8 @@ Napi::Value Backend::Attention(const Napi::CallbackInfo& info) {
     if (static_cast<int64_t>(v.size()) < a.kv.context) v.resize(static_cast<size_t>(a.kv.context));
   AttnJob job;
   job.kt = kt_;
-  job.out = a.out;
-  job.q = a.q;
-  job.cache = a.cache;
-  job.kv = a.kv;
-  job.layer = a.layer;
-  job.heads = a.heads;
+  job.a = &a;
   job.group = a.heads / a.kv.kv_heads;
-  job.positions = a.positions;
-  job.slots = a.slots;
-  job.scale = a.scale;
-  job.round_probs = a.round_probs;
   job.scratch = &scratch_;
   job.chunks.total = a.n * a.heads;
   job.chunks.chunk = 1;
