@@ -66,6 +66,26 @@ describe('convert: HF checkpoint → GGUF', () => {
     expect(readdirSync(tmp.path).filter((f) => f.includes('incomplete'))).toEqual([]);
   });
 
+  it("i2_s: every tensor holds the bytes bitnet.cpp's quantizer wrote in the fixture (an I2_S scale to one ulp)", async () => {
+    const out = join(tmp.path, 'bytes-i2_s.gguf');
+    await convertToGguf(hfDir, 'i2_s', out);
+    const [ours, theirs] = [await openGguf(out), await openGguf(fixtureGguf)];
+    expect(ours.tensors.map((t) => [t.name, t.type, t.ne])).toEqual(theirs.tensors.map((t) => [t.name, t.type, t.ne]));
+    for (const t of theirs.tensors) {
+      const [a, b] = [await ours.readTensor(t.name), await theirs.readTensor(t)];
+      // I2_S: the packed codes, then an f32 scale and 28 bytes bitnet.cpp leaves unzeroed (fixtures README §3, unread).
+      const used = t.type === 'I2_S' ? t.elements / 4 : b.byteLength;
+      expect(Buffer.compare(Buffer.from(a.subarray(0, used)), Buffer.from(b.subarray(0, used))), t.name).toBe(0);
+      if (t.type === 'I2_S') {
+        const scale = (x: Uint8Array): number => new DataView(x.buffer, x.byteOffset + used, 4).getFloat32(0, true);
+        // The HF checkpoint stores 1 / scale (transformers divides by weight_scale): reading it back can land one
+        // f32 ulp away from bitnet.cpp's value.
+        expect(Math.abs(scale(a) - scale(b)) / scale(b), t.name).toBeLessThanOrEqual(2 ** -23);
+      }
+    }
+    await Promise.all([ours.close(), theirs.close()]);
+  });
+
   for (const type of ['tq2_0', 'tq1_0'] as const) {
     it(`${type}: the same ternary codes and scales; logits within the act-quant difference (per 256-block vs per token)`, async () => {
       const out = join(tmp.path, `m-${type}.gguf`);
