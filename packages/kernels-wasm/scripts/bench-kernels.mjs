@@ -23,19 +23,18 @@ if (!browser) {
   const { createWasmBackend } = await import('../dist/index.js');
   console.log(formatRows(await benchKernels(createWasmBackend, configs, { minMs })));
 } else {
-  const { serveStatic, demoMounts } = await import('../demo/serve.mjs');
+  const { distMounts, importMapScript, serveStatic } = await import('../test/support/static-server.mjs');
   const { chromium } = await import('playwright-core');
   const { fileURLToPath } = await import('node:url');
-  const { mkdtemp, rm, readFile } = await import('node:fs/promises');
+  const { mkdtemp, rm } = await import('node:fs/promises');
   const { tmpdir } = await import('node:os');
   const { join } = await import('node:path');
-  const html = (await readFile(new URL('../demo/index.html', import.meta.url), 'utf8')).match(/<script type="importmap">[\s\S]*?<\/script>/)[0];
-  const page = `<!doctype html><meta charset="utf-8">${html}<script type="module">
+  const page = `<!doctype html><meta charset="utf-8">${importMapScript()}<script type="module">
     import { createWasmBackend } from '@trine/kernels-wasm';
     import { benchKernels } from '/scripts/bench-core.mjs';
     globalThis.bench = (configs, o) => benchKernels((c) => createWasmBackend({ ...c, baseUrl: new URL('/pkg/kernels-wasm/dist/', location.href) }), configs, o);
   </script>`;
-  const server = await serveStatic({ ...demoMounts(), '/scripts/': fileURLToPath(new URL('./', import.meta.url)) }, { '/': page });
+  const server = await serveStatic({ ...distMounts(), '/scripts/': fileURLToPath(new URL('./', import.meta.url)) }, { '/': page });
   const dir = await mkdtemp(join(tmpdir(), 'trine-bench-'));
   const ctx = await chromium.launchPersistentContext(dir, { executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', headless: true, args: ['--no-sandbox', '--no-first-run', '--disable-background-networking'] });
   try {

@@ -1,5 +1,5 @@
-// The demo's static server, shared by the browser tests (COOP/COEP unless ?isolated=0).
-export { serveDemo, serveStatic } from '../../demo/serve.mjs';
+// The static server of the browser tests, bench-kernels --browser and apps/web (COOP/COEP unless ?isolated=0).
+export { distMounts, importMapScript, serveStatic } from './static-server.mjs';
 export interface StaticServer {
   readonly url: string;
   close(): Promise<void>;

@@ -1,6 +1,7 @@
-// The demo's static server: `pnpm --filter @trine/kernels-wasm demo [port]` then open the printed URL.
-// Serves the page, the packages' built dist/ files and the one third-party ESM file core needs, on 127.0.0.1,
-// with COOP/COEP so the page is cross-origin isolated (SharedArrayBuffer → wasm threads); ?isolated=0 turns that off.
+// Trine in a browser as plain ESM, shared by the browser tests (kernels-wasm, kernels-webgpu), the wasm kernel bench's
+// --browser mode and apps/web: a static server on 127.0.0.1 with COOP/COEP so a page is cross-origin isolated
+// (SharedArrayBuffer → wasm threads; ?isolated=0 turns that off), and the mounts and import map under which the
+// packages' built dist/ files and the third-party ESM files core needs load without a bundler.
 import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import { createRequire } from 'node:module';
@@ -56,28 +57,36 @@ export async function serveStatic(mounts, memory = {}, port = 0) {
   };
 }
 
-const pkg = join(dirname(fileURLToPath(import.meta.url)), '..');
+const packages = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 
-/** What the demo page needs: itself, core's and this package's dist/, @huggingface/jinja and @opentelemetry/api (core's dependencies). */
-export function demoMounts() {
-  const coreRequire = createRequire(join(pkg, '..', 'core', 'package.json'));
+/** The packages' dist/, @huggingface/jinja and @opentelemetry/api (core's dependencies) and the Node built-in stub. */
+export function distMounts() {
+  const coreRequire = createRequire(join(packages, 'core', 'package.json'));
   const jinja = dirname(dirname(coreRequire.resolve('@huggingface/jinja'))); // …/jinja/dist/index.cjs → package root
   const otelApi = dirname(dirname(coreRequire.resolve('@opentelemetry/api'))); // core's engine spans (no-ops without an SDK)
   return {
-    '/demo/': join(pkg, 'demo') + sep,
-    '/pkg/core/dist/': join(pkg, '..', 'core', 'dist') + sep,
-    '/pkg/kernels-wasm/dist/': join(pkg, 'dist') + sep,
-    '/pkg/kernels-webgpu/dist/': join(pkg, '..', 'kernels-webgpu', 'dist') + sep,
+    '/pkg/core/dist/': join(packages, 'core', 'dist') + sep,
+    '/pkg/kernels-wasm/dist/': join(packages, 'kernels-wasm', 'dist') + sep,
+    '/pkg/kernels-webgpu/dist/': join(packages, 'kernels-webgpu', 'dist') + sep,
     '/vendor/jinja/': jinja + sep,
     '/vendor/otel-api/': otelApi + sep,
+    '/shims/': join(packages, 'kernels-wasm', 'test', 'support', 'shims') + sep,
   };
 }
 
-export function serveDemo(port = 0) {
-  return serveStatic(demoMounts(), { '/': '<!doctype html><meta http-equiv="refresh" content="0; url=/demo/">' }, port);
-}
-
-if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  const s = await serveDemo(Number(process.argv[2] ?? 8080));
-  console.log(`Trine demo: ${s.url}/demo/  (needs pnpm build first; ?isolated=0 for the single-thread fallback)`);
+/**
+ * The import map for `distMounts()`: bare specifiers resolve to the built dist/ files; Node built-ins that core only
+ * touches in Node code paths map to a stub that fails loudly if called.
+ */
+export function importMapScript() {
+  const imports = {
+    '@trine/core': '/pkg/core/dist/index.js',
+    '@trine/kernels-wasm': '/pkg/kernels-wasm/dist/index.js',
+    '@trine/kernels-webgpu': '/pkg/kernels-webgpu/dist/index.js',
+    '@huggingface/jinja': '/vendor/jinja/dist/index.js',
+    '@opentelemetry/api': '/vendor/otel-api/dist/index.mjs',
+    path: '/shims/node-builtin.js',
+    'node:path': '/shims/node-builtin.js',
+  };
+  return `<script type="importmap">\n${JSON.stringify({ imports }, null, 2)}\n</script>`;
 }

@@ -3,18 +3,20 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SMALL_TQ2, randomModelBytes } from '../../core/src/model/test-support/random-model.js';
-import { launchChromium } from './support/chromium.js';
-import { serveDemo, type StaticServer } from './support/server.js';
+import { SMALL_TQ2, randomModelBytes } from '../../../packages/core/src/model/test-support/random-model.js';
+// The browser harness of the kernels packages' tests (shared, not copied).
+import { launchChromium } from '../../../packages/kernels-wasm/test/support/chromium.js';
+import type { StaticServer } from '../../../packages/kernels-wasm/test/support/server.js';
+import { serveWeb } from '../serve.mjs';
 
-// End to end in Chromium: the demo page (plain ESM from the built dist/ files) builds the embedded default model,
-// loads it on the wasm backend and streams generated text into the page.
+// End to end in Chromium: the page (plain ESM from the built dist/ files) builds the embedded default model, loads it
+// on the wasm backend and streams generated text into the page.
 
 let server: StaticServer;
 let browser: { context: BrowserContext; close(): Promise<void> };
 
 beforeAll(async () => {
-  server = await serveDemo();
+  server = await serveWeb();
   browser = await launchChromium();
 }, 120_000);
 
@@ -32,7 +34,7 @@ async function generateIn(
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
   try {
-    await page.goto(`${server.url}/demo/${query}`);
+    await page.goto(`${server.url}/${query}`);
     await page.waitForSelector('body[data-ready="true"]', { timeout: 60_000 });
     await pick?.(page);
     await page.click('#load');
@@ -55,7 +57,7 @@ async function generateIn(
   }
 }
 
-describe('demo page', () => {
+describe('web page', () => {
   it('generates text client-side with the wasm backend (cross-origin isolated: threads)', async () => {
     const r = await generateIn('');
     expect(r.status).toMatch(/^Done: \d+ tokens/);
@@ -72,7 +74,7 @@ describe('demo page', () => {
   }, 300_000);
 
   it('loads a GGUF file the user picks (a TQ2_0 model written by Trine) and generates from it', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'trine-demo-'));
+    const dir = await mkdtemp(join(tmpdir(), 'trine-web-'));
     const file = join(dir, 'random-tq2_0.gguf');
     await writeFile(file, randomModelBytes(SMALL_TQ2));
     try {

@@ -1,4 +1,4 @@
-// The demo: load a GGUF (the embedded default, or a file the user picks) and generate text with a kernel backend
+// The page: load a GGUF (the embedded default, or a file the user picks) and generate text with a kernel backend
 // chosen from BACKENDS, all in the page. To add WebGPU later, add one entry to BACKENDS; nothing else changes.
 import {
   BitNetModel,

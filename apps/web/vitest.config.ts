@@ -1,0 +1,2 @@
+import { project } from '../../vitest.shared';
+export default project('web');
