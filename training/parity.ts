@@ -6,15 +6,7 @@
  *   npx tsx training/parity.ts <model.gguf> [parity-prefix]
  */
 import { readFile } from 'node:fs/promises';
-import { BitNetModel, type RefHandles, type RefTensor, createReferenceBackend, openModel } from '../packages/core/src/index.js';
-
-function logSoftmaxAt(row: Float32Array, id: number): number {
-  let max = -Infinity;
-  for (const v of row) max = Math.max(max, v);
-  let sum = 0;
-  for (const v of row) sum += Math.exp(v - max);
-  return row[id]! - max - Math.log(sum);
-}
+import { BitNetModel, type RefHandles, type RefTensor, createReferenceBackend, openModel, tokenNll } from '../packages/core/src/index.js';
 
 function argmax(row: Float32Array): number {
   let best = 0;
@@ -54,8 +46,8 @@ async function main(): Promise<void> {
     }
     if (argmax(a) === argmax(b)) agree++;
     if (i + 1 < n) {
-      nllTrine -= logSoftmaxAt(a, meta.tokens[i + 1]!);
-      nllTorch -= logSoftmaxAt(b, meta.tokens[i + 1]!);
+      nllTrine += tokenNll(a, meta.tokens[i + 1]!);
+      nllTorch += tokenNll(b, meta.tokens[i + 1]!);
     }
   }
   model.dispose();

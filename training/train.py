@@ -9,6 +9,7 @@ import argparse
 import json
 import math
 import os
+import signal
 import time
 
 import numpy as np
@@ -116,7 +117,11 @@ def main() -> None:
 
     log = open(os.path.join(a.out, 'log.jsonl'), 'a')
     last_save = time.time()
-    while step < a.steps:
+    # SIGTERM (kill PID) ends the run after the current step with a checkpoint, so a restart with new arguments
+    # (a decay schedule once the run's length is known) loses nothing.
+    stop = []
+    signal.signal(signal.SIGTERM, lambda *_: stop.append(True))
+    while step < a.steps and not stop:
         t0 = time.time()
         for g in opt.param_groups:
             g['lr'] = lr_at(step, a)
@@ -138,10 +143,10 @@ def main() -> None:
         log.flush()
         if step % 10 == 0 or 'test_loss' in rec:
             print(rec, flush=True)
-        if time.time() - last_save > a.ckpt_every or step == a.steps:
+        if time.time() - last_save > a.ckpt_every or step == a.steps or stop:
             save()
             last_save = time.time()
-    print('done')
+    print('stopped by SIGTERM' if stop else 'done', flush=True)
 
 
 if __name__ == '__main__':

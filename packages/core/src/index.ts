@@ -17,6 +17,7 @@ export * from './generate/sampling.js';
 export * from './generate/stop.js';
 export * from './engine/index.js';
 export * from './default-model/index.js';
+export * from './eval/perplexity.js';
 export * from './random-model/index.js';
 export * from './model/bitnet.js';
 export * from './model/weights.js';

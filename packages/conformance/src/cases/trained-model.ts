@@ -1,4 +1,4 @@
-import { BitNetModel, createTokenizer, openModel, trainedDefaultModelPath, type Handles, type KernelBackend } from '@trine/core';
+import { BitNetModel, createTokenizer, openModel, tokenNll, trainedDefaultModelPath, type Handles, type KernelBackend } from '@trine/core';
 import { TOL } from '../tolerances.js';
 import type { CaseOutput, ConformanceCase, PreparedCase } from '../types.js';
 
@@ -20,14 +20,7 @@ const PERPLEXITY_NMSE = 1e-6;
 
 function perplexity(logits: Float32Array, ids: readonly number[], V: number): number {
   let nll = 0;
-  for (let i = 0; i + 1 < ids.length; i++) {
-    const row = logits.subarray(i * V, (i + 1) * V);
-    let max = -Infinity;
-    for (const v of row) max = Math.max(max, v);
-    let sum = 0;
-    for (const v of row) sum += Math.exp(v - max);
-    nll += Math.log(sum) - (row[ids[i + 1]!]! - max);
-  }
+  for (let i = 0; i + 1 < ids.length; i++) nll += tokenNll(logits.subarray(i * V, (i + 1) * V), ids[i + 1]!);
   return Math.exp(nll / (ids.length - 1));
 }
 

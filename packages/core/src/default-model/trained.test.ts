@@ -2,6 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { tokenNll } from '../eval/perplexity.js';
 import { openGguf } from '../formats/gguf/index.js';
 import { openModel } from '../formats/index.js';
 import { BitNetModel } from '../model/bitnet.js';
@@ -38,14 +39,7 @@ async function perplexityOf(path: string, text: string): Promise<number> {
   }) as RefTensor;
   const logits = out.data as Float32Array;
   let nll = 0;
-  for (let i = 0; i + 1 < ids.length; i++) {
-    const row = logits.subarray(i * V, (i + 1) * V);
-    let max = -Infinity;
-    for (const v of row) max = Math.max(max, v);
-    let sum = 0;
-    for (const v of row) sum += Math.exp(v - max);
-    nll += Math.log(sum) - (row[ids[i + 1]!]! - max);
-  }
+  for (let i = 0; i + 1 < ids.length; i++) nll += tokenNll(logits.subarray(i * V, (i + 1) * V), ids[i + 1]!);
   model.dispose();
   return Math.exp(nll / (ids.length - 1));
 }
