@@ -15,9 +15,11 @@ void ternary_acc_dotprod(const TernaryMat& w, const int8_t* q, const int32_t* qs
   if (nt == 1) return neon::sdot_decode(w, q, qsum, g0, g1, n1, groups, acc);
   for (int64_t gi = g0; gi < g1; gi++) {
     int t0 = 0;
-    for (; t0 + 4 <= nt; t0 += 4) neon::sdot_gemm_run<4>(w, q, qsum, t0, gi, n1, groups, acc, acc_stride);
-    for (; t0 + 2 <= nt; t0 += 2) neon::sdot_gemm_run<2>(w, q, qsum, t0, gi, n1, groups, acc, acc_stride);
-    for (; t0 < nt; t0++) neon::sdot_gemm_run<1>(w, q, qsum, t0, gi, n1, groups, acc, acc_stride);
+    for (; t0 + 4 <= nt; t0 += 4)
+      neon::run_tokens<4, neon::sdot_gemm<4>>(w, q, qsum, t0, gi, n1, groups, acc, acc_stride);
+    for (; t0 + 2 <= nt; t0 += 2)
+      neon::run_tokens<2, neon::sdot_gemm<2>>(w, q, qsum, t0, gi, n1, groups, acc, acc_stride);
+    for (; t0 < nt; t0++) neon::run_tokens<1, neon::sdot_gemm<1>>(w, q, qsum, t0, gi, n1, groups, acc, acc_stride);
   }
 }
 

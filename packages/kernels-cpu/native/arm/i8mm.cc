@@ -33,8 +33,10 @@ inline void smmla_tokens(const TernaryMat& w, const int8_t* q, int64_t gi, int64
       neon::decode_quarter(vld1q_u8(tile + 16 * r), c);
       const int32x4_t c0 = vreinterpretq_s32_s8(c[0]), c1 = vreinterpretq_s32_s8(c[1]),
                       c2 = vreinterpretq_s32_s8(c[2]), c3 = vreinterpretq_s32_s8(c[3]);
-      const int8x16_t a01lo = vreinterpretq_s8_s32(vzip1q_s32(c0, c1)), a01hi = vreinterpretq_s8_s32(vzip1q_s32(c2, c3));
-      const int8x16_t a23lo = vreinterpretq_s8_s32(vzip2q_s32(c0, c1)), a23hi = vreinterpretq_s8_s32(vzip2q_s32(c2, c3));
+      const int8x16_t a01lo = vreinterpretq_s8_s32(vzip1q_s32(c0, c1));
+      const int8x16_t a01hi = vreinterpretq_s8_s32(vzip1q_s32(c2, c3));
+      const int8x16_t a23lo = vreinterpretq_s8_s32(vzip2q_s32(c0, c1));
+      const int8x16_t a23hi = vreinterpretq_s8_s32(vzip2q_s32(c2, c3));
       for (int p = 0; p < P; p++) {
         acc[p][r][0] = vmmlaq_s32(acc[p][r][0], a01lo, lo[p]);
         acc[p][r][1] = vmmlaq_s32(acc[p][r][1], a23lo, lo[p]);
@@ -50,27 +52,15 @@ inline void smmla_tokens(const TernaryMat& w, const int8_t* q, int64_t gi, int64
     }
 }
 
-template <int P>
-inline void smmla_run(const TernaryMat& w, const int8_t* q, const int32_t* qsum, int t0, int64_t gi, int64_t n1,
-                      int groups, int32_t* acc, int64_t acc_stride) {
-  const int64_t cols = w.kp / groups;
-  for (int g = 0; g < groups; g++) {
-    int32_t sums[2 * P][kTileRows];
-    smmla_tokens<P>(w, q + t0 * w.kp, gi, g * cols, (g + 1) * cols, sums);
-    for (int t = 0; t < 2 * P; t++)
-      neon::store_rows16(sums[t], qsum[(t0 + t) * groups + g], w, gi, n1, groups, g, acc + (t0 + t) * acc_stride);
-  }
-}
-
 void ternary_acc_i8mm(const TernaryMat& w, const int8_t* q, const int32_t* qsum, int nt, int64_t n0, int64_t n1,
                       int groups, int32_t* acc, int64_t acc_stride) {
   const int64_t g0 = n0 / kTileRows, g1 = (n1 + kTileRows - 1) / kTileRows;
   if (nt == 1) return neon::sdot_decode(w, q, qsum, g0, g1, n1, groups, acc);
   for (int64_t gi = g0; gi < g1; gi++) {
     int t0 = 0;
-    for (; t0 + 4 <= nt; t0 += 4) smmla_run<2>(w, q, qsum, t0, gi, n1, groups, acc, acc_stride);
-    for (; t0 + 2 <= nt; t0 += 2) smmla_run<1>(w, q, qsum, t0, gi, n1, groups, acc, acc_stride);
-    if (t0 < nt) neon::sdot_gemm_run<1>(w, q, qsum, t0, gi, n1, groups, acc, acc_stride);
+    for (; t0 + 4 <= nt; t0 += 4) neon::run_tokens<4, smmla_tokens<2>>(w, q, qsum, t0, gi, n1, groups, acc, acc_stride);
+    for (; t0 + 2 <= nt; t0 += 2) neon::run_tokens<2, smmla_tokens<1>>(w, q, qsum, t0, gi, n1, groups, acc, acc_stride);
+    if (t0 < nt) neon::run_tokens<1, neon::sdot_gemm<1>>(w, q, qsum, t0, gi, n1, groups, acc, acc_stride);
   }
 }
 

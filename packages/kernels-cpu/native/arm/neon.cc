@@ -56,24 +56,12 @@ inline void tile_tokens(const TernaryMat& w, const int8_t* q, int64_t gi, int64_
     for (int r = 0; r < 4; r++) vst1q_s32(out[t] + 4 * r, vpaddq_s32(lo[t][r], hi[t][r]));
 }
 
-template <int T>
-inline void tile_run(const TernaryMat& w, const int8_t* q, const int32_t* qsum, int t0, int64_t gi, int64_t n1,
-                     int groups, int32_t* acc, int64_t acc_stride) {
-  const int64_t cols = w.kp / groups;
-  for (int g = 0; g < groups; g++) {
-    int32_t sums[T][kTileRows];
-    tile_tokens<T>(w, q + t0 * w.kp, gi, g * cols, (g + 1) * cols, sums);
-    for (int t = 0; t < T; t++)
-      store_rows16(sums[t], qsum[(t0 + t) * groups + g], w, gi, n1, groups, g, acc + (t0 + t) * acc_stride);
-  }
-}
-
 void ternary_acc_neon(const TernaryMat& w, const int8_t* q, const int32_t* qsum, int nt, int64_t n0, int64_t n1,
                       int groups, int32_t* acc, int64_t acc_stride) {
   for (int64_t gi = n0 / kTileRows; gi * kTileRows < n1; gi++) {
     int t0 = 0;
-    for (; t0 + 2 <= nt; t0 += 2) tile_run<2>(w, q, qsum, t0, gi, n1, groups, acc, acc_stride);
-    for (; t0 < nt; t0++) tile_run<1>(w, q, qsum, t0, gi, n1, groups, acc, acc_stride);
+    for (; t0 + 2 <= nt; t0 += 2) run_tokens<2, tile_tokens<2>>(w, q, qsum, t0, gi, n1, groups, acc, acc_stride);
+    for (; t0 < nt; t0++) run_tokens<1, tile_tokens<1>>(w, q, qsum, t0, gi, n1, groups, acc, acc_stride);
   }
 }
 

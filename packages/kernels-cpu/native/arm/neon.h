@@ -31,6 +31,22 @@ static inline void store_rows16(const int32_t* rows16, int32_t sub, const Ternar
   for (int64_t i = 0; i < lim && i < kTileRows; i++) out[(first + i) * groups + g] = rows16[i] - sub;
 }
 
+// The group loop of every token-blocked ternary kernel: K sums T tokens × the 16 rows of row group gi over one
+// group's columns (its q starts at token t0), then each token's rows are stored minus its activation sum.
+using TokensFn = void (*)(const TernaryMat& w, const int8_t* q, int64_t gi, int64_t k_begin, int64_t k_end,
+                          int32_t (*out)[kTileRows]);
+template <int T, TokensFn K>
+static inline void run_tokens(const TernaryMat& w, const int8_t* q, const int32_t* qsum, int t0, int64_t gi,
+                              int64_t n1, int groups, int32_t* acc, int64_t acc_stride) {
+  const int64_t cols = w.kp / groups;
+  for (int g = 0; g < groups; g++) {
+    int32_t sums[T][kTileRows];
+    K(w, q + t0 * w.kp, gi, g * cols, (g + 1) * cols, sums);
+    for (int t = 0; t < T; t++)
+      store_rows16(sums[t], qsum[(t0 + t) * groups + g], w, gi, n1, groups, g, acc + (t0 + t) * acc_stride);
+  }
+}
+
 // The four stage vectors of one 16-byte quarter of a T16 tile (4 rows × 4 bytes): stage s holds, in 32-bit lane
 // i, row i's codes for columns k0 + 4s .. k0 + 4s + 3 (common.h). Codes are 0..2, so they are valid int8 too.
 static inline void decode_quarter(uint8x16_t v, int8x16_t c[4]) {

@@ -70,18 +70,6 @@ static inline void sdot_gemv_run(const TernaryMat& w, const int8_t* q, const int
   }
 }
 
-template <int T>
-static inline void sdot_gemm_run(const TernaryMat& w, const int8_t* q, const int32_t* qsum, int t0, int64_t gi,
-                                 int64_t n1, int groups, int32_t* acc, int64_t acc_stride) {
-  const int64_t cols = w.kp / groups;
-  for (int g = 0; g < groups; g++) {
-    int32_t sums[T][kTileRows];
-    sdot_gemm<T>(w, q + t0 * w.kp, gi, g * cols, (g + 1) * cols, sums);
-    for (int t = 0; t < T; t++)
-      store_rows16(sums[t], qsum[(t0 + t) * groups + g], w, gi, n1, groups, g, acc + (t0 + t) * acc_stride);
-  }
-}
-
 // One token over row groups [g0, g1).
 static inline void sdot_decode(const TernaryMat& w, const int8_t* q, const int32_t* qsum, int64_t g0, int64_t g1,
                                int64_t n1, int groups, int32_t* acc) {

@@ -45,9 +45,11 @@ bool same(const std::vector<E>& got, const std::vector<E>& want, std::string& de
     if (std::memcmp(&got[i], &want[i], sizeof(E)) != 0) {
       char b[160];
       if constexpr (std::is_floating_point<E>::value)
-        std::snprintf(b, sizeof b, "element %zu: got %.9g want %.9g", i, static_cast<double>(got[i]), static_cast<double>(want[i]));
+        std::snprintf(b, sizeof b, "element %zu: got %.9g want %.9g", i, static_cast<double>(got[i]),
+                      static_cast<double>(want[i]));
       else
-        std::snprintf(b, sizeof b, "element %zu: got %lld want %lld", i, static_cast<long long>(got[i]), static_cast<long long>(want[i]));
+        std::snprintf(b, sizeof b, "element %zu: got %lld want %lld", i, static_cast<long long>(got[i]),
+                      static_cast<long long>(want[i]));
       detail = b;
       return false;
     }
@@ -123,10 +125,12 @@ void test_ternary(const TernaryCase& c, const std::vector<Variant>& vs) {
     for (int64_t i = 0; i < c.k; i++) q[t * kp + i] = static_cast<int8_t>(rng.range(-128, 127));
   if (c.extremes) {  // rows of +1 / -1 / 0 against activations pinned at 127, -128, alternating, 0
     for (int64_t r = 0; r < std::min<int64_t>(3, c.n); r++)
-      std::fill(codes.begin() + r * c.k, codes.begin() + (r + 1) * c.k, static_cast<int8_t>(r == 0 ? 1 : r == 1 ? -1 : 0));
+      std::fill(codes.begin() + r * c.k, codes.begin() + (r + 1) * c.k,
+                static_cast<int8_t>(r == 0 ? 1 : r == 1 ? -1 : 0));
     for (int t = 0; t < c.nt; t++)
       for (int64_t i = 0; i < c.k; i++)
-        q[t * kp + i] = static_cast<int8_t>(t % 4 == 0 ? 127 : t % 4 == 1 ? -128 : t % 4 == 2 ? (i % 2 ? 127 : -128) : 0);
+        q[t * kp + i] =
+            static_cast<int8_t>(t % 4 == 0 ? 127 : t % 4 == 1 ? -128 : t % 4 == 2 ? (i % 2 ? 127 : -128) : 0);
   }
   const size_t bytes = static_cast<size_t>(t16_bytes(c.n, c.k));
   uint8_t* packed = static_cast<uint8_t*>(std::aligned_alloc(64, (bytes + 63) / 64 * 64));
@@ -149,9 +153,9 @@ void test_ternary(const TernaryCase& c, const std::vector<Variant>& vs) {
         std::vector<int32_t> got(want.size(), 0x5a5a5a5a);
         for (int64_t n0 = 0; n0 < c.n; n0 += chunk)
           v.kt->ternary_acc(w, q.data(), qsum.data(), c.nt, n0, std::min(c.n, n0 + chunk), groups, got.data(), stride);
-        check_same(got, want, v.name + " ternary_acc " + fmt("K=%lld N=%lld tokens=%lld groups=%lld", c.k, c.n, c.nt, groups) +
-                                  " chunk=" + std::to_string(chunk) +
-                                  (c.extremes ? " extremes" : ""));
+        check_same(got, want,
+                   v.name + " ternary_acc " + fmt("K=%lld N=%lld tokens=%lld groups=%lld", c.k, c.n, c.nt, groups) +
+                       " chunk=" + std::to_string(chunk) + (c.extremes ? " extremes" : ""));
       }
   }
   std::free(packed);
@@ -214,7 +218,8 @@ void test_quant(const std::vector<Variant>& vs) {
       const int64_t groups = k / 256;
       std::vector<int8_t> wantb(blocks ? static_cast<size_t>(k) : 0);
       std::vector<float> wsb(static_cast<size_t>(blocks ? groups : 0));
-      for (int64_t g = 0; blocks && g < groups; g++) wsb[g] = kScalarTable.quant_block256(x.data() + g * 256, wantb.data() + g * 256);
+      for (int64_t g = 0; blocks && g < groups; g++)
+        wsb[g] = kScalarTable.quant_block256(x.data() + g * 256, wantb.data() + g * 256);
       for (const Variant& v : vs) {
         const std::string what = " K=" + std::to_string(k) + " " + kKindNames[kind];
         std::vector<int8_t> got(static_cast<size_t>(k));
@@ -283,7 +288,8 @@ void test_lm(const LmCase& c, const std::vector<Variant>& vs) {
     for (int64_t chunk : splits(c.vocab, 72, 24, {5, 24})) {
       std::vector<float> got(want.size(), -7.f);
       for (int64_t r0 = 0; r0 < c.vocab; r0 += chunk) run(*v.kt, r0, std::min(c.vocab, r0 + chunk), got.data());
-      check_same(got, want, v.name + " " + name + fmt(" vocab=%lld d=%lld tokens=%lld chunk=%lld", c.vocab, c.d, c.nt, chunk));
+      check_same(got, want,
+                 v.name + " " + name + fmt(" vocab=%lld d=%lld tokens=%lld chunk=%lld", c.vocab, c.d, c.nt, chunk));
     }
 }
 
@@ -374,7 +380,8 @@ void test_read_sum(const std::vector<Variant>& vs) {
     uint8_t* p = static_cast<uint8_t*>(std::aligned_alloc(64, static_cast<size_t>(n)));
     for (int64_t i = 0; i < n; i++) p[i] = static_cast<uint8_t>(rng.next());
     const std::vector<uint64_t> want = {kScalarTable.read_sum(p, n)};
-    for (const Variant& v : vs) check_same(std::vector<uint64_t>{v.kt->read_sum(p, n)}, want, v.name + " read_sum n=" + std::to_string(n));
+    for (const Variant& v : vs)
+      check_same(std::vector<uint64_t>{v.kt->read_sum(p, n)}, want, v.name + " read_sum n=" + std::to_string(n));
     std::free(p);
   }
 }
