@@ -2,7 +2,7 @@
 import os from 'node:os';
 import { flagHelp, parseArgs as parseFlags, type FlagSpec, type FlagTable } from '@trine/args';
 import { MODEL_SHAPES, TrineError } from '@trine/core';
-import { KNOWN_BACKENDS as BACKEND_NAMES } from './backends.js';
+import { BACKEND_NAMES } from '@trine/backends';
 import type { WeightFormat } from './model/shapes.js';
 
 export interface BenchOptions {

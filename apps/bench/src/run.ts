@@ -9,7 +9,7 @@ import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { join, resolve } from 'node:path';
 import { TrineError } from '@trine/core';
-import { createBackend, threaded } from './backends.js';
+import { CATALOG, createBackend, threaded } from '@trine/backends';
 import { llamaBenchResults, runLlamaBench } from './external/llama-bench.js';
 import { hostClass, hostFacts } from './host.js';
 import type { Job, JobAnswer, KernelShape } from './jobs.js';
@@ -26,8 +26,10 @@ import { renderCharts } from './report/svg.js';
 import { describe, runInChild } from './spawn.js';
 import { BANDWIDTH_SOURCE } from './suites/bandwidth.js';
 
-/** Preference when one backend is wanted (quick): native first. */
-const PREFERENCE = ['cpu', 'webgpu', 'wasm'];
+/** The backends probed when none is named, by the catalog's priority (quick runs the first that starts). */
+const PROBED = CATALOG.filter((e) => e.name !== 'reference')
+  .sort((a, b) => b.priority - a.priority)
+  .map((e) => e.name);
 
 export interface RunOutcome {
   readonly dir: string;
@@ -38,7 +40,7 @@ export interface RunOutcome {
 
 async function probe(name: string): Promise<string | null> {
   const timeout = new Promise<{ unavailable: string }>((r) => setTimeout(() => r({ unavailable: 'did not start within 60 s' }), 60_000).unref());
-  const made = await Promise.race([createBackend(name, 1), timeout]);
+  const made = await Promise.race([createBackend(name, { threads: 1 }), timeout]);
   if ('unavailable' in made) return made.unavailable;
   made.backend.destroy();
   return null;
@@ -47,7 +49,7 @@ async function probe(name: string): Promise<string | null> {
 async function chooseBackends(opts: BenchOptions, skipped: SkippedRun[], log: (s: string) => void): Promise<string[]> {
   if (opts.backends.length > 0) return [...opts.backends];
   const available: string[] = [];
-  for (const name of PREFERENCE) {
+  for (const name of PROBED) {
     const why = await probe(name);
     if (why === null) available.push(name);
     else skipped.push({ what: `backend ${name}`, reason: why });

@@ -3,6 +3,8 @@
  * (2 for usage errors, 1 otherwise); --verbose adds the stack.
  */
 import { TrineError } from '@trine/core';
+import { BACKEND_NAMES } from '@trine/backends';
+import type { CommandContext } from './commands/common.js';
 import { runConformance } from './commands/conformance.js';
 import { GENERATE_FLAGS, runGenerate } from './commands/generate.js';
 import { CONVERT_FLAGS, runConvert } from './commands/convert.js';
@@ -14,7 +16,7 @@ import { runTokenize, TOKENIZE_FLAGS } from './commands/tokenize.js';
 import { flagHelp, type FlagSpec } from '@trine/args';
 
 /** `flags` undefined: the command parses its own flags and prints its own help. */
-const COMMANDS: Record<string, { usage: string; flags?: Readonly<Record<string, FlagSpec>>; run: (argv: string[]) => Promise<number> }> = {
+const COMMANDS: Record<string, { usage: string; flags?: Readonly<Record<string, FlagSpec>>; run: (argv: string[], ctx: CommandContext) => Promise<number> }> = {
   generate: {
     usage: 'trine generate [--model FILE] --prompt TEXT [options]   stream a completion (default model: built-in, 3.4 M parameters)',
     flags: GENERATE_FLAGS,
@@ -26,7 +28,7 @@ const COMMANDS: Record<string, { usage: string; flags?: Readonly<Record<string, 
     run: runTokenize,
   },
   info: {
-    usage: 'trine info FILE                                         describe a model file',
+    usage: 'trine info FILE                                         describe a model file and the backend it runs on here',
     flags: INFO_FLAGS,
     run: runInfo,
   },
@@ -56,8 +58,9 @@ function usage(): string {
     'Usage:',
     ...Object.values(COMMANDS).map((c) => `  ${c.usage}`),
     '',
-    'Run `trine <command> --help` for its options; --verbose adds stack traces to errors.',
-    'Backends: reference, cpu, wasm, webgpu (the installed ones; TRINE_BACKEND forces one).',
+    'Run `trine <command> --help` for its options; --verbose adds stack traces to errors and says which backend runs and why.',
+    `Backends: ${BACKEND_NAMES.join(', ')} (the installed ones; --backend or TRINE_BACKEND forces one, else the fastest that`,
+    'passes a check against the reference, measured once per host and model and cached).',
   ].join('\n');
 }
 
@@ -97,7 +100,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   try {
     // A model named hf:ORG/NAME is pulled (or found in the cache) here, so every command opens a local path.
-    return await command.run(await resolveModelArgs(name, rest));
+    return await command.run(await resolveModelArgs(name, rest), { verbose });
   } catch (e) {
     process.stderr.write(`trine ${name}: ${describeError(e)}\n`);
     if (verbose && e instanceof Error) process.stderr.write(`${e.stack ?? ''}\n${e.cause ? `cause: ${String(e.cause)}\n` : ''}`);

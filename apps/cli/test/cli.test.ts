@@ -14,12 +14,14 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const main = join(root, 'apps', 'cli', 'dist', 'main.js');
 let cacheDir: string;
 
-function trine(...args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [main, ...args], {
+/** Runs the CLI; a last object argument adds environment variables. */
+function trine(...args: (string | Record<string, string>)[]): { code: number | null; stdout: string; stderr: string } {
+  const env = typeof args.at(-1) === 'object' ? (args.pop() as Record<string, string>) : {};
+  const r = spawnSync(process.execPath, [main, ...(args as string[])], {
     cwd: root,
     encoding: 'utf8',
     timeout: 60_000,
-    env: { ...process.env, TRINE_CACHE_DIR: cacheDir, TRINE_BACKEND: '', TRINE_THREADS: '' },
+    env: { ...process.env, TRINE_CACHE_DIR: cacheDir, TRINE_BACKEND: '', TRINE_THREADS: '', ...env },
   });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
@@ -99,6 +101,32 @@ describe('trine tokenize and info', () => {
     expect(r.stdout).not.toMatch(/weights are RANDOM/);
     // The random-weight model (tests, bench shapes) is still flagged as such.
     expect(trine('info', await ensureDefaultModel({ cacheDir, random: true })).stdout).toMatch(/weights are RANDOM/);
+    // generate (above) measured the backends on this model once; info reads that measurement back.
+    expect(r.stdout).toMatch(/^backend: +(reference|cpu|wasm|webgpu) \(cached measurement from \d{4}-\d\d-\d\d \d\d:\d\d UTC: .*reference \d+\.\d\d ms\/token/m);
+    const forced = trine('info', path, '--backend', 'wasm');
+    expect(forced.stdout).toMatch(/^backend: +wasm \(forced by --backend\)$/m);
+    const json = JSON.parse(trine('info', path, '--json').stdout) as { backend: { how: string; trials: { name: string }[] } };
+    expect(json.backend.how).toBe('cached');
+    expect(json.backend.trials.map((t) => t.name)).toEqual(['reference', 'cpu', 'wasm', 'webgpu']);
+  });
+});
+
+describe('trine --verbose', () => {
+  it('says which backend runs and why on stderr', () => {
+    const forced = trine('generate', '--prompt', 'hi', '--max-tokens', '1', '--verbose', { TRINE_BACKEND: 'reference' });
+    expect(forced.code).toBe(0);
+    expect(forced.stderr).toBe('trine: backend reference (forced by TRINE_BACKEND)\n');
+    const chosen = trine('generate', '--prompt', 'hi', '--max-tokens', '1', '--verbose');
+    expect(chosen.stderr).toMatch(/^trine: backend \w+ \((measured on this host|cached measurement from \d{4}-\d\d-\d\d \d\d:\d\d UTC): /);
+  });
+
+  it('a bad TRINE_BACKEND or TRINE_THREADS is a usage error naming the variable', () => {
+    const backend = trine('generate', '--prompt', 'hi', { TRINE_BACKEND: 'tpu' });
+    expect(backend.code).toBe(2);
+    expect(backend.stderr).toMatch(/TRINE_BACKEND: unknown backend 'tpu' \(known: reference, cpu, wasm, webgpu\)/);
+    const threads = trine('generate', '--prompt', 'hi', { TRINE_THREADS: 'many' });
+    expect(threads.code).toBe(2);
+    expect(threads.stderr).toMatch(/TRINE_THREADS: must be an integer in \[1, 1024\], got 'many'/);
   });
 });
 

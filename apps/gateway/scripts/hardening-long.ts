@@ -11,7 +11,7 @@
 import { parseArgs } from 'node:util';
 import { loadavg } from 'node:os';
 import { referenceBackendFactory } from '@trine/core';
-import { probeBackends } from '@trine/serving';
+import { loadBackend } from '@trine/backends';
 import type { Proc } from '../test/support/processes.js';
 import { startRedis } from '../test/support/redis-server.js';
 import { kill, oracle, report, rssMiB, startGatewayProcess, startWorkerProcess } from '../test/hardening/harness.js';
@@ -48,8 +48,8 @@ const DEADLINE_MS = 300_000;
 
 /** The CPU backend when its package loads here (the same one the workers pick with TRINE_BACKEND=cpu). */
 async function backend(): Promise<Backend> {
-  const [cpu] = await probeBackends('cpu');
-  return cpu?.factory ? { name: 'cpu', factory: cpu.factory } : { name: 'reference', factory: referenceBackendFactory };
+  const cpu = await loadBackend('cpu');
+  return cpu.factory ? { name: 'cpu', factory: cpu.factory } : { name: 'reference', factory: referenceBackendFactory };
 }
 
 const procs: Proc[] = [];

@@ -62,7 +62,7 @@ export async function startStandalone(env: NodeJS.ProcessEnv = process.env, log:
   const config = gatewayConfig(env);
   const e = engineEnv(env);
   const host = await EngineHost.start(e);
-  log('model loaded', { model: host.info.name, backend: host.info.backend, variant: host.info.backendVariant, selection: host.info.selection });
+  log('model loaded', { model: host.info.name, backend: host.info.backend, variant: host.info.backendVariant, why: host.info.selectionReason, selection: host.info.selection });
   const queue = new LocalJobQueue(host, e.maxBatch);
   const server = new GatewayServer(config, {
     queue,

@@ -4,7 +4,7 @@
  * expected tokens.
  */
 import { status } from '@grpc/grpc-js';
-import { Engine, referenceBackendFactory, registerBackend } from '@trine/core';
+import { Engine, referenceBackendFactory } from '@trine/core';
 import type { StreamEvent } from '@trine/serving';
 import type { GenerateStreamResponse } from '@trine/proto';
 import { Redis } from 'ioredis';
@@ -30,9 +30,8 @@ async function expected(prompt: string, maxTokens: number, seed: number, tempera
 
 beforeAll(async () => {
   redis = await startRedis();
-  registerBackend(referenceBackendFactory);
   [engine, worker] = await Promise.all([
-    Engine.load({ backend: 'reference', maxBatch: 8 }),
+    Engine.load({ backend: referenceBackendFactory, maxBatch: 8 }),
     startMeteredWorker({ REDIS_URL: redis.url, TRINE_BACKEND: 'reference', TRINE_MAX_BATCH: '8' }),
   ]);
   const base = { REDIS_URL: redis.url, TRINE_LISTEN: '127.0.0.1:0', TRINE_BACKEND: 'reference' };

@@ -2,7 +2,7 @@
  * At-least-once without duplicates: real worker processes, one SIGKILLed mid-stream (its jobs stall and another
  * worker runs them again), one SIGTERMed (it hands its jobs back). Clients must see every token exactly once.
  */
-import { Engine, referenceBackendFactory, registerBackend } from '@trine/core';
+import { Engine, referenceBackendFactory } from '@trine/core';
 import { keys, type StreamEvent } from '@trine/serving';
 import type { ClientReadableStream } from '@grpc/grpc-js';
 import type { GenerateStreamResponse } from '@trine/proto';
@@ -38,9 +38,8 @@ function startWorker(): Proc {
 beforeAll(async () => {
   redis = await startRedis();
   redisClient = new Redis(redis.url);
-  registerBackend(referenceBackendFactory);
   [engine, gw] = await Promise.all([
-    Engine.load({ backend: 'reference', maxBatch: 8 }),
+    Engine.load({ backend: referenceBackendFactory, maxBatch: 8 }),
     startDistributedGateway({ REDIS_URL: redis.url, TRINE_LISTEN: '127.0.0.1:0', TRINE_BACKEND: 'reference', TRINE_CACHE_TTL_MS: '0' }),
   ]);
 }, 120_000);

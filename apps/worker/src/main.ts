@@ -28,7 +28,7 @@ async function main(): Promise<void> {
     log('engine thread died; exiting', { error: e.message });
     setTimeout(() => process.exit(1), 100);
   };
-  log('model loaded', { model: host.info.name, backend: host.info.backend, variant: host.info.backendVariant, selection: host.info.selection });
+  log('model loaded', { model: host.info.name, backend: host.info.backend, variant: host.info.backendVariant, why: host.info.selectionReason, selection: host.info.selection });
   const service = await WorkerService.start({
     redisUrl,
     host,

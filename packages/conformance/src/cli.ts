@@ -3,28 +3,32 @@
  * Loads the reference plus the named backends (all known ones when none is named), runs the kit on each, prints
  * one report per backend and the backend × case table, and returns the exit code (non-zero on any failure).
  */
-import { createRequire } from 'node:module';
-import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { flagHelp, parseArgs, type FlagTable, type Parsed } from '@trine/args';
-import { TrineError, createReferenceBackend, type BackendFactory, type KernelBackend } from '@trine/core';
+import { TrineError, createReferenceBackend, type KernelBackend } from '@trine/core';
 import { formatMatrix, formatReport, summaryLine } from './report.js';
 import { runConformance } from './runner.js';
 import type { CaseOutput, CaseResult, ConformanceMode, ConformanceReport } from './types.js';
 
-export const KNOWN_BACKENDS = ['reference', 'cpu', 'wasm', 'webgpu'] as const;
+/**
+ * The backends the kit can run. The kit names none itself (the kernels packages depend on it): apps/cli passes
+ * @trine/backends' catalog; without one the kit runs the reference backend only.
+ */
+export interface BackendSource {
+  /** Every backend name, the reference first. */
+  readonly names: readonly string[];
+  /** Create one; throws (BACKEND_UNAVAILABLE) naming why this host cannot run it. */
+  create(name: string, threads?: number): Promise<KernelBackend>;
+}
 
-const PACKAGE: Record<string, string> = {
-  cpu: '@trine/kernels-cpu',
-  wasm: '@trine/kernels-wasm',
-  webgpu: '@trine/kernels-webgpu',
+const referenceOnly: BackendSource = {
+  names: ['reference'],
+  create: async () => createReferenceBackend(),
 };
 
 export interface CliIo {
   out(line: string): void;
   err(line: string): void;
-  /** Import a backend package (apps/cli passes its own `import`, which resolves from its dependencies). */
-  importBackend?(specifier: string): Promise<Record<string, unknown>>;
+  backends?: BackendSource;
 }
 
 const defaultIo: CliIo = {
@@ -81,53 +85,16 @@ function cliArgs(argv: readonly string[], known: readonly string[]): CliArgs | s
   };
 }
 
-function isFactory(x: unknown): x is BackendFactory {
-  return typeof x === 'object' && x !== null && typeof (x as BackendFactory).create === 'function' && typeof (x as BackendFactory).name === 'string';
-}
-
-/** Import a backend package: from here first, then from the working directory (pnpm keeps packages unhoisted). */
-async function importFrom(specifier: string, io: CliIo): Promise<Record<string, unknown>> {
-  if (io.importBackend) return io.importBackend(specifier);
-  try {
-    return (await import(specifier)) as Record<string, unknown>;
-  } catch (first) {
-    try {
-      const resolved = createRequire(join(process.cwd(), 'package.json')).resolve(specifier);
-      return (await import(pathToFileURL(resolved).href)) as Record<string, unknown>;
-    } catch {
-      throw first;
-    }
-  }
-}
-
-/** The backend's factory: `<name>BackendFactory`, else any exported factory with that name. */
-export async function loadBackend(name: string, io: CliIo = defaultIo, threads?: number): Promise<KernelBackend> {
-  if (name === 'reference') return createReferenceBackend();
-  const spec = PACKAGE[name];
-  if (!spec) throw new TrineError('BACKEND_UNAVAILABLE', `unknown backend '${name}'`, { field: 'backend' });
-  let mod: Record<string, unknown>;
-  try {
-    mod = await importFrom(spec, io);
-  } catch (e) {
-    throw new TrineError('BACKEND_UNAVAILABLE', `${name}: cannot load ${spec} (${e instanceof Error ? e.message : String(e)})`, {
-      field: 'backend',
-      cause: e,
-    });
-  }
-  const factory = [mod[`${name}BackendFactory`], ...Object.values(mod)].find((x) => isFactory(x) && x.name === name);
-  if (!isFactory(factory)) throw new TrineError('BACKEND_UNAVAILABLE', `${name}: ${spec} exports no ${name}BackendFactory`, { field: 'backend' });
-  return factory.create(threads ? { threads } : {});
-}
-
 export async function runConformanceCli(argv: readonly string[], io: CliIo = defaultIo): Promise<number> {
-  const parsed = cliArgs(argv, KNOWN_BACKENDS);
+  const source = io.backends ?? referenceOnly;
+  const parsed = cliArgs(argv, source.names);
   if (typeof parsed === 'string') {
     if (parsed) io.err(`trine conformance: ${parsed}`);
-    (parsed ? io.err : io.out)(usage(KNOWN_BACKENDS));
+    (parsed ? io.err : io.out)(usage(source.names));
     return parsed ? 2 : 0;
   }
   const explicit = parsed.backends.length > 0;
-  const names = explicit ? ['reference', ...parsed.backends.filter((b) => b !== 'reference')] : [...KNOWN_BACKENDS];
+  const names = explicit ? ['reference', ...parsed.backends.filter((b) => b !== 'reference')] : [...source.names];
   const reports: ConformanceReport[] = [];
   // The reference computes each case once for all backends.
   const expectedCache = new Map<string, CaseOutput[]>();
@@ -135,7 +102,7 @@ export async function runConformanceCli(argv: readonly string[], io: CliIo = def
   for (const name of names) {
     let backend: KernelBackend;
     try {
-      backend = await loadBackend(name, io, parsed.threads);
+      backend = name === 'reference' ? createReferenceBackend() : await source.create(name, parsed.threads);
     } catch (e) {
       const why = e instanceof Error ? e.message : String(e);
       // A backend asked for by name must load; one merely tried is reported and skipped.

@@ -1,11 +1,14 @@
-import { ReferenceBackend, type QuantizedActs, type RefTensor, type RefTernary } from '@trine/core';
+import { ReferenceBackend, TrineError, type KernelBackend, type QuantizedActs, type RefTensor, type RefTernary } from '@trine/core';
 import { describe, expect, it } from 'vitest';
 import { runConformanceCli, type CliIo } from '../src/cli.js';
 
-function capture(importBackend?: CliIo['importBackend']) {
+const NAMES = ['reference', 'cpu', 'wasm', 'webgpu'];
+
+/** `create` stands in for the catalog apps/cli injects. */
+function capture(create?: (name: string) => Promise<KernelBackend>) {
   const out: string[] = [];
   const err: string[] = [];
-  const io: CliIo = { out: (l) => out.push(l), err: (l) => err.push(l), ...(importBackend ? { importBackend } : {}) };
+  const io: CliIo = { out: (l) => out.push(l), err: (l) => err.push(l), ...(create ? { backends: { names: NAMES, create } } : {}) };
   return { io, out, err };
 }
 
@@ -28,31 +31,37 @@ describe('runConformanceCli', () => {
     expect(text).toContain('reference: 4 pass, 0 fail, 0 unsupported');
   });
 
-  it('loads a named backend through its <name>BackendFactory and exits 1 when it fails a case', async () => {
+  it('creates a named backend through the injected catalog and exits 1 when it fails a case', async () => {
     const requested: string[] = [];
-    const { io, out, err } = capture(async (spec) => {
-      requested.push(spec);
-      return { cpuBackendFactory: { name: 'cpu', priority: 20, create: async () => new BrokenCpu() } };
+    const { io, out, err } = capture(async (name) => {
+      requested.push(name);
+      return new BrokenCpu();
     });
     const code = await runConformanceCli(['--backend=cpu', '--filter', 'ternaryMatmulAcc/per_token/codes', '--quick'], io);
-    expect(requested).toEqual(['@trine/kernels-cpu']);
+    expect(requested).toEqual(['cpu']);
     expect(code).toBe(1);
     expect(out.join('\n')).toMatch(/\| ternaryMatmulAcc\/per_token\/codes\.tensor\/n1\.K1001\.N33 +\| pass +\| FAIL +\|/);
     expect(err.join('\n')).toMatch(/cpu: FAIL ternaryMatmulAcc\/per_token\/codes\.tensor\/n1\.K1001\.N33: acc: 1 of 33 differ/);
   });
 
   it('a backend asked for by name that cannot load is an error; one merely tried is reported', async () => {
-    const missing = async () => {
-      throw new Error('Cannot find package');
+    const missing = async (name: string): Promise<KernelBackend> => {
+      throw new TrineError('BACKEND_UNAVAILABLE', `${name}: @trine/kernels-${name} did not load: Cannot find package`);
     };
     const named = capture(missing);
     expect(await runConformanceCli(['--backend', 'webgpu', '--filter', 'add/n1'], named.io)).toBe(1);
-    expect(named.err.join('\n')).toMatch(/backend webgpu is unavailable: webgpu: cannot load @trine\/kernels-webgpu \(Cannot find package\)/);
+    expect(named.err.join('\n')).toMatch(/backend webgpu is unavailable: webgpu: @trine\/kernels-webgpu did not load: Cannot find package/);
 
     const tried = capture(missing);
     expect(await runConformanceCli(['--filter', 'add/n1'], tried.io)).toBe(0);
     expect(tried.out.join('\n')).toMatch(/wasm: unavailable on this host/);
     expect(tried.out.join('\n')).toContain('reference: 1 pass, 0 fail, 0 unsupported');
+  });
+
+  it('without an injected catalog runs the reference only, and names only it', async () => {
+    const { io, err } = capture();
+    expect(await runConformanceCli(['--backend', 'cpu'], io)).toBe(2);
+    expect(err.join('\n')).toContain("unknown backend 'cpu' (known: reference)");
   });
 
   it('rejects bad arguments with usage and exit 2', async () => {

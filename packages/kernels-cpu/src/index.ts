@@ -15,13 +15,12 @@ export { physicalCores } from './threads.js';
 
 const MAX_THREADS = 256;
 
+// TRINE_THREADS is the apps' setting, parsed by @trine/backends and passed here as `threads`: a library reads no env.
 function threadsFrom(options: CpuBackendOptions): number {
-  const env = process.env.TRINE_THREADS;
-  const raw: unknown = options.threads ?? (env !== undefined && env !== '' ? Number(env) : undefined);
+  const raw: unknown = options.threads;
   if (raw === undefined) return physicalCores();
   if (typeof raw !== 'number' || !Number.isInteger(raw) || raw < 1 || raw > MAX_THREADS) {
-    const field = options.threads !== undefined ? 'threads' : 'TRINE_THREADS';
-    throw new TrineError('INVALID_ARGUMENT', `${field} must be an integer in [1, ${MAX_THREADS}], got ${String(options.threads ?? env)}`, { field });
+    throw new TrineError('INVALID_ARGUMENT', `threads must be an integer in [1, ${MAX_THREADS}], got ${String(raw)}`, { field: 'threads' });
   }
   return raw;
 }

@@ -1,6 +1,6 @@
 import { TrineError, encodeTernary, f16ToF32, type QuantizedActs } from '@trine/core';
 import { describe, expect, it } from 'vitest';
-import { createCpuBackend, loadNative, type CpuBackend, type CpuTensor } from '../src/index.js';
+import { createCpuBackend, loadNative, physicalCores, type CpuBackend, type CpuTensor } from '../src/index.js';
 
 // Direct checks of every code path against a plain scalar computation written here, on shapes the conformance
 // kit does not stress: rows not a multiple of 16, columns padded to 256, token counts that hit every GEMM tail
@@ -205,16 +205,17 @@ describe('options and errors', () => {
     }
   });
 
-  it('reads TRINE_CPU_VARIANT and TRINE_THREADS, and rejects bad thread counts naming the field', () => {
+  it('reads TRINE_CPU_VARIANT but not TRINE_THREADS (the apps pass threads), and rejects bad thread counts naming the field', () => {
     const saved = { v: process.env.TRINE_CPU_VARIANT, t: process.env.TRINE_THREADS };
     try {
       process.env.TRINE_CPU_VARIANT = 'scalar';
-      process.env.TRINE_THREADS = '3';
-      const be = createCpuBackend();
+      process.env.TRINE_THREADS = 'many';
+      const be = createCpuBackend({ threads: 3 });
       expect([be.info.variant, be.info.threads]).toEqual(['scalar', 3]);
       be.destroy();
-      process.env.TRINE_THREADS = 'many';
-      expect(() => createCpuBackend()).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT', field: 'TRINE_THREADS' }));
+      const byCores = createCpuBackend();
+      expect(byCores.info.threads).toBe(physicalCores());
+      byCores.destroy();
       expect(() => createCpuBackend({ threads: 0 })).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT', field: 'threads' }));
     } finally {
       if (saved.v === undefined) delete process.env.TRINE_CPU_VARIANT;

@@ -1,11 +1,14 @@
 /** Messages between the main thread (EngineHost) and the engine thread (engine-thread.ts). */
 import type { GenerateEvent, GenerateRequest } from '@trine/core';
 import type { InferenceJob, RunOutcome, StopReason, WireError } from './protocol.js';
+import type { BackendTrial } from '@trine/backends';
+
+export type { BackendTrial };
 
 export interface EngineThreadOptions {
   /** Model file (GGUF / HF dir); undefined = the embedded default model. */
   readonly model?: string;
-  /** Force a backend by name (TRINE_BACKEND); undefined = probe, check and benchmark. */
+  /** Force a backend by name (TRINE_BACKEND); undefined = @trine/backends' measured choice (cached per host). */
   readonly backend?: string;
   readonly threads?: number;
   readonly maxBatch: number;
@@ -20,14 +23,8 @@ export interface ServedModelInfo {
   readonly backendVariant: string;
   /** Per-candidate outcome of backend selection, for logs and health/metrics. */
   readonly selection: readonly BackendTrial[];
-}
-
-export interface BackendTrial {
-  readonly name: string;
-  readonly ok: boolean;
-  /** Mean ms per decode step of the benchmark (when ok). */
-  readonly msPerToken?: number;
-  readonly reason?: string;
+  /** Which backend runs and why ("cpu (measured on this host: …)"), for the `model loaded` log line. */
+  readonly selectionReason?: string;
 }
 
 export type ToThread =

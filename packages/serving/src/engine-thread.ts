@@ -6,12 +6,12 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { context, propagation, ROOT_CONTEXT } from '@opentelemetry/api';
 import './otel/thread.js';
 import { Redis } from 'ioredis';
-import { Engine, registerBackend, type BackendFactory } from '@trine/core';
+import type { Engine } from '@trine/core';
+import { describeSelection, loadEngine, parseBackendName } from '@trine/backends';
 import type { EngineThreadOptions, FromThread, StreamItem, ToThread } from './engine-messages.js';
 import { claimAttempt, RedisEventSink } from './redis-sink.js';
 import type { StopReason } from './protocol.js';
 import { runJob, type JobModel } from './runner.js';
-import { chooseBackend, probeBackends } from './select-backend.js';
 import { toWireError } from './wire-error.js';
 
 const port = parentPort;
@@ -19,30 +19,17 @@ if (!port) throw new Error('engine-thread must run in a worker thread');
 const options = workerData as EngineThreadOptions;
 const send = (m: FromThread): void => port.postMessage(m);
 
-function load(factory: BackendFactory, maxBatch: number, context?: number): Promise<Engine> {
-  registerBackend(factory);
-  return Engine.load({
-    ...(options.model !== undefined ? { model: options.model } : {}),
-    backend: factory.name,
-    ...(options.threads !== undefined ? { threads: options.threads } : {}),
-    maxBatch,
-    ...(context !== undefined ? { context } : {}),
-  });
-}
-
 async function start(): Promise<Engine> {
-  const forced = options.backend;
-  // A forced backend is the only one probed (no time spent loading the others).
-  const candidates = await probeBackends(forced);
-  const { chosen, trials } = await chooseBackend(
-    candidates,
-    async (factory) => {
-      const engine = await load(factory, 1, 64);
-      return { generator: engine, close: () => engine.close() };
+  // @trine/backends' policy: TRINE_BACKEND forces one, else the measurement (cached per host), else by priority.
+  const { engine, selection } = await loadEngine({
+    ...(options.model !== undefined ? { model: options.model } : {}),
+    settings: {
+      ...(options.backend !== undefined ? { backend: parseBackendName(options.backend, 'TRINE_BACKEND'), forcedBy: 'TRINE_BACKEND' } : {}),
+      ...(options.threads !== undefined ? { threads: options.threads } : {}),
     },
-    forced,
-  );
-  const engine = await load(chosen.factory!, options.maxBatch, options.context);
+    maxBatch: options.maxBatch,
+    ...(options.context !== undefined ? { context: options.context } : {}),
+  });
   // Warm-up: one real step before reporting ready (health stays NOT_SERVING until then).
   for await (const _ of engine.generate({
     prompt: 'warm-up',
@@ -59,7 +46,8 @@ async function start(): Promise<Engine> {
       vocabSize: engine.model.config.vocab,
       backend: info.name,
       backendVariant: info.variant,
-      selection: trials,
+      selection: selection.trials,
+      selectionReason: describeSelection(selection),
     },
   });
   return engine;

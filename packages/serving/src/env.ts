@@ -1,5 +1,6 @@
 /** Environment variables of the engine, shared by the worker and the standalone server (documented in apps/worker/README.md). */
 import { invalidArgument } from '@trine/core';
+import { backendSettings } from '@trine/backends';
 
 export function envInt(env: NodeJS.ProcessEnv, name: string, fallback: number, min = 0, max = Number.MAX_SAFE_INTEGER): number {
   const raw = env[name];
@@ -18,10 +19,7 @@ export interface EngineEnv {
 }
 
 export function engineEnv(env: NodeJS.ProcessEnv = process.env): EngineEnv {
-  const backend = env.TRINE_BACKEND || undefined;
-  if (backend !== undefined && !['reference', 'cpu', 'wasm', 'webgpu'].includes(backend))
-    throw invalidArgument('TRINE_BACKEND', `unknown backend '${backend}' (reference, cpu, wasm, webgpu)`);
-  const threads = env.TRINE_THREADS ? envInt(env, 'TRINE_THREADS', 1, 1, 1024) : undefined;
+  const { backend, threads } = backendSettings({}, env);
   const context = env.TRINE_CONTEXT ? envInt(env, 'TRINE_CONTEXT', 0, 1, 1 << 20) : undefined;
   return {
     ...(env.TRINE_MODEL ? { model: env.TRINE_MODEL } : {}),

@@ -6,4 +6,3 @@ export { EngineHost } from './engine-host.js';
 export { runJob, type EventSink, type RunContext, type JobModel } from './runner.js';
 export { RedisEventSink, claimAttempt } from './redis-sink.js';
 export { engineEnv, envInt, type EngineEnv } from './env.js';
-export { chooseBackend, probeBackends, type Candidate, type TrialEngine } from './select-backend.js';

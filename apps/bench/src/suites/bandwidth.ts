@@ -7,7 +7,7 @@
  * labelled `node-memcmp-fallback` wherever it is used.
  */
 import { Worker } from 'node:worker_threads';
-import { createBackend } from '../backends.js';
+import { createBackend } from '@trine/backends';
 import type { BandwidthJob, JobAnswer } from '../jobs.js';
 
 export const BANDWIDTH_SOURCE = 'node-memcmp-fallback';
@@ -15,7 +15,7 @@ export const NATIVE_BANDWIDTH_SOURCE = 'kernels-cpu-native';
 
 /** The native probe at this thread count, or undefined when the addon (or its probe) is not there. */
 async function nativeBandwidth(threads: number, megabytes: number, reps: number): Promise<number | undefined> {
-  const made = await createBackend('cpu', threads);
+  const made = await createBackend('cpu', { threads });
   if ('unavailable' in made) return undefined;
   try {
     const probe = (made.backend as unknown as { readBandwidth?: (mb: number, reps: number) => number }).readBandwidth;

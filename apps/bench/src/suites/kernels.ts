@@ -5,7 +5,7 @@
  * roofline percentage is GB/s over this host's read bandwidth at the same thread count.
  */
 import { randomF16Matrix, randomI2sMatrix, type KernelBackend, type QuantizedActs, type TensorDesc } from '@trine/core';
-import { createBackend } from '../backends.js';
+import { createBackend } from '@trine/backends';
 import type { JobAnswer, KernelJob, KernelShape } from '../jobs.js';
 import type { BenchResult } from '../report/schema.js';
 
@@ -33,7 +33,7 @@ function acts(be: KernelBackend, rows: number, k: number): QuantizedActs<TensorD
 }
 
 export async function runKernelJob(job: KernelJob): Promise<JobAnswer> {
-  const made = await createBackend(job.backend, job.threads);
+  const made = await createBackend(job.backend, { threads: job.threads });
   if ('unavailable' in made) return { results: [], skipped: [{ what: `${job.backend} kernels ${job.threads}t`, reason: made.unavailable }] };
   const be = made.backend;
   const results: BenchResult[] = [];

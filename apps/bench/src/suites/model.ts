@@ -4,7 +4,7 @@
  * and batched decode through model.forward with one KV slot per sequence.
  */
 import { BitNetModel, openModel, type Handles, type KernelBackend } from '@trine/core';
-import { createBackend } from '../backends.js';
+import { createBackend } from '@trine/backends';
 import type { BatchedJob, JobAnswer, ModelJob } from '../jobs.js';
 import type { BenchResult } from '../report/schema.js';
 
@@ -46,7 +46,7 @@ async function prefill(model: Model, slot: number, tokens: Int32Array, from: num
 }
 
 async function load(job: { backend: string; threads: number; modelPath: string }, opts: { slots: number; context: number; maxBatchTokens: number; lmHead?: 'f16' | 'q8' }) {
-  const made = await createBackend(job.backend, job.threads);
+  const made = await createBackend(job.backend, { threads: job.threads });
   if ('unavailable' in made) return made;
   const t0 = now();
   const source = await openModel(job.modelPath);

@@ -17,8 +17,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { DEFAULT_SAMPLING, Engine, registerBackend } from '@trine/core';
-import { backendFactory } from '../backends.js';
+import { DEFAULT_SAMPLING, Engine } from '@trine/core';
+import { loadBackend, parseBackendName } from '@trine/backends';
 import type { JobAnswer, ServingJob } from '../jobs.js';
 import type { BenchResult } from '../report/schema.js';
 
@@ -110,11 +110,10 @@ async function measureLevels(job: ServingJob, variant: string, request: OneReque
 const PROMPT = 'The quick brown fox jumps over the lazy dog. Once upon a time';
 
 async function inProcess(job: ServingJob): Promise<BenchResult[]> {
-  const f = await backendFactory(job.backend);
-  if ('unavailable' in f) throw new Error(f.unavailable);
-  registerBackend(f.factory);
+  const f = await loadBackend(parseBackendName(job.backend, 'backend'));
+  if (f.factory === undefined) throw new Error(f.unavailable);
   const maxConc = Math.max(...job.concurrency);
-  const engine = await Engine.load({ model: job.modelPath, backend: job.backend, threads: job.threads, maxBatch: maxConc, context: job.context, maxQueue: 1024 });
+  const engine = await Engine.load({ model: job.modelPath, backend: f.factory, threads: job.threads, maxBatch: maxConc, context: job.context, maxQueue: 1024 });
   try {
     const request: OneRequest = () =>
       timeStream((async function* () {

@@ -1,34 +1,39 @@
-import { Engine, invalidArgument, type EngineLoadOptions } from '@trine/core';
+import type { Engine } from '@trine/core';
+import { BACKEND_NAMES, backendSettings, describeSelection, loadEngine as loadOnSelectedBackend, type BackendSettings } from '@trine/backends';
 import type { FlagSpec, FlagValues } from '@trine/args';
-import { registerInstalledBackends } from '../backends.js';
 import { progressBar } from '../progress.js';
 
-export const BACKEND_FLAG: FlagSpec = { kind: 'string', help: 'force a backend: reference, cpu, wasm, webgpu (default: best available, or $TRINE_BACKEND)' };
-export const THREADS_FLAG: FlagSpec = { kind: 'int', short: 't', min: 1, max: 1024, help: 'CPU threads (default: physical cores, or $TRINE_THREADS)' };
+export const BACKEND_FLAG: FlagSpec = {
+  kind: 'string',
+  help: `force a backend: ${BACKEND_NAMES.join(', ')} (default: $TRINE_BACKEND, else the fastest that passes a check on this host, measured once per host and model)`,
+};
+// A string: the value is parsed with TRINE_THREADS by @trine/backends, the one parser of both.
+export const THREADS_FLAG: FlagSpec = { kind: 'string', short: 't', value: 'N', help: 'CPU threads (default: $TRINE_THREADS, else physical cores)' };
 export const MODEL_FLAG: FlagSpec = { kind: 'string', short: 'm', value: 'FILE', help: 'GGUF file or Hugging Face directory (default: the built-in 3.4 M-parameter trained model)' };
 
-function envThreads(): number | undefined {
-  const raw = process.env.TRINE_THREADS;
-  if (raw === undefined || raw === '') return undefined;
-  const n = Number(raw);
-  if (!Number.isSafeInteger(n) || n < 1) throw invalidArgument('TRINE_THREADS', `must be a positive integer, got '${raw}'`);
-  return n;
+/** What every command is told besides its arguments. */
+export interface CommandContext {
+  /** --verbose: stack traces on errors, and which backend runs and why. */
+  readonly verbose: boolean;
 }
 
-/** Loads an engine from the common flags, with a progress bar on a terminal. */
-export async function loadEngine(flags: FlagValues, extra: Partial<EngineLoadOptions> = {}): Promise<Engine> {
-  await registerInstalledBackends();
+/** --backend / --threads, else TRINE_BACKEND / TRINE_THREADS. */
+export function backendFlags(flags: FlagValues): BackendSettings {
+  return backendSettings({ backend: flags.backend as string | undefined, threads: flags.threads as string | undefined });
+}
+
+/** Loads an engine from the common flags on the selected backend, with a progress bar on a terminal. */
+export async function loadEngine(flags: FlagValues, options: { verbose?: boolean } = {}): Promise<Engine> {
+  const settings = backendFlags(flags);
   const bar = progressBar();
-  const backend = (flags.backend as string | undefined) ?? (process.env.TRINE_BACKEND || undefined);
-  const threads = (flags.threads as number | undefined) ?? envThreads();
   try {
-    return await Engine.load({
+    const { engine, selection } = await loadOnSelectedBackend({
       ...(flags.model !== undefined ? { model: flags.model as string } : {}),
-      ...(backend !== undefined ? { backend } : {}),
-      ...(threads !== undefined ? { threads } : {}),
+      settings,
       onProgress: (p) => bar.update(p.loadedBytes, p.totalBytes),
-      ...extra,
     });
+    if (options.verbose) process.stderr.write(`trine: backend ${describeSelection(selection)}\n`);
+    return engine;
   } finally {
     bar.end();
   }

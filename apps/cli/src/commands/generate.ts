@@ -1,6 +1,6 @@
 import { DEFAULT_SAMPLING, invalidArgument, SAMPLING_LIMITS, type GenerateRequest, type SamplingParams } from '@trine/core';
 import { parseArgs, type FlagSpec } from '@trine/args';
-import { BACKEND_FLAG, loadEngine, MODEL_FLAG, THREADS_FLAG } from './common.js';
+import { BACKEND_FLAG, loadEngine, MODEL_FLAG, THREADS_FLAG, type CommandContext } from './common.js';
 
 export const GENERATE_FLAGS: Readonly<Record<string, FlagSpec>> = {
   model: MODEL_FLAG,
@@ -19,7 +19,7 @@ export const GENERATE_FLAGS: Readonly<Record<string, FlagSpec>> = {
   json: { kind: 'boolean', help: 'print one JSON object (text, token_ids, finish_reason, usage, timings, top_logprobs)' },
 };
 
-export async function runGenerate(argv: string[]): Promise<number> {
+export async function runGenerate(argv: string[], ctx: CommandContext): Promise<number> {
   const { flags, positionals } = parseArgs(argv, GENERATE_FLAGS);
   if (positionals.length > 0) throw invalidArgument('prompt', `unexpected argument '${positionals[0]}' (pass the prompt with --prompt)`);
   const prompt = flags.prompt as string | undefined;
@@ -40,7 +40,7 @@ export async function runGenerate(argv: string[]): Promise<number> {
     : { prompt, sampling };
   const json = flags.json === true;
 
-  const engine = await loadEngine(flags);
+  const engine = await loadEngine(flags, { verbose: ctx.verbose });
   if (flags.model === undefined && process.stderr.isTTY) {
     process.stderr.write('note: using the built-in default model (3.4 M parameters trained on the Brown corpus and the King James Bible: English-like text, not answers); pass --model FILE for a real one\n');
   }

@@ -4,7 +4,8 @@
  */
 import { readFileSync } from 'node:fs';
 import type { ClientReadableStream, ServiceError } from '@grpc/grpc-js';
-import { Engine, registerBackend, referenceBackendFactory, type BackendFactory } from '@trine/core';
+import { Engine, referenceBackendFactory, type BackendFactory } from '@trine/core';
+import { loadBackend } from '@trine/backends';
 import type { GenerateStreamResponse } from '@trine/proto';
 import { spawnTs, type Proc } from '../support/processes.js';
 
@@ -16,28 +17,18 @@ export function report(name: string, figures: Record<string, string | number | b
 
 /** The CPU backend when @trine/kernels-cpu loads here, else the reference backend (same choice for workers and oracle). */
 export async function bestBackend(): Promise<{ name: 'cpu' | 'reference'; factory: BackendFactory }> {
-  try {
-    // Not a dependency of the gateway (its workers load it): a computed specifier keeps tsc from resolving it,
-    // while vitest's alias and Node (from the worker's dependencies) still do.
-    const pkg = '@trine/kernels-cpu';
-    const m = (await import(/* @vite-ignore */ pkg)) as { cpuBackendFactory: BackendFactory };
-    registerBackend(m.cpuBackendFactory);
-    const e = await Engine.load({ backend: 'cpu', maxBatch: 1 }).catch(() => undefined);
-    if (e) {
-      await e.close();
-      return { name: 'cpu', factory: m.cpuBackendFactory };
-    }
-  } catch {
-    // not built on this host
+  const cpu = await loadBackend('cpu');
+  const e = cpu.factory && (await Engine.load({ backend: cpu.factory, maxBatch: 1 }).catch(() => undefined));
+  if (cpu.factory && e) {
+    await e.close();
+    return { name: 'cpu', factory: cpu.factory };
   }
   return { name: 'reference', factory: referenceBackendFactory };
 }
 
 /** An in-process engine on the given backend: the oracle for the tokens a stream must carry. */
 export async function oracle(backend: { name: string; factory: BackendFactory }, maxBatch = 8): Promise<Engine> {
-  registerBackend(referenceBackendFactory);
-  registerBackend(backend.factory);
-  return Engine.load({ backend: backend.name, maxBatch });
+  return Engine.load({ backend: backend.factory, maxBatch });
 }
 
 export async function expectedTokens(engine: Engine, prompt: string, maxTokens: number, seed: number, temperature = 1): Promise<number[]> {

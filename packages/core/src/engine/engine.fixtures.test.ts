@@ -9,7 +9,6 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_SAMPLING } from '../generate/types.js';
-import { registerBackend } from '../kernels/registry.js';
 import { referenceBackendFactory } from '../reference/index.js';
 import { FIXTURE_NAMES, fixturePath, fixturesDir, haveFixtures } from '../formats/test-support/fixtures.js';
 import { Engine } from './engine.js';
@@ -24,8 +23,7 @@ describe.skipIf(!haveFixtures())('Engine greedy generation vs the fixtures’ en
   for (const name of FIXTURE_NAMES) {
     it(`${name}: three concurrent prompts reproduce the recorded greedy tokens`, async () => {
       const ref = JSON.parse(readFileSync(join(fixturesDir(), `${name}.reference.json`), 'utf8')) as Recorded;
-      registerBackend(referenceBackendFactory);
-      const engine = await Engine.load({ model: fixturePath(name), backend: 'reference', maxBatch: 3, context: 64 });
+      const engine = await Engine.load({ model: fixturePath(name), backend: referenceBackendFactory, maxBatch: 3, context: 64 });
       try {
         const results = await Promise.all(
           ref.prompts.map(async (p) => {

@@ -5,7 +5,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeGgufFile } from '../formats/gguf/index.js';
 import { TrineError } from '../errors/index.js';
 import { DEFAULT_SAMPLING, type GenerateEvent, type GenerateRequest, type SamplingParams } from '../generate/types.js';
-import { registerBackend } from '../kernels/registry.js';
 import { referenceBackendFactory } from '../reference/index.js';
 import { buildDefaultTokenizerSpec } from '../tokenizer/index.js';
 import { buildDefaultModelBytes, defaultModelContents } from '../default-model/build.js';
@@ -37,9 +36,8 @@ let engine: Engine;
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'trine-engine-'));
-  registerBackend(referenceBackendFactory);
   // The random-weight model (not the shipped trained one): these tests pin its shapes, tokenizer and bytes.
-  engine = await Engine.load({ model: await ensureDefaultModel({ cacheDir: dir, random: true }), backend: 'reference', cacheDir: dir, maxBatch: 4, context: 128, maxQueue: 8 });
+  engine = await Engine.load({ model: await ensureDefaultModel({ cacheDir: dir, random: true }), backend: referenceBackendFactory, cacheDir: dir, maxBatch: 4, context: 128, maxQueue: 8 });
 });
 
 afterAll(async () => {
@@ -294,7 +292,7 @@ describe('Engine faults and shutdown', () => {
 
 describe('Engine.load inputs', () => {
   it('loads GGUF bytes (no file system needed) and matches the cached default model', async () => {
-    const e = await Engine.load({ model: buildDefaultModelBytes(buildDefaultTokenizerSpec()), backend: 'reference', maxBatch: 1, context: 32 });
+    const e = await Engine.load({ model: buildDefaultModelBytes(buildDefaultTokenizerSpec()), backend: referenceBackendFactory, maxBatch: 1, context: 32 });
     try {
       const request: GenerateRequest = { prompt: 'Hello', sampling: sampling({ maxTokens: 4 }) };
       expect(ids(await collect(e.generate(request)))).toEqual(ids(await collect(engine.generate(request))));
@@ -304,11 +302,12 @@ describe('Engine.load inputs', () => {
     }
   });
 
-  it('rejects a context beyond the model and an unknown backend, naming them', async () => {
-    await expect(Engine.load({ backend: 'reference', cacheDir: dir, context: 100_000 })).rejects.toSatisfy(
+  it('rejects a context beyond the model and a backend that cannot start, naming them', async () => {
+    await expect(Engine.load({ backend: referenceBackendFactory, cacheDir: dir, context: 100_000 })).rejects.toSatisfy(
       (e: unknown) => TrineError.is(e, 'INVALID_ARGUMENT') && e.field === 'context',
     );
-    await expect(Engine.load({ backend: 'nosuch', cacheDir: dir })).rejects.toSatisfy(
+    const nosuch = { name: 'nosuch', priority: 0, create: () => Promise.reject(new Error('not on this host')) };
+    await expect(Engine.load({ backend: nosuch, cacheDir: dir })).rejects.toSatisfy(
       (e: unknown) => TrineError.is(e, 'BACKEND_UNAVAILABLE') && e.field === 'backend',
     );
   });
@@ -323,7 +322,7 @@ describe('Engine end-of-generation', () => {
     const { metadata, tensors } = defaultModelContents(spec);
     const path = join(dir, 'eos.gguf');
     await writeGgufFile(path, metadata, tensors);
-    const e = await Engine.load({ model: path, backend: 'reference', maxBatch: 1, context: 64 });
+    const e = await Engine.load({ model: path, backend: referenceBackendFactory, maxBatch: 1, context: 64 });
     try {
       const r = await collect(e.generate({ prompt: 'The quick brown fox', sampling: sampling() }));
       expect(r.done.finishReason).toBe('stop');

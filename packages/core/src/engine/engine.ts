@@ -8,8 +8,9 @@
  */
 import { context, trace, SpanStatusCode, type Context, type Link, type Span } from '@opentelemetry/api';
 import { TrineError, invalidArgument } from '../errors/index.js';
-import type { BackendInfo, KernelBackend, MatrixFormat, TensorDesc } from '../kernels/spec.js';
+import type { BackendFactory, BackendInfo, KernelBackend, MatrixFormat, TensorDesc } from '../kernels/spec.js';
 import { resolveBackend } from '../kernels/registry.js';
+import { referenceBackendFactory } from '../reference/index.js';
 import { openModel } from '../formats/open-model.js';
 import { BitNetModel, type ForwardStep } from '../model/bitnet.js';
 import { createTokenizer } from '../tokenizer/tokenizer.js';
@@ -65,8 +66,11 @@ export interface LoadProgress {
 export interface EngineLoadOptions {
   /** GGUF file or Hugging Face directory, or GGUF bytes; absent: the embedded default model (random weights). */
   model?: string | Uint8Array | ByteSource;
-  /** Force a backend by name (`reference`, `cpu`, `wasm`, `webgpu`); absent: the best registered one. */
-  backend?: string;
+  /**
+   * The backend to run on (absent: the reference backend). Which one a host should run is chosen by the caller:
+   * @trine/backends' `selectBackend` for apps.
+   */
+  backend?: BackendFactory;
   threads?: number;
   /** Sequences decoded together (default 8). */
   maxBatch?: number;
@@ -112,8 +116,8 @@ async function traced(name: string, parent: Context, links: Link[], attributes: 
 
 export class Engine implements TextGenerator {
   /**
-   * Opens the model file (or the embedded default), resolves the backend from the registry (forced by name when
-   * given) and loads the weights. Register backends first (`registerBackend`); the CLI registers every one installed.
+   * Opens the model file (or the embedded default), creates the given backend (no fallback: a backend that cannot
+   * start is BACKEND_UNAVAILABLE) and loads the weights.
    */
   static async load(options: EngineLoadOptions = {}): Promise<Engine> {
     const maxBatch = options.maxBatch ?? ENGINE_DEFAULTS.maxBatch;
@@ -131,8 +135,10 @@ export class Engine implements TextGenerator {
         throw invalidArgument('context', `must be an integer in [1, ${cfg.context}] for this model, got ${String(context)}`);
       }
       const tokenizer = createTokenizer(source.tokenizer);
+      const factory = options.backend ?? referenceBackendFactory;
       backend = await resolveBackend({
-        ...(options.backend !== undefined ? { force: options.backend } : {}),
+        candidates: [factory],
+        force: factory.name,
         ...(options.threads !== undefined ? { options: { threads: options.threads } } : {}),
       });
       // A decode step carries one row per sequence, so a step must hold at least maxBatch tokens.

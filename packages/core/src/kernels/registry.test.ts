@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { TrineError } from '../errors/index.js';
 import type { BitNetConfig } from '../model/config.js';
 import { createReferenceBackend, referenceBackendFactory } from '../reference/backend.js';
-import { missingOps, registerBackend, registeredBackends, requiredVariants, resolveBackend } from './registry.js';
+import { missingOps, requiredVariants, resolveBackend } from './registry.js';
 import type { BackendFactory } from './spec.js';
 
 const failing = (name: string, priority: number, why: string): BackendFactory => ({
@@ -29,10 +29,8 @@ describe('resolveBackend', () => {
     await expect(resolveBackend({ force: 'cpu', candidates: cands })).rejects.toThrow(/'cpu' failed to start: addon missing/);
     await expect(resolveBackend({ force: 'tpu', candidates: cands })).rejects.toThrow(/'tpu' is not available \(known: cpu, reference\)/);
   });
-  it('uses registered factories by default', async () => {
-    registerBackend(referenceBackendFactory);
-    expect(registeredBackends().map((f) => f.name)).toContain('reference');
-    expect((await resolveBackend()).info.name).toBe('reference');
+  it('with nothing to choose from says so', async () => {
+    await expect(resolveBackend({ candidates: [] })).rejects.toThrow(/no backend to choose from/);
   });
 });
 

@@ -1,24 +1,13 @@
 /**
- * Backend selection (onnxruntime-web's resolveBackend): factories register with a priority; `resolveBackend`
- * tries them best first, falls back on failure, and throws one BACKEND_UNAVAILABLE error listing every failure.
+ * Backend start-up (onnxruntime-web's resolveBackend): `resolveBackend` tries the factories it is given best first,
+ * falls back on failure, and throws one BACKEND_UNAVAILABLE error listing every failure. Which factories exist and
+ * which one a host should run is @trine/backends' catalog; core keeps no registry of its own.
  */
 import { TrineError } from '../errors/index.js';
 import type { BitNetConfig } from '../model/config.js';
 import type { BackendFactory, BackendOptions, Handles, KernelBackend, KernelVariant, MatrixFormat } from './spec.js';
 import { KERNEL_NAMES } from './ops.js';
 import { variantKey } from './validate.js';
-
-const factories = new Map<string, BackendFactory>();
-
-/** Register (or replace, by name) a backend factory. */
-export function registerBackend(factory: BackendFactory): void {
-  factories.set(factory.name, factory);
-}
-
-/** Registered factories, best first. */
-export function registeredBackends(): BackendFactory[] {
-  return byPriority([...factories.values()]);
-}
 
 function byPriority(list: readonly BackendFactory[]): BackendFactory[] {
   return [...list].sort((a, b) => b.priority - a.priority);
@@ -29,16 +18,16 @@ function reasonOf(e: unknown): string {
 }
 
 export interface ResolveOptions {
+  /** The factories to choose from. */
+  candidates: readonly BackendFactory[];
   /** Use exactly this backend; failure to create it is an error, with no fallback. */
   force?: string;
-  /** Factories to choose from instead of the registered ones. */
-  candidates?: readonly BackendFactory[];
   options?: BackendOptions;
 }
 
-/** Create the best backend this host can run (or the forced one). */
-export async function resolveBackend(opts: ResolveOptions = {}): Promise<KernelBackend> {
-  const pool = byPriority(opts.candidates ?? [...factories.values()]);
+/** Create the best backend of `candidates` this host can run (or the forced one). */
+export async function resolveBackend(opts: ResolveOptions): Promise<KernelBackend> {
+  const pool = byPriority(opts.candidates);
   if (opts.force !== undefined) {
     const f = pool.find((c) => c.name === opts.force);
     if (!f)
@@ -68,7 +57,7 @@ export async function resolveBackend(opts: ResolveOptions = {}): Promise<KernelB
   }
   throw new TrineError(
     'BACKEND_UNAVAILABLE',
-    pool.length === 0 ? 'no backend is registered' : `no backend could start (${failures.join('; ')})`,
+    pool.length === 0 ? 'no backend to choose from' : `no backend could start (${failures.join('; ')})`,
     { field: 'backend', cause: new AggregateError(causes, 'backend failures') },
   );
 }

@@ -5,7 +5,7 @@
 import { trace } from '@opentelemetry/api';
 import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
-import { Engine, referenceBackendFactory, registerBackend } from '@trine/core';
+import { Engine, referenceBackendFactory } from '@trine/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const exporter = new InMemorySpanExporter();
@@ -14,8 +14,7 @@ let engine: Engine;
 
 beforeAll(async () => {
   provider.register();
-  registerBackend(referenceBackendFactory);
-  engine = await Engine.load({ backend: 'reference', maxBatch: 4 });
+  engine = await Engine.load({ backend: referenceBackendFactory, maxBatch: 4 });
 }, 60_000);
 
 afterAll(async () => {
