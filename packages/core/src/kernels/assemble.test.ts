@@ -4,7 +4,7 @@ import { ReferenceBackend, createReferenceBackend } from '../reference/backend.j
 import * as referenceKernels from '../reference/kernels/index.js';
 import type { RefTensor } from '../reference/storage.js';
 import { supportFrom, withKernels, withoutContext } from './assemble.js';
-import { KERNEL_NAMES, PLUMBING_NAMES } from './ops.js';
+import { KERNEL_NAMES, MAX_KERNEL_ARITY, OPS, PLUMBING_NAMES } from './ops.js';
 import { checked } from './validate.js';
 
 describe('withKernels', () => {
@@ -13,6 +13,13 @@ describe('withKernels', () => {
     for (const name of [...KERNEL_NAMES, ...PLUMBING_NAMES, 'supports']) expect(typeof Reflect.get(be, name), name).toBe('function');
     for (const op of KERNEL_NAMES) expect(be.supports({ op })).toEqual({ ok: true });
     expect(be.supports({ op: 'attention', dtype: 'f16', headDim: 4096 })).toEqual({ ok: true });
+  });
+
+  it('forwards every argument: no op takes more than MAX_KERNEL_ARITY', () => {
+    for (const op of KERNEL_NAMES) {
+      expect(referenceKernels[op].length, op).toBeLessThanOrEqual(MAX_KERNEL_ARITY);
+      expect(OPS[op].validate.length, op).toBeLessThanOrEqual(MAX_KERNEL_ARITY);
+    }
   });
 
   it('passes the context first and lets a subclass override a kernel', async () => {

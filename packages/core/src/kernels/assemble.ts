@@ -69,6 +69,8 @@ export function withKernels<A extends unknown[], P extends BackendPlumbing, C>(
       return supports(v);
     }
   };
+  // The methods take the op's arguments as six parameters (MAX_KERNEL_ARITY: attention's count), not a rest array:
+  // a kernel call allocates nothing on its way through.
   for (const op of KERNEL_NAMES) {
     // Each op's implementation takes that op's arguments; the loop only forwards them.
     const impl = set.kernels[op] as ((ctx: C, ...args: unknown[]) => void) | undefined;
@@ -76,8 +78,8 @@ export function withKernels<A extends unknown[], P extends BackendPlumbing, C>(
       configurable: true,
       writable: true,
       value: impl
-        ? function (this: P, ...args: unknown[]): void {
-            impl(set.context(this), ...args);
+        ? function (this: P, a?: unknown, b?: unknown, c?: unknown, d?: unknown, e?: unknown, f?: unknown): void {
+            impl(set.context(this), a, b, c, d, e, f);
           }
         : function (this: P): never {
             throw new TrineError('UNSUPPORTED', `backend ${this.info.name} has no ${op} kernel`, { field: op });
@@ -96,7 +98,7 @@ export function withoutContext<H extends Handles>(kernels: {
   for (const op of KERNEL_NAMES) {
     // kernels[op] takes op's own arguments; the wrapper only passes them along.
     const f = kernels[op] as ((...args: unknown[]) => void) | undefined;
-    if (f) map[op] = (_ctx, ...args) => f(...args);
+    if (f) map[op] = (_ctx, a, b, c, d, e, g) => f(a, b, c, d, e, g);
   }
   return map;
 }

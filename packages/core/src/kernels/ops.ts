@@ -223,6 +223,9 @@ export const OPS: { readonly [K in KernelName]: OpDef<K> } = {
   },
 };
 
+/** The most arguments a kernel op takes (attention); wrappers pass exactly this many (assemble.test checks it). */
+export const MAX_KERNEL_ARITY = 6;
+
 /** Every kernel name, in the table's order (support tables, the conformance report). */
 export const KERNEL_NAMES = Object.keys(OPS) as readonly KernelName[];
 

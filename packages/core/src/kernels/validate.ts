@@ -49,7 +49,7 @@ export class CheckedBackend<H extends Handles> implements KernelBackend<H> {
   }
 
   /** Throws UNSUPPORTED unless the backend runs `op` with these variant field values. */
-  need(op: KernelName, fields: Readonly<Record<string, unknown>> | undefined): void {
+  need(op: KernelName, fields: Readonly<Record<string, unknown>>): void {
     let node = this.approved.get(op);
     let known = node !== undefined;
     for (const f in fields) {
@@ -81,21 +81,20 @@ export class CheckedBackend<H extends Handles> implements KernelBackend<H> {
   }
 }
 
+type Loose = (...args: unknown[]) => unknown;
+// Six parameters (MAX_KERNEL_ARITY), not a rest array: a checked kernel call allocates nothing but a new variant.
 for (const op of KERNEL_NAMES) {
   // OPS[op] takes op's own arguments; here they are only passed along, so the table is read loosely.
-  const { validate, variant } = OPS[op] as {
-    validate: (...args: unknown[]) => void;
-    variant?: (...args: unknown[]) => Readonly<Record<string, unknown>>;
-  };
+  const { validate, variant } = OPS[op] as { validate: Loose; variant?: (...args: unknown[]) => Readonly<Record<string, unknown>> };
   Object.defineProperty(CheckedBackend.prototype, op, {
     configurable: true,
     writable: true,
-    value: function (this: CheckedBackend<Handles>, ...args: unknown[]): void {
+    value: function (this: CheckedBackend<Handles>, a?: unknown, b?: unknown, c?: unknown, d?: unknown, e?: unknown, f?: unknown): void {
       if (this.enabled) {
-        validate(...args);
-        this.need(op, variant?.(...args));
+        validate(a, b, c, d, e, f);
+        if (variant) this.need(op, variant(a, b, c, d, e, f));
       }
-      Reflect.apply(this.inner[op], this.inner, args);
+      (this.inner[op] as Loose).call(this.inner, a, b, c, d, e, f);
     },
   });
 }
