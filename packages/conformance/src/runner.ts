@@ -94,8 +94,26 @@ function headline(cmp: readonly OutputComparison[]): string {
 }
 
 /**
- * One case on one backend: `unsupported` with the reason when any variant it needs is not supported; otherwise
- * `pass` / `fail` against the reference (test) or a timing (perf). Never throws: an exception is a failure.
+ * Whether a case the backend declares unsupported runs on it anyway (past supports(), unvalidated) and matches the
+ * reference: a declared gap must be real, so supports() cannot hide a variant that works (nor, by the pass/fail
+ * of supported cases, claim one that does not).
+ */
+async function runsAnyway(backend: KernelBackend, c: ConformanceCase, reference: KernelBackend, expectedCache?: Map<string, CaseOutput[]>): Promise<boolean> {
+  try {
+    const actual = await runOnce(backend, c);
+    const expected = expectedCache?.get(c.name) ?? (await runOnce(reference, c)).outputs;
+    expectedCache?.set(c.name, expected);
+    const cmp = c.compare ? c.compare(expected, actual.outputs) : compareOutputs(expected, actual.outputs);
+    return cmp.every((o) => o.ok);
+  } catch {
+    return false; // it refuses or breaks: the gap is real
+  }
+}
+
+/**
+ * One case on one backend: `unsupported` with the reason when any variant it needs is not supported (in test
+ * mode, a `fail` when it runs and matches anyway); otherwise `pass` / `fail` against the reference (test) or a
+ * timing (perf). Never throws: an exception is a failure.
  */
 export async function runCase(
   backend: KernelBackend,
@@ -112,7 +130,11 @@ export async function runCase(
   } catch (e) {
     return { ...base, status: 'fail', reason: `supports() threw: ${message(e)}`, tolerance: '', ms: 0 };
   }
-  if (!support.ok) return { ...base, status: 'unsupported', reason: support.reason, tolerance: '', ms: 0 };
+  if (!support.ok) {
+    const unsupported = { ...base, status: 'unsupported', reason: support.reason, tolerance: '', ms: 0 } as const;
+    if (mode !== 'test' || !(await runsAnyway(backend, c, reference, expectedCache))) return unsupported;
+    return { ...unsupported, status: 'fail', reason: `declared unsupported (${support.reason}), yet it runs and matches the reference` };
+  }
   if (mode === 'support') return { ...base, status: 'pass', tolerance: '', ms: 0 };
 
   // Validate every call the kit makes on the backend under test, so a kit bug cannot pass as a backend result.

@@ -113,11 +113,17 @@ function f16(h: number): number {
   return h & 0x8000 ? -v : v;
 }
 
-/** A backend without an f16 KV cache, and one whose silu throws. */
-class NoF16Cache extends ReferenceBackend {
+/** A backend without an f16 KV cache (it says so, and its kvStore refuses one), one that only says so, and one whose silu throws. */
+class ClaimsNoF16Cache extends ReferenceBackend {
   override supports(v: KernelVariant): Support {
     if ((v.op === 'kvStore' || v.op === 'attention') && 'dtype' in v && v.dtype === 'f16') return { ok: false, reason: 'no f16 cache here' };
     return super.supports(v);
+  }
+}
+class NoF16Cache extends ClaimsNoF16Cache {
+  override kvStore(...args: Parameters<ReferenceBackend['kvStore']>): void {
+    if (args[0].spec.dtype === 'f16') throw new TrineError('UNSUPPORTED', 'no f16 cache here');
+    super.kvStore(...args);
   }
 }
 class ThrowingSilu extends ReferenceBackend {
@@ -204,6 +210,14 @@ describe('unsupported is data, an exception is a failure', () => {
     expect(r.results.find((x) => x.name.startsWith('kvStore/f32'))!.status).toBe('pass');
     expect(r.counts).toEqual({ pass: 2, fail: 0, unsupported: 1 });
     expect(r.ok).toBe(true);
+  });
+
+  it('a declared gap that runs and matches the reference fails: supports() cannot hide a working variant', async () => {
+    const r = await runConformance(new ClaimsNoF16Cache(), { filter: 'kvStore/', large: false });
+    const f16 = r.results.find((x) => x.name.startsWith('kvStore/f16'))!;
+    expect(f16.status).toBe('fail');
+    expect(f16.reason).toBe('declared unsupported (kvStore/f16/32: no f16 cache here; attention/f16/32: no f16 cache here), yet it runs and matches the reference');
+    expect(r.ok).toBe(false);
   });
 
   it('a kernel that throws fails its case with the message', async () => {

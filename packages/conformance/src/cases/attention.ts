@@ -29,8 +29,8 @@ function attentionCase(s: AttentionShape): ConformanceCase {
     name: `attention/${s.dtype}/gqa${s.H / s.Hkv}/${s.label}/n${s.tokens.length}.H${s.H}.Hkv${s.Hkv}.Dh${s.Dh}.pos${maxPos}`,
     op: 'attention',
     requires: [
-      { op: 'kvStore', dtype: s.dtype },
-      { op: 'attention', dtype: s.dtype },
+      { op: 'kvStore', dtype: s.dtype, headDim: s.Dh },
+      { op: 'attention', dtype: s.dtype, headDim: s.Dh },
     ],
     description:
       `${s.tokens.length} token(s) at (slot, pos) ${s.tokens.map((t) => `(${t[0]},${t[1]})`).join(' ')}, ` +
@@ -85,5 +85,10 @@ export const attentionCases: ConformanceCase[] = [
   attentionCase({
     label: 'large-scores', dtype: 'f32', H: 4, Hkv: 2, Dh: 32, slots: 1, context: 64, layers: 1, layer: 0,
     fills: [fillSlot(0, 0, 0, 40)], tokens: [[0, 40], [0, 20]], roundProbsF16: false, kScale: 40, seed: 707,
+  }),
+  // Heads wider than 256 (no BitNet checkpoint has them): a backend may declare a largest headDim.
+  attentionCase({
+    label: 'wide', dtype: 'f16', H: 2, Hkv: 1, Dh: 320, slots: 1, context: 16, layers: 1, layer: 0,
+    fills: [fillSlot(0, 0, 0, 9)], tokens: [[0, 9], [0, 4]], roundProbsF16: true, seed: 708,
   }),
 ];

@@ -30,8 +30,8 @@ function kvStoreCase(dtype: KvCacheSpec['dtype'], seed: number): ConformanceCase
     name: `kvStore/${dtype}/scattered.slots3.pos10.layer2`,
     op: 'kvStore',
     requires: [
-      { op: 'kvStore', dtype },
-      { op: 'attention', dtype },
+      { op: 'kvStore', dtype, headDim: spec.headDim },
+      { op: 'attention', dtype, headDim: spec.headDim },
     ],
     description: 'scattered (slot, position) stores in one batch, overwrites, a second layer; read through attention',
     size: 'small',

@@ -53,8 +53,8 @@ function modelVariants(m: ModelSetup): KernelVariant[] {
     { op: 'quantizeActs', scheme: sch },
     { op: 'ternaryMatmul', scheme: sch },
     { op: 'rope' },
-    { op: 'kvStore', dtype: m.kvDtype },
-    { op: 'attention', dtype: m.kvDtype },
+    { op: 'kvStore', dtype: m.kvDtype, headDim: m.spec.hidden / m.spec.heads },
+    { op: 'attention', dtype: m.kvDtype, headDim: m.spec.hidden / m.spec.heads },
     { op: 'gatedActivation', act: activation(m.spec) },
     { op: 'lmHead', format: m.lmHeadFormat ?? 'f16' },
   ];
