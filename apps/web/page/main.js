@@ -9,8 +9,6 @@ import {
   buildDefaultTokenizerSpec,
   createTokenizer,
   openModel,
-  registerBackend,
-  registeredBackends,
   resolveBackend,
 } from '@trine/core';
 
@@ -24,16 +22,17 @@ const $ = (id) => document.getElementById(id);
 const status = (text) => ($('status').textContent = text);
 let engine = null;
 
+const factories = [];
 for (const [name, load] of Object.entries(BACKENDS)) {
   try {
-    registerBackend(await load());
+    factories.push(await load());
   } catch (e) {
     console.warn(`backend ${name} unavailable:`, e);
   }
 }
-// `auto`: the registry's choice — the highest-priority backend that starts here (webgpu, else wasm).
+// `auto`: resolveBackend's choice — the highest-priority backend that starts here (webgpu, else wasm).
 $('backend').append(new Option('auto', ''));
-for (const f of registeredBackends()) $('backend').append(new Option(f.name, f.name));
+for (const f of factories) $('backend').append(new Option(f.name, f.name));
 $('threads').value = String(globalThis.crossOriginIsolated ? Math.min(navigator.hardwareConcurrency || 1, 8) : 1);
 
 async function modelBytes() {
@@ -51,7 +50,7 @@ async function load() {
   engine = null;
   status('Loading…');
   const t0 = performance.now();
-  const backend = await resolveBackend({ force: $('backend').value || undefined, options: { threads: Number($('threads').value) || 1 } });
+  const backend = await resolveBackend({ candidates: factories, force: $('backend').value || undefined, options: { threads: Number($('threads').value) || 1 } });
   try {
     // refuse a model the backend cannot hold before reading any tensor (wasm32: 4 GiB)
     const budget = backend.memoryAvailable;
