@@ -51,7 +51,10 @@ function concat(chunks: Iterable<Uint8Array>): Uint8Array {
   if (list.length === 1) return list[0]!;
   const out = new Uint8Array(list.reduce((a, c) => a + c.byteLength, 0));
   let at = 0;
-  for (const c of list) (out.set(c, at), (at += c.byteLength));
+  for (const c of list) {
+    out.set(c, at);
+    at += c.byteLength;
+  }
   return out;
 }
 
