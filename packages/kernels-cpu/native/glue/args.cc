@@ -27,9 +27,16 @@ class Reader {
     return false;
   }
 
-  bool check(bool cond, const std::string& msg) {
+  bool check(bool cond, const char* msg) {
     if (!ok_) return false;
     return cond || fail(msg);
+  }
+
+  // A check whose message is composed: built only when it fails (these run on every kernel call).
+  template <typename Msg>
+  bool check_lazy(bool cond, Msg&& msg) {
+    if (!ok_) return false;
+    return cond || fail(msg());
   }
 
   // A typed array (its viewed bytes) or an ArrayBuffer.
@@ -53,9 +60,10 @@ class Reader {
 
   // b holds at least `bytes` bytes.
   bool need(const Bytes& b, double bytes, const char* name) {
-    return check(bytes >= 0 && static_cast<double>(b.len) >= bytes,
-                 std::string(name) + ": buffer holds " + std::to_string(b.len) + " bytes, needs " +
-                     std::to_string(static_cast<int64_t>(bytes)));
+    return check_lazy(bytes >= 0 && static_cast<double>(b.len) >= bytes, [&] {
+      return std::string(name) + ": buffer holds " + std::to_string(b.len) + " bytes, needs " +
+             std::to_string(static_cast<int64_t>(bytes));
+    });
   }
 
   // A number, truncated toward zero.
@@ -64,21 +72,22 @@ class Reader {
 
   bool boolean(size_t i, const char* name) {
     Napi::Value v = info_[i];
-    if (!check(v.IsBoolean(), std::string(name) + ": expected a boolean")) return false;
+    if (!check_lazy(v.IsBoolean(), [&] { return std::string(name) + ": expected a boolean"; })) return false;
     return v.As<Napi::Boolean>().Value();
   }
 
   std::string string(size_t i, const char* name) {
     Napi::Value v = info_[i];
-    if (!check(v.IsString(), std::string(name) + ": expected a string")) return "";
+    if (!check_lazy(v.IsString(), [&] { return std::string(name) + ": expected a string"; })) return "";
     return v.As<Napi::String>().Utf8Value();
   }
 
   // A KvCacheSpec object: positive sizes, headDim ≤ 512 (the attention scratch bound), dtype f16 or f32.
   KvLayout kv_layout(size_t i, const char* op) {
     KvLayout kv{};
+    const auto bad = [&] { return std::string(op) + ": bad cache spec"; };
     Napi::Value v = info_[i];
-    if (!check(v.IsObject(), std::string(op) + ": bad cache spec")) return kv;
+    if (!check_lazy(v.IsObject(), bad)) return kv;
     Napi::Object o = v.As<Napi::Object>();
     kv.layers = integer_field(o, "layers", op);
     kv.slots = integer_field(o, "slots", op);
@@ -86,23 +95,23 @@ class Reader {
     kv.kv_heads = integer_field(o, "kvHeads", op);
     kv.head_dim = integer_field(o, "headDim", op);
     Napi::Value dtype = o.Get("dtype");
-    if (!check(dtype.IsString(), std::string(op) + ": bad cache spec")) return kv;
+    if (!check_lazy(dtype.IsString(), bad)) return kv;
     kv.f16 = dtype.As<Napi::String>().Utf8Value() == "f16";
-    check(kv.layers > 0 && kv.slots > 0 && kv.context > 0 && kv.kv_heads > 0 && kv.head_dim > 0 && kv.head_dim <= 512,
-          std::string(op) + ": bad cache spec");
+    check_lazy(kv.layers > 0 && kv.slots > 0 && kv.context > 0 && kv.kv_heads > 0 && kv.head_dim > 0 && kv.head_dim <= 512,
+               bad);
     return kv;
   }
 
  private:
   Napi::Number number_value(Napi::Value v, const char* name) {
-    if (!check(v.IsNumber(), std::string(name) + ": expected a number")) return Napi::Number::New(info_.Env(), 0);
+    if (!check_lazy(v.IsNumber(), [&] { return std::string(name) + ": expected a number"; })) return Napi::Number::New(info_.Env(), 0);
     return v.As<Napi::Number>();
   }
 
   int64_t integer_field(Napi::Object o, const char* key, const char* op) {
     if (!ok_) return 0;
     Napi::Value v = o.Get(key);
-    if (!check(v.IsNumber(), std::string(op) + ": bad cache spec")) return 0;
+    if (!check_lazy(v.IsNumber(), [&] { return std::string(op) + ": bad cache spec"; })) return 0;
     return v.As<Napi::Number>().Int64Value();
   }
 
@@ -220,7 +229,7 @@ bool parse(const Napi::CallbackInfo& info, EmbeddingArgs& a) {
   if (a.format == kQ8) r.need(sc, 4.0 * a.vocab, "scales");
   a.ids = as<const int32_t>(ids);
   for (int64_t i = 0; i < a.n && r.ok(); i++)
-    r.check(a.ids[i] >= 0 && a.ids[i] < a.vocab, "ids[" + std::to_string(i) + "]: token id out of range");
+    r.check_lazy(a.ids[i] >= 0 && a.ids[i] < a.vocab, [&] { return "ids[" + std::to_string(i) + "]: token id out of range"; });
   a.out = as<float>(out);
   a.matrix = mat.data;
   a.scales = as<const float>(sc);
