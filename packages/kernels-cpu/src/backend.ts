@@ -1,9 +1,10 @@
 /**
  * The native CPU backend: `KernelBackend` over the addon. Every op is one synchronous native call (the JS thread
  * blocks while the pool computes), so a decode step spends its time in native code. This file holds storage
- * (handles.ts: typed arrays and 64-byte aligned native memory); the ops are kernels/*.ts. Shapes are validated by
- * core's `validate` (wrap with `CheckedBackend`, as the model does); the addon re-checks every byte range it touches
- * (native/glue/args.cc), so a bad call is an error, never a stray write.
+ * (handles.ts: typed arrays and 64-byte aligned native memory) and assembles the backend from it, the kernels of
+ * kernels/*.ts and the limits it declares. Shapes are validated by core's op table (wrap with `checked`, as the
+ * model does); the addon re-checks every byte range it touches (native/glue/args.cc), so a bad call is an error,
+ * never a stray write.
  */
 import {
   TrineError,

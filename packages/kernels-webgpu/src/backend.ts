@@ -2,16 +2,17 @@
  * The WebGPU backend: weights, activations and the KV cache live in GPU buffers; every op records a dispatch into
  * the context's one command encoder, and nothing waits for the device until `read` (a decode step is one
  * submission, and only the argmax ids or the requested logits come back). This file holds storage (upload, read,
- * dispose); the ops are kernels/*.ts, beside the plumbing they share: context.ts (recording), programs.ts (the
- * program cache), fusion.ts (deferred ops), handles.ts (layouts).
+ * dispose) and assembles the backend from it, the kernels of kernels/*.ts and the limits it declares; beside them
+ * the plumbing the kernels share: context.ts (recording), programs.ts (the program cache), fusion.ts (deferred
+ * ops), handles.ts (layouts).
  */
 import {
   TrineError,
   decodeTernaryCodes,
-  withKernels,
   f16ToF32,
   f32ToF16,
   quantizeRowsQ8,
+  withKernels,
   type BackendInfo,
   type BackendPlumbing,
   type DType,

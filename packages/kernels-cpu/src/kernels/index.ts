@@ -2,7 +2,7 @@
  * The CPU kernels, one per file (the file names of core/src/reference/kernels), collected here. Each unpacks its
  * handles into one synchronous call of the addon (native/glue/<op>.cc), which checks its arguments again.
  */
-import type { Kernels } from '@trine/core';
+import type { KernelImpl, KernelName } from '@trine/core';
 import type { CpuContext } from '../context.js';
 import type { CpuHandles } from '../handles.js';
 import { add } from './add.js';
@@ -18,11 +18,8 @@ import { rope } from './rope.js';
 import { ternaryMatmulAcc } from './ternary-matmul-acc.js';
 import { ternaryMatmul } from './ternary-matmul.js';
 
-type CpuKernels = Kernels<CpuHandles>;
-/** An op's implementation: the op's arguments after the backend's context. */
-export type CpuKernel<K extends keyof CpuKernels> = (c: CpuContext, ...args: Parameters<CpuKernels[K]>) => void;
-
-export const cpuKernels: { readonly [K in keyof CpuKernels]: CpuKernel<K> } = {
+/** Every op (none is left out: supports() has only the declared limits to refuse). */
+export const cpuKernels: { readonly [K in KernelName]: KernelImpl<CpuContext, CpuHandles, K> } = {
   embedding,
   rmsNorm,
   add,

@@ -3,7 +3,7 @@
  * quantizeActs and rope take part in fusion (fusion.ts) and settle it themselves; every other op records what is
  * pending first (`settled`), so the order of effects is the order of the calls.
  */
-import type { Kernels } from '@trine/core';
+import type { KernelImpl, KernelName } from '@trine/core';
 import type { GpuHandles } from '../handles.js';
 import type { KernelContext } from '../kernel-context.js';
 import { add } from './add.js';
@@ -23,10 +23,6 @@ export { MAX_ATTENTION_HEAD_DIM } from './attention.js';
 export { recordNorm } from './rms-norm.js';
 export { recordRope } from './rope.js';
 
-type GpuKernels = Kernels<GpuHandles>;
-/** An op's implementation: the op's arguments after the kernel context. */
-export type GpuKernel<K extends keyof GpuKernels> = (g: KernelContext, ...args: Parameters<GpuKernels[K]>) => void;
-
 function settled<A extends unknown[]>(op: (g: KernelContext, ...args: A) => void): (g: KernelContext, ...args: A) => void {
   return (g, ...args) => {
     g.fusion.settle();
@@ -34,7 +30,8 @@ function settled<A extends unknown[]>(op: (g: KernelContext, ...args: A) => void
   };
 }
 
-export const webgpuKernels: { readonly [K in keyof GpuKernels]: GpuKernel<K> } = {
+/** Every op (none is left out: supports() has only the declared limits to refuse). */
+export const webgpuKernels: { readonly [K in KernelName]: KernelImpl<KernelContext, GpuHandles, K> } = {
   embedding: settled(embedding),
   rmsNorm,
   add: settled(add),
