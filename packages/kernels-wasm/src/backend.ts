@@ -31,7 +31,7 @@ import {
   type WasmHandles,
 } from './handles.js';
 import type { Heap } from './heap.js';
-import { wasmKernels } from './kernels/index.js';
+import * as wasmKernels from './kernels/index.js';
 import type { KernelExports } from './module.js';
 import { packTernaryLut16, packTernaryRows } from './ternary-pack.js';
 

@@ -1,34 +1,17 @@
 /**
  * The wasm kernels, one per file (the file names of core/src/reference/kernels), collected here: each takes the
- * WasmContext first, then the op's arguments. Every op of the op table is here, in every variant (no limits).
+ * WasmContext first, then the op's arguments. backend.ts hands this module to withKernels, which checks each
+ * against its op's signature. Every op of the op table is here, in every variant (no limits).
  */
-import type { KernelMap } from '@trine/core';
-import type { WasmContext } from '../context.js';
-import type { WasmHandles } from '../handles.js';
-import { add } from './add.js';
-import { argmax } from './argmax.js';
-import { attention } from './attention.js';
-import { embedding } from './embedding.js';
-import { gatedActivation } from './gated-activation.js';
-import { kvStore } from './kv-store.js';
-import { lmHead } from './lm-head.js';
-import { quantizeActs } from './quantize-acts.js';
-import { rmsNorm } from './rms-norm.js';
-import { rope } from './rope.js';
-import { ternaryMatmulAcc } from './ternary-matmul-acc.js';
-import { ternaryMatmul } from './ternary-matmul.js';
-
-export const wasmKernels: KernelMap<WasmContext, WasmHandles> = {
-  embedding,
-  rmsNorm,
-  add,
-  quantizeActs,
-  ternaryMatmul,
-  ternaryMatmulAcc,
-  rope,
-  kvStore,
-  attention,
-  gatedActivation,
-  lmHead,
-  argmax,
-};
+export { add } from './add.js';
+export { argmax } from './argmax.js';
+export { attention } from './attention.js';
+export { embedding } from './embedding.js';
+export { gatedActivation } from './gated-activation.js';
+export { kvStore } from './kv-store.js';
+export { lmHead } from './lm-head.js';
+export { quantizeActs } from './quantize-acts.js';
+export { rmsNorm } from './rms-norm.js';
+export { rope } from './rope.js';
+export { ternaryMatmulAcc } from './ternary-matmul-acc.js';
+export { ternaryMatmul } from './ternary-matmul.js';
