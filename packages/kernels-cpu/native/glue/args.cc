@@ -136,6 +136,15 @@ bool in_cache(const int32_t* p, const int32_t* s, int64_t n, const KvLayout& kv)
   return true;
 }
 
+// The cache buffer holds the spec's K and V halves, and each of the n tokens' (position, slot) lies inside it.
+void cache_tokens(Reader& r, const Bytes& cache, const KvLayout& kv, const Bytes& pos, const Bytes& sl, int64_t n,
+                  const char* out_of_range) {
+  r.need(cache, (kv.f16 ? 4.0 : 8.0) * kv.elements(), "cache");
+  r.need(pos, 4.0 * n, "positions");
+  r.need(sl, 4.0 * n, "slots");
+  r.check(!r.ok() || in_cache(as<const int32_t>(pos), as<const int32_t>(sl), n, kv), out_of_range);
+}
+
 }  // namespace
 
 bool parse(const Napi::CallbackInfo& info, BackendArgs& a) {
@@ -316,15 +325,12 @@ bool parse(const Napi::CallbackInfo& info, KvStoreArgs& a) {
   a.layer = r.integer(2, "layer");
   a.n = r.integer(7, "n");
   const int64_t row = a.kv.kv_heads * a.kv.head_dim;
-  r.need(cache, (a.kv.f16 ? 4.0 : 8.0) * a.kv.elements(), "cache");
   r.need(k, 4.0 * a.n * row, "k");
   r.need(v, 4.0 * a.n * row, "v");
-  r.need(pos, 4.0 * a.n, "positions");
-  r.need(sl, 4.0 * a.n, "slots");
   r.check(a.layer >= 0 && a.layer < a.kv.layers, "kvStore: layer out of range");
+  cache_tokens(r, cache, a.kv, pos, sl, a.n, "kvStore: position or slot out of range");
   a.positions = as<const int32_t>(pos);
   a.slots = as<const int32_t>(sl);
-  r.check(!r.ok() || in_cache(a.positions, a.slots, a.n, a.kv), "kvStore: position or slot out of range");
   a.cache = cache.data;
   a.k = as<const float>(k);
   a.v = as<const float>(v);
@@ -343,14 +349,11 @@ bool parse(const Napi::CallbackInfo& info, AttentionArgs& a) {
   a.round_probs = r.boolean(10, "roundProbs");
   r.check(a.heads > 0 && a.kv.kv_heads > 0 && a.heads % a.kv.kv_heads == 0 && a.layer >= 0 && a.layer < a.kv.layers,
           "attention: heads must be a multiple of kvHeads and layer in range");
-  r.need(cache, (a.kv.f16 ? 4.0 : 8.0) * a.kv.elements(), "cache");
   r.need(q, 4.0 * a.n * a.heads * a.kv.head_dim, "q");
   r.need(out, 4.0 * a.n * a.heads * a.kv.head_dim, "out");
-  r.need(pos, 4.0 * a.n, "positions");
-  r.need(sl, 4.0 * a.n, "slots");
+  cache_tokens(r, cache, a.kv, pos, sl, a.n, "attention: position or slot out of range");
   a.positions = as<const int32_t>(pos);
   a.slots = as<const int32_t>(sl);
-  r.check(!r.ok() || in_cache(a.positions, a.slots, a.n, a.kv), "attention: position or slot out of range");
   a.out = as<float>(out);
   a.q = as<const float>(q);
   a.cache = cache.data;
