@@ -11,6 +11,7 @@ import { CONVERT_FLAGS, runConvert } from './commands/convert.js';
 import { resolveModelArgs } from './commands/hf-model.js';
 import { INFO_FLAGS, runInfo } from './commands/info.js';
 import { MODELS_FLAGS, runModels } from './commands/models.js';
+import { PERPLEXITY_FLAGS, runPerplexity } from './commands/perplexity.js';
 import { PULL_FLAGS, runPull } from './commands/pull.js';
 import { runTokenize, TOKENIZE_FLAGS } from './commands/tokenize.js';
 import { flagHelp, type FlagSpec } from '@trine/args';
@@ -31,6 +32,11 @@ const COMMANDS: Record<string, { usage: string; flags?: Readonly<Record<string, 
     usage: 'trine info FILE                                         describe a model file and the backend it runs on here',
     flags: INFO_FLAGS,
     run: runInfo,
+  },
+  perplexity: {
+    usage: 'trine perplexity [--model FILE] --text FILE [--ctx N]     perplexity of a text (llama-perplexity method), its ± and tokens/s',
+    flags: PERPLEXITY_FLAGS,
+    run: runPerplexity,
   },
   conformance: {
     usage: 'trine conformance [--backend NAME]                      cross-backend conformance suite',

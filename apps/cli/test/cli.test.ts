@@ -3,7 +3,7 @@
  * embedded default model, cached in a temporary directory.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -127,6 +127,32 @@ describe('trine --verbose', () => {
     const threads = trine('generate', '--prompt', 'hi', { TRINE_THREADS: 'many' });
     expect(threads.code).toBe(2);
     expect(threads.stderr).toMatch(/TRINE_THREADS: must be an integer in \[1, 1024\], got 'many'/);
+  });
+});
+
+describe('trine perplexity', () => {
+  it('scores the second half of each window of a text, and the trained default model beats chance by far', () => {
+    const text = join(cacheDir, 'text.txt');
+    writeFileSync(text, 'And it came to pass, when the men of the city saw the king, that they went out and said unto him. '.repeat(6));
+    const r = trine('perplexity', '--text', text, '--ctx', '64', '--backend', 'reference', '--json');
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const out = JSON.parse(r.stdout) as { perplexity: number; stderr: number; windows: number; scored: number; tokensPerSecond: number };
+    expect(out.scored).toBe(out.windows * (64 / 2 - 1));
+    expect(out.windows).toBeGreaterThanOrEqual(2);
+    expect(out.perplexity).toBeGreaterThan(1);
+    expect(out.perplexity).toBeLessThan(500); // chance is the vocabulary, 4096
+    expect(out.stderr).toBeGreaterThan(0);
+    expect(out.tokensPerSecond).toBeGreaterThan(0);
+    const human = trine('perplexity', '--text', text, '--ctx', '64', '--backend', 'reference');
+    expect(human.stdout).toMatch(/^perplexity \d+\.\d{4} ± \d+\.\d{4} {2}\(\d+ tokens scored in \d+ windows of 64\)\n[\d.]+ tokens\/s on reference/);
+  });
+
+  it('names the flag of a bad input', () => {
+    expect(trine('perplexity', '--backend', 'reference').stderr).toMatch(/--text: is required/);
+    const missing = trine('perplexity', '--text', join(cacheDir, 'nope.txt'), '--backend', 'reference');
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/--text: cannot read .*nope\.txt \(ENOENT\)/);
   });
 });
 
