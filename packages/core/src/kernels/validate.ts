@@ -15,10 +15,6 @@ export function variantKey(v: KernelVariant): string {
     .join(',');
 }
 
-/** Variant field values the backend said it runs, one level per field; a node holding APPROVED ends a variant. */
-type VariantTree = Map<unknown, VariantTree>;
-const APPROVED = Symbol('approved');
-
 /** The members the loops below install on CheckedBackend's prototype: every kernel and every checked plumbing call. */
 export interface CheckedBackend<H extends Handles> extends Kernels<H>, Omit<BackendPlumbing<H>, 'info' | 'dispose' | 'destroy'> {}
 
@@ -26,9 +22,9 @@ export interface CheckedBackend<H extends Handles> extends Kernels<H>, Omit<Back
 export class CheckedBackend<H extends Handles> implements KernelBackend<H> {
   /** Set false to skip validation (hot loops whose shapes were validated once). */
   enabled = true;
-  /** op → the variants the backend said it supports. Looked up on every kernel call, so it is walked by value
-   *  instead of building a key string (building one took ~15 % of a tiny model's generation time). */
-  private readonly approved = new Map<KernelName, VariantTree>();
+  /** op → the variants (field values) the backend said it supports. Looked up on every kernel call, so they are
+   *  compared by value instead of building a key string (building one took ~15 % of a tiny model's generation time). */
+  private readonly approved = new Map<KernelName, Readonly<Record<string, unknown>>[]>();
 
   constructor(readonly inner: KernelBackend<H>) {}
 
@@ -50,18 +46,8 @@ export class CheckedBackend<H extends Handles> implements KernelBackend<H> {
 
   /** Throws UNSUPPORTED unless the backend runs `op` with these variant field values. */
   need(op: KernelName, fields: Readonly<Record<string, unknown>>): void {
-    let node = this.approved.get(op);
-    let known = node !== undefined;
-    for (const f in fields) {
-      const next = node?.get(fields[f]);
-      if (!next) {
-        known = false;
-        break;
-      }
-      node = next;
-    }
-    if (known && node!.has(APPROVED)) return;
-
+    const seen = this.approved.get(op);
+    if (seen) for (let i = 0; i < seen.length; i++) if (sameFields(seen[i]!, fields)) return;
     // The table's variant reader returns op K's fields, so { op, ...fields } is a KernelVariant of op K.
     const v = { op, ...fields } as KernelVariant;
     const s = this.inner.supports(v);
@@ -69,16 +55,15 @@ export class CheckedBackend<H extends Handles> implements KernelBackend<H> {
       throw new TrineError('UNSUPPORTED', `${op}: backend ${this.inner.info.name} does not support ${variantKey(v)}: ${s.reason}`, {
         field: op,
       });
-    let root = this.approved.get(op);
-    if (!root) this.approved.set(op, (root = new Map()));
-    let at: VariantTree = root;
-    for (const f in fields) {
-      let next: VariantTree | undefined = at.get(fields[f]);
-      if (!next) at.set(fields[f], (next = new Map()));
-      at = next;
-    }
-    at.set(APPROVED, at);
+    if (seen) seen.push(fields);
+    else this.approved.set(op, [fields]);
   }
+}
+
+/** Whether two variants of one op (the same fields, read by the op table) have the same values. */
+function sameFields(a: Readonly<Record<string, unknown>>, b: Readonly<Record<string, unknown>>): boolean {
+  for (const k in a) if (a[k] !== b[k]) return false;
+  return true;
 }
 
 type Loose = (...args: unknown[]) => unknown;
