@@ -1,10 +1,10 @@
 /**
- * API keys: `authorization: Bearer <key>` metadata, checked against TRINE_API_KEYS (a comma-separated list, or a
- * path to a file with one key per line). With no keys configured, auth is off — allowed only on loopback.
+ * API keys: `authorization: Bearer <key>` (gRPC metadata or an HTTP header), checked against TRINE_API_KEYS (a
+ * comma-separated list, or a path to a file with one key per line). With no keys configured, auth is off — allowed
+ * only on loopback.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import type { Metadata } from '@grpc/grpc-js';
 import { TrineError, invalidArgument } from '@trine/core';
 
 export function loadApiKeys(spec: string | undefined): string[] {
@@ -32,12 +32,13 @@ export class ApiKeyAuth {
     return this.digests.length > 0;
   }
 
-  /** The caller's key (its identity for rate limits), or '' when auth is off. Throws UNAUTHENTICATED. */
-  check(metadata: Metadata): string {
+  /**
+   * The caller's key (its identity for rate limits), or '' when auth is off. `authorization` is the header's value
+   * as the front received it (gRPC metadata, HTTP header). Throws UNAUTHENTICATED.
+   */
+  check(authorization: string | undefined): string {
     if (!this.enabled) return '';
-    const values = metadata.get('authorization');
-    const header = typeof values[0] === 'string' ? values[0] : '';
-    const m = /^Bearer\s+(\S+)$/i.exec(header);
+    const m = /^Bearer\s+(\S+)$/i.exec(authorization ?? '');
     if (!m) throw new TrineError('UNAUTHENTICATED', 'missing API key: send `authorization: Bearer <key>` metadata', { field: 'authorization' });
     const d = digest(m[1]!);
     // Compare digests in constant time so the check does not leak key prefixes.

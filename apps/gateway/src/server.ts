@@ -15,6 +15,8 @@ import { GatewayMetrics } from './metrics.js';
 import { allowAll, policyFromEnv, type ContentPolicy } from './policy.js';
 import type { JobQueue } from './queue.js';
 import type { RateLimiter } from './rate-limit.js';
+import { countInto, observeWith, traceEnqueue } from './pipeline/observe.js';
+import { Pipeline } from './pipeline/pipeline.js';
 import { InferenceHandlers } from './service.js';
 import { trackingDeserializer } from './utf8.js';
 import { accessLogFromEnv, instrumentHandlers } from './otel/handlers.js';
@@ -60,20 +62,22 @@ export class GatewayServer {
       'grpc.keepalive_time_ms': 60_000,
       'grpc.keepalive_timeout_ms': 20_000,
     });
-    const handlers = new InferenceHandlers({
+    const pipeline = new Pipeline({
       catalog: () => this.catalog,
       queue: parts.queue,
       auth,
       ...(parts.rateLimiter ? { rateLimiter: parts.rateLimiter } : {}),
       ...(parts.cache ? { cache: parts.cache } : {}),
       policy: parts.policy ?? (config.policy ? policyFromEnv(config.policy) : allowAll),
-      metrics: this.metrics,
       limits: config.limits,
       maxQueue: config.maxQueue,
       maxRequestMs: config.maxRequestMs,
       inflight: this.inflight,
       accepting: () => this.accepting,
+      // The pipeline's one seam: the enqueue span and the gateway's counters.
+      observer: observeWith(traceEnqueue, countInto(this.metrics)),
     });
+    const handlers = new InferenceHandlers(pipeline);
     // Telemetry wraps the handlers (GenAI span attributes, request metrics, access log): see otel/handlers.ts.
     this.server.addService(
       inferenceDefinition(),

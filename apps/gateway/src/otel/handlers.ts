@@ -6,7 +6,7 @@
 import type { sendUnaryData, ServerUnaryCall, ServerWritableStream, ServiceError, UntypedServiceImplementation } from '@grpc/grpc-js';
 import { metrics, trace, type Attributes, type Span } from '@opentelemetry/api';
 import { FinishReason, type GenerateRequest, type Timings, type Usage } from '@trine/proto';
-import { createLogger, GEN_AI, genAiRequestAttributes, genAiResponseAttributes, requestInstruments, type Logger, type RequestInstruments } from '@trine/telemetry';
+import { activeTelemetry, createLogger, GEN_AI, genAiRequestAttributes, genAiResponseAttributes, requestInstruments, type Logger, type RequestInstruments } from '@trine/telemetry';
 
 const FINISH_NAMES: Record<number, string> = {
   [FinishReason.FINISH_REASON_STOP]: 'stop',
@@ -156,7 +156,6 @@ export function instrumentHandlers<T extends UntypedServiceImplementation>(impl:
 
 /** The access log: on where the process runs the telemetry bootstrap, unless TRINE_ACCESS_LOG=off. */
 export function accessLogFromEnv(env: NodeJS.ProcessEnv = process.env): Logger | undefined {
-  const started = (globalThis as Record<symbol, unknown>)[Symbol.for('trine.telemetry')] !== undefined;
-  if (!started || env.TRINE_ACCESS_LOG === 'off') return undefined;
+  if (activeTelemetry() === undefined || env.TRINE_ACCESS_LOG === 'off') return undefined;
   return createLogger(env.OTEL_SERVICE_NAME || 'trine-gateway');
 }
