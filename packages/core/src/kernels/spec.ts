@@ -21,13 +21,15 @@
  *   class WasmPlumbing implements BackendPlumbing<WasmHandles> { info; alloc; upload; read; … destroy }
  *   // src/kernels/add.ts — one file per op, the reference's file names, the backend's context first:
  *   export function add(c: WasmContext, out: WasmTensor, a: WasmTensor, b: WasmTensor, rows: number): void { … }
- *   // src/kernels/index.ts — the one register file:
- *   export const wasmKernels: KernelMap<WasmContext, WasmHandles> = { add, argmax, attention, … };
- *   // src/backend.ts:
+ *   // src/kernels/index.ts — the one register file (re-exports; or a `KernelMap<C, H>` object when some kernels
+ *   // are wrapped, as WebGPU's settle fusion first):
+ *   export { add } from './add.js'; export { argmax } from './argmax.js'; …
+ *   // src/backend.ts: withKernels checks each kernel against its op's signature
+ *   import * as wasmKernels from './kernels/index.js';
  *   export class WasmBackend extends withKernels(WasmPlumbing, {
- *     kernels: wasmKernels,                            // an op left out is unsupported: "wasm has no <op> kernel"
+ *     kernels: wasmKernels,                            // an op left out is unsupported: "no <op> kernel"
  *     limits: { attention: { headDim: { max: 256, reason: '…' } } },   // variants of present ops it does not run
- *     context: (be) => be.kernelContext,               // what each kernel gets first (may be the instance itself)
+ *     context: (be) => be.ctx,                         // what each kernel gets first (may be the instance itself)
  *   }) {}
  *
  * The kernels become prototype methods (a subclass may override one, as conformance's broken backends do), and
