@@ -26,10 +26,11 @@ describe('the catalog', () => {
   });
 
   it('creates a real backend, and reports the installed package versions', async () => {
-    const made = await createBackend('cpu', { threads: 1 });
+    const made = await createBackend('wasm', { threads: 1 });
     if ('unavailable' in made) throw new Error(made.unavailable);
-    expect(made.backend.info.name).toBe('cpu');
+    expect(made.backend.info.name).toBe('wasm');
     made.backend.destroy();
-    expect(packageVersions()['@trine/kernels-cpu']).toMatch(/^\d+\.\d+\.\d+/);
+    expect(await createBackend('tpu')).toEqual({ unavailable: "unknown backend 'tpu' (known: reference, cpu, wasm, webgpu)" });
+    expect(packageVersions()['@trine/kernels-wasm']).toMatch(/^\d+\.\d+\.\d+/);
   });
 });

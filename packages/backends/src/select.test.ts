@@ -130,4 +130,11 @@ describe('loadEngine', () => {
       await engine.close();
     }
   });
+
+  it('a forced backend that fails to start is BACKEND_UNAVAILABLE naming what forced it', async () => {
+    // 5000 threads passes no parser (settings built by hand): the cpu backend refuses to start with them.
+    const p = loadEngine({ model, cacheDir, settings: { backend: 'cpu', forcedBy: '--backend', threads: 5000 }, maxBatch: 1, context: 64 });
+    await expect(p).rejects.toMatchObject({ code: 'BACKEND_UNAVAILABLE', field: '--backend' });
+    await expect(p).rejects.toThrow(/^--backend=cpu: backend 'cpu' failed to start: /);
+  });
 });

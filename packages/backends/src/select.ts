@@ -258,11 +258,18 @@ export async function loadEngine(
   // The default model is resolved once, so the trial and the engine run the same file.
   const model = options.model ?? (settings.backend === undefined && measure !== false ? await ensureDefaultModel(options.cacheDir !== undefined ? { cacheDir: options.cacheDir } : {}) : undefined);
   const selection = await selectBackend({ ...options, ...(model !== undefined ? { model } : {}) });
-  const engine = await Engine.load({
-    ...load,
-    ...(model !== undefined ? { model } : {}),
-    backend: selection.factory,
-    ...(settings.threads !== undefined ? { threads: settings.threads } : {}),
-  });
-  return { engine, selection };
+  try {
+    const engine = await Engine.load({
+      ...load,
+      ...(model !== undefined ? { model } : {}),
+      backend: selection.factory,
+      ...(settings.threads !== undefined ? { threads: settings.threads } : {}),
+    });
+    return { engine, selection };
+  } catch (e) {
+    // A forced backend that cannot start names what forced it.
+    if (selection.how !== 'forced' || !TrineError.is(e, 'BACKEND_UNAVAILABLE')) throw e;
+    const forcedBy = settings.forcedBy ?? 'TRINE_BACKEND';
+    throw new TrineError('BACKEND_UNAVAILABLE', `${forcedBy}=${selection.name}: ${e.message}`, { field: forcedBy, cause: e });
+  }
 }
