@@ -61,7 +61,7 @@ export async function localModel(spec: string): Promise<string> {
 }
 
 /**
- * Rewrites a command's arguments so every model named `hf:…` (`--model hf:…`, `--model=hf:…`, and `trine info hf:…`)
+ * Rewrites a command's arguments so every model named `hf:…` (`--model hf:…`, `-m hf:…`, `--model=hf:…`, and `trine info hf:…`)
  * is a local path before the command parses them; the commands themselves only ever see files.
  */
 export async function resolveModelArgs(command: string, argv: readonly string[]): Promise<string[]> {
@@ -72,7 +72,7 @@ export async function resolveModelArgs(command: string, argv: readonly string[])
       out.push(...argv.slice(i));
       break;
     }
-    if (arg === '--model' && i + 1 < argv.length) {
+    if ((arg === '--model' || arg === '-m') && i + 1 < argv.length) {
       out.push(arg, await localModel(argv[++i]!));
     } else if (arg.startsWith('--model=')) {
       out.push(`--model=${await localModel(arg.slice('--model='.length))}`);

@@ -1,6 +1,6 @@
 import { invalidArgument } from '@trine/core';
 import { hubSettings, listCachedModels, removeCached } from '@trine/hub';
-import { parseArgs, type FlagSpec } from '../args.js';
+import { parseArgs, type FlagSpec } from '@trine/args';
 
 export const MODELS_FLAGS: Readonly<Record<string, FlagSpec>> = {
   json: { kind: 'boolean', help: 'print the list as JSON' },

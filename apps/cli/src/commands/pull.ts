@@ -1,6 +1,6 @@
 import { invalidArgument } from '@trine/core';
 import { type PullResult, formatHfRef, parseHfRef, pull } from '@trine/hub';
-import { parseArgs, type FlagSpec } from '../args.js';
+import { parseArgs, type FlagSpec } from '@trine/args';
 import { pullReporter } from './hf-model.js';
 
 export const PULL_FLAGS: Readonly<Record<string, FlagSpec>> = {
