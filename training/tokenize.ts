@@ -9,41 +9,11 @@
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import {
-  BITNET_2B4T_CHAT_TEMPLATE,
-  BYTE_TO_CHAR,
-  DEFAULT_SPECIAL_TOKENS,
-  createTokenizer,
-  trainByteLevelBpe,
-  type TokenizerSpec,
-} from '../packages/core/src/tokenizer/index.js';
+import { byteLevelBpeSpec, createTokenizer, type TokenizerSpec } from '../packages/core/src/tokenizer/index.js';
 
 /** Documents are separated by a blank line in prep_data.py's output (paragraphs and verses by a single newline). */
 export function documents(text: string): string[] {
   return text.split('\n\n').map((d) => d.trim()).filter((d) => d.length > 0);
-}
-
-/** A gpt2/llama-bpe spec laid out like Trine's default tokenizer: bytes, merged tokens, LLaMA-3 specials. */
-export function buildSpec(trainText: string, vocabSize: number): TokenizerSpec {
-  const byteTokens = [...BYTE_TO_CHAR].sort((a, b) => a.codePointAt(0)! - b.codePointAt(0)!);
-  const merged = trainByteLevelBpe(trainText, vocabSize - 256 - DEFAULT_SPECIAL_TOKENS.length);
-  const tokens = [...byteTokens, ...merged.tokens, ...DEFAULT_SPECIAL_TOKENS];
-  const first = byteTokens.length + merged.tokens.length;
-  const tokenTypes = new Int32Array(tokens.length).fill(1);
-  tokenTypes.fill(3, first);
-  return {
-    model: 'gpt2',
-    pre: 'llama-bpe',
-    tokens,
-    tokenTypes,
-    merges: merged.merges,
-    bosId: first,
-    eosId: first + 1,
-    eotId: first + 4,
-    addBos: true,
-    addEos: false,
-    chatTemplate: BITNET_2B4T_CHAT_TEMPLATE,
-  };
 }
 
 async function encodeFile(spec: TokenizerSpec, path: string, out: string): Promise<number> {
@@ -61,7 +31,7 @@ async function main(): Promise<void> {
   const train = await readFile(join(dir, 'train.txt'), 'utf8');
   const t0 = Date.now();
   // The tokenizer learns from the training text only; held-out text never shapes the vocabulary.
-  const spec = buildSpec(documents(train).join('\n'), vocab);
+  const spec = byteLevelBpeSpec(documents(train).join('\n'), vocab);
   console.log(`trained ${spec.merges!.length} merges in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   await writeFile(join(dir, 'tokenizer.json'), JSON.stringify({ ...spec, tokenTypes: [...spec.tokenTypes!] }));
   for (const split of ['train', 'test']) {

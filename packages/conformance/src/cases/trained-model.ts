@@ -1,4 +1,13 @@
-import { BitNetModel, createTokenizer, openModel, tokenNll, trainedDefaultModelPath, type Handles, type KernelBackend } from '@trine/core';
+import {
+  BitNetModel,
+  createTokenizer,
+  modelWindowLogits,
+  openModel,
+  sequencePerplexity,
+  trainedDefaultModelPath,
+  type Handles,
+  type KernelBackend,
+} from '@trine/core';
 import { TOL } from '../tolerances.js';
 import type { CaseOutput, ConformanceCase, PreparedCase } from '../types.js';
 
@@ -17,12 +26,6 @@ const PASSAGE =
   'service agents testified today.';
 
 const PERPLEXITY_NMSE = 1e-6;
-
-function perplexity(logits: Float32Array, ids: readonly number[], V: number): number {
-  let nll = 0;
-  for (let i = 0; i + 1 < ids.length; i++) nll += tokenNll(logits.subarray(i * V, (i + 1) * V), ids[i + 1]!);
-  return Math.exp(nll / (ids.length - 1));
-}
 
 const trainedTextCase: ConformanceCase = {
   name: 'model/trained-default.i2_s.per_token.relu2/held-out-text/kv-f16',
@@ -57,16 +60,11 @@ const trainedTextCase: ConformanceCase = {
           await source.close();
         }
         const V = model.config.vocab;
-        const out = model.forward({
-          tokens: Int32Array.from(ids),
-          positions: Int32Array.from(ids, (_, i) => i),
-          slots: new Int32Array(ids.length),
-          logitsFor: Int32Array.from(ids, (_, i) => i),
-        });
-        const logits = (await backend.read(out, ids.length)).data as Float32Array;
+        // One step over the whole passage; rows 0 … n−2 (each predicts the next token).
+        const logits = await modelWindowLogits(model, backend)(Int32Array.from(ids), 0);
         outputs = [
           { name: 'logits', data: logits, check: { kind: 'nmse', max: TOL.modelLogits }, rowLength: V },
-          { name: 'perplexity', data: Float32Array.of(perplexity(logits, ids, V)), check: { kind: 'nmse', max: PERPLEXITY_NMSE } },
+          { name: 'perplexity', data: Float32Array.of(sequencePerplexity(logits, ids, V)), check: { kind: 'nmse', max: PERPLEXITY_NMSE } },
         ];
       },
       async outputs() {

@@ -2,11 +2,11 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { tokenNll } from '../eval/perplexity.js';
+import { modelWindowLogits, sequencePerplexity } from '../eval/perplexity.js';
 import { openGguf } from '../formats/gguf/index.js';
 import { openModel } from '../formats/index.js';
 import { BitNetModel } from '../model/bitnet.js';
-import { createReferenceBackend, type RefHandles, type RefTensor } from '../reference/index.js';
+import { createReferenceBackend, type RefHandles } from '../reference/index.js';
 import { createTokenizer, tokenizerSpecFromGguf } from '../tokenizer/index.js';
 import { DEFAULT_MODEL_NAME } from './build.js';
 import { ensureDefaultModel } from './cache.js';
@@ -26,22 +26,13 @@ const SENTENCE = 'And the people went out into the city, and they said unto the 
 /** Perplexity of `text` under a model file, every position scored after BOS, on the reference backend. */
 async function perplexityOf(path: string, text: string): Promise<number> {
   const source = await openModel(path);
-  const tok = createTokenizer(source.tokenizer);
-  const ids = tok.encode(text, { addBos: true });
-  const model = await BitNetModel.load<RefHandles>(source, createReferenceBackend(), { slots: 1 });
+  const ids = createTokenizer(source.tokenizer).encode(text, { addBos: true });
+  const be = createReferenceBackend();
+  const model = await BitNetModel.load<RefHandles>(source, be, { slots: 1 });
   await source.close();
-  const V = model.config.vocab;
-  const out = model.forward({
-    tokens: Int32Array.from(ids),
-    positions: Int32Array.from(ids, (_, i) => i),
-    slots: new Int32Array(ids.length),
-    logitsFor: Int32Array.from(ids, (_, i) => i),
-  }) as RefTensor;
-  const logits = out.data as Float32Array;
-  let nll = 0;
-  for (let i = 0; i + 1 < ids.length; i++) nll += tokenNll(logits.subarray(i * V, (i + 1) * V), ids[i + 1]!);
+  const rows = await modelWindowLogits(model, be)(Int32Array.from(ids), 0);
   model.dispose();
-  return Math.exp(nll / (ids.length - 1));
+  return sequencePerplexity(rows, ids, model.config.vocab);
 }
 
 describe('trained default model', () => {

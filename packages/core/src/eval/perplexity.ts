@@ -34,6 +34,16 @@ export function tokenNll(row: Float32Array, target: number): number {
 }
 
 /**
+ * exp(mean NLL) of tokens (first, n) from `rows`, the logits of rows [first, n − 1) as WindowLogits gives them
+ * (every position after `first` scored; no windows, no standard error).
+ */
+export function sequencePerplexity(rows: Float32Array, tokens: ArrayLike<number>, vocab: number, first = 0): number {
+  let nll = 0;
+  for (let j = first; j + 1 < tokens.length; j++) nll += tokenNll(rows.subarray((j - first) * vocab, (j - first + 1) * vocab), tokens[j + 1]!);
+  return Math.exp(nll / (tokens.length - 1 - first));
+}
+
+/**
  * Scores `tokens` in windows of `ctx` (llama-perplexity's method; a trailing part shorter than a window is not
  * scored). `bos` replaces each window's first token when set.
  */

@@ -108,8 +108,16 @@ export function buildDefaultTokenizerSpec(): TokenizerSpec {
 
 /** Trains the default tokenizer afresh (buildDefaultTokenizerSpec caches this). */
 export function createDefaultTokenizerSpec(): TokenizerSpec {
+  return byteLevelBpeSpec(DEFAULT_TOKENIZER_CORPUS, DEFAULT_VOCAB_SIZE);
+}
+
+/**
+ * A gpt2/llama-bpe tokenizer of `vocabSize` tokens trained on `corpus`, laid out as the default one: the 256 bytes,
+ * the merged tokens, the LLaMA-3 specials (BOS added, 2B4T chat template). training/ builds the trained model's so.
+ */
+export function byteLevelBpeSpec(corpus: string, vocabSize: number): TokenizerSpec {
   const byteTokens = [...BYTE_TO_CHAR].sort((a, b) => a.codePointAt(0)! - b.codePointAt(0)!);
-  const merged = trainByteLevelBpe(DEFAULT_TOKENIZER_CORPUS, DEFAULT_VOCAB_SIZE - 256 - DEFAULT_SPECIAL_TOKENS.length);
+  const merged = trainByteLevelBpe(corpus, vocabSize - 256 - DEFAULT_SPECIAL_TOKENS.length);
   const tokens = [...byteTokens, ...merged.tokens, ...DEFAULT_SPECIAL_TOKENS];
   const first = byteTokens.length + merged.tokens.length;
   const tokenTypes = new Int32Array(tokens.length).fill(1);
