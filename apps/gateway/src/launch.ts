@@ -5,6 +5,7 @@
  */
 import { Redis } from 'ioredis';
 import { EngineHost, engineEnv, type ModelHost } from '@trine/serving';
+import { resolveModelPath } from '@trine/hub';
 import { MemoryResponseCache, RedisResponseCache } from './cache.js';
 import { SingleModelCatalog, TokenizerCatalog } from './catalog.js';
 import { gatewayConfig, type GatewayConfig } from './config.js';
@@ -42,7 +43,7 @@ export async function startDistributedGateway(env: NodeJS.ProcessEnv = process.e
   const telemetry = instrumentGateway(server.metrics, queue.connection);
   const port = await server.listen();
   log('gateway listening (NOT_SERVING until the tokenizer is loaded)', { listen: config.listen, port, tls: Boolean(config.tls) });
-  const e = engineEnv(env);
+  const e = await engineEnvWithLocalModel(env, log);
   const catalog = await TokenizerCatalog.load({ ...(e.model ? { model: e.model } : {}), ...(e.context ? { context: e.context } : {}) });
   server.ready(catalog);
   const info = catalog.list()[0]!;
@@ -58,9 +59,16 @@ export async function startDistributedGateway(env: NodeJS.ProcessEnv = process.e
   };
 }
 
+/** The engine settings with TRINE_MODEL=hf:… pulled into the Hugging Face cache first (as the worker does). */
+async function engineEnvWithLocalModel(env: NodeJS.ProcessEnv, log: Logger): Promise<ReturnType<typeof engineEnv>> {
+  const e = engineEnv(env);
+  if (e.model === undefined) return e;
+  return { ...e, model: await resolveModelPath(e.model, { onEvent: (ev) => ev.kind !== 'progress' && log('model pull', { ...ev }) }) };
+}
+
 export async function startStandalone(env: NodeJS.ProcessEnv = process.env, log: Logger = () => {}): Promise<Running> {
   const config = gatewayConfig(env);
-  const e = engineEnv(env);
+  const e = await engineEnvWithLocalModel(env, log);
   const host = await EngineHost.start(e);
   log('model loaded', { model: host.info.name, backend: host.info.backend, variant: host.info.backendVariant, why: host.info.selectionReason, selection: host.info.selection });
   const queue = new LocalJobQueue(host, e.maxBatch);
