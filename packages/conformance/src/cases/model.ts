@@ -8,8 +8,9 @@ import {
   type KernelBackend,
   type KernelVariant,
   type MatrixFormat,
+  type TensorDesc,
 } from '@trine/core';
-import { compareOutputs, formatNumber } from '../compare.js';
+import { compareOutput, compareOutputs, formatNumber } from '../compare.js';
 import { Prng } from '../prng.js';
 import { buildTinyModel, type TinyModelSpec } from '../model/tiny-model.js';
 import { TOL } from '../tolerances.js';
@@ -320,6 +321,64 @@ function batchedCase(m: ModelSetup): ConformanceCase {
   );
 }
 
+/**
+ * The engine's prefix cache hands a slot's K/V to a later sequence, which prefills only the rest of its prompt: that
+ * is exact only if a row's K/V do not depend on how the prompt was cut into steps. Slot 0 prefills the prompt in one
+ * step; slot 1 prefills the first `cut` tokens, then the rest — `decodedPrefix` feeds tokens [cut, P) of slot 0 one
+ * decode step each instead (what a reused chat reply is under 'always' rounding). Both then take the same forced
+ * decode steps. Each backend's split logits must equal its whole-prompt logits bit for bit.
+ */
+function prefixSplitCase(m: ModelSetup, cut: number, decodedPrefix: boolean): ConformanceCase {
+  const rng = new Prng(m.spec.seed * 7 + 4);
+  const V = m.spec.vocab;
+  const prompt = [V - 1, ...tokenIds(rng, 19, V)];
+  const tail = prompt.length - cut;
+  const forced = tokenIds(rng, 3, V);
+  const check = { kind: 'nmse', max: TOL.modelLogits } as const;
+  const step = (model: BitNetModel<Handles>, tokens: number[], from: number, slot: number) =>
+    model.forward({
+      tokens: Int32Array.from(tokens),
+      positions: Int32Array.from(tokens, (_, i) => from + i),
+      slots: new Int32Array(tokens.length).fill(slot),
+      logitsFor: Int32Array.of(tokens.length - 1),
+    });
+  return modelCase(
+    m,
+    `prefix-split-${decodedPrefix ? 'decoded' : 'prefilled'}${cut}`,
+    `a ${prompt.length}-token prompt in one step vs its first ${cut} tokens ${decodedPrefix ? 'then one decode step per token' : 'then the other ' + tail} in a second slot, then ${forced.length} decode steps each`,
+    async (model, be) => {
+      const rows = forced.length + 1;
+      const whole = new Float32Array(rows * V);
+      const split = new Float32Array(rows * V);
+      const continueFrom = async (slot: number, first: TensorDesc, into: Float32Array) => {
+        into.set((await be.read(first, 1)).data as Float32Array, 0);
+        for (let k = 0; k < forced.length; k++)
+          into.set((await be.read(step(model, [forced[k]!], prompt.length + k, slot), 1)).data as Float32Array, (k + 1) * V);
+      };
+      await continueFrom(0, step(model, prompt, 0, 0), whole);
+      let out = step(model, prompt.slice(0, cut), 0, 1);
+      if (decodedPrefix) for (let i = cut; i < prompt.length; i++) out = step(model, [prompt[i]!], i, 1);
+      else out = step(model, prompt.slice(cut), cut, 1);
+      await continueFrom(1, out, split);
+      return [
+        { name: 'whole', data: whole, check, rowLength: V },
+        { name: 'split', data: split, check, rowLength: V },
+      ];
+    },
+    2,
+    (expected, actual) => {
+      const cmp = compareOutputs(expected, actual);
+      const w = actual.find((o) => o.name === 'whole');
+      const s = actual.find((o) => o.name === 'split');
+      if (w && s) {
+        const self = compareOutput({ ...w, name: 'split-vs-whole', check: { kind: 'exact' } }, { ...s, name: 'split-vs-whole' });
+        cmp.push({ ...self, detail: `${self.detail} (this backend's split-prompt logits against its own whole-prompt logits)` });
+      }
+      return cmp;
+    },
+  );
+}
+
 const I2S: ModelSetup = { label: 'i2s', spec: I2S_MODEL, kvDtype: 'f16' };
 const TQ2: ModelSetup = { label: 'tq2', spec: TQ2_MODEL, kvDtype: 'f32' };
 const TQ1: ModelSetup = { label: 'tq1', spec: TQ1_MODEL, kvDtype: 'f16', lmHeadFormat: 'q8' };
@@ -333,4 +392,8 @@ export const modelCases: ConformanceCase[] = [
   greedyCase(TQ2),
   batchedCase({ ...TQ2, roundProbsF16: 'never' }),
   logitsCase(TQ1),
+  // bitnet.cpp's rounding ('single-token'): a reused prefix of multi-token rows, the rest in more than one token.
+  prefixSplitCase(I2S, 16, false),
+  // Rounding in every step: rows fed one decode step each (a reused reply) equal prefilled ones.
+  prefixSplitCase({ ...TQ2, roundProbsF16: 'always' }, 12, true),
 ];

@@ -37,7 +37,9 @@ let engine: Engine;
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'trine-engine-'));
   // The random-weight model (not the shipped trained one): these tests pin its shapes, tokenizer and bytes.
-  engine = await Engine.load({ model: await ensureDefaultModel({ cacheDir: dir, random: true }), backend: referenceBackendFactory, cacheDir: dir, maxBatch: 4, context: 128, maxQueue: 8 });
+  // No prefix cache: several tests build a second Engine on this model's KV slots, and a prefix cache assumes its
+  // engine is the only writer of them (prefix-cache.test.ts tests it).
+  engine = await Engine.load({ model: await ensureDefaultModel({ cacheDir: dir, random: true }), backend: referenceBackendFactory, cacheDir: dir, maxBatch: 4, context: 128, maxQueue: 8, prefixCacheTokens: 0 });
 });
 
 afterAll(async () => {

@@ -12,7 +12,7 @@ import type { BackendFactory, BackendInfo, KernelBackend, MatrixFormat, TensorDe
 import { resolveBackend } from '../kernels/registry.js';
 import { referenceBackendFactory } from '../reference/index.js';
 import { openModel } from '../formats/open-model.js';
-import { BitNetModel, type ForwardStep } from '../model/bitnet.js';
+import { BitNetModel, type ForwardStep, type RoundProbsPolicy } from '../model/bitnet.js';
 import { createTokenizer } from '../tokenizer/tokenizer.js';
 import { ensureDefaultModel } from '../default-model/cache.js';
 import { buildDefaultModelBytes } from '../default-model/build.js';
@@ -24,6 +24,7 @@ import { encodeChat } from '../tokenizer/chat.js';
 import type { ChatMessage, GenerateEvent, GenerateRequest, TextGenerator } from '../generate/types.js';
 import { argmaxFirst, validateSampling } from '../generate/sampling.js';
 import { yieldToEventLoop } from './channel.js';
+import { PrefixCache } from './prefix-cache.js';
 import { Sequence } from './sequence.js';
 import { tokenizeText } from './tokenize.js';
 
@@ -33,6 +34,8 @@ export interface StepModel {
   readonly backend: KernelBackend;
   /** Returns the logits tensor [logitsFor.length, vocab] (valid until the next call). */
   forward(step: ForwardStep): TensorDesc | Promise<TensorDesc>;
+  /** When attention rounds probabilities to f16 (absent: 'single-token', the policy that allows the least reuse). */
+  readonly roundProbsF16?: RoundProbsPolicy;
 }
 
 export interface EngineConfig {
@@ -46,6 +49,10 @@ export interface EngineConfig {
   readonly maxQueue: number;
   /** Shown as `modelName`. */
   readonly name: string;
+  /** Positions the free KV slots may keep for later prompts that start the same way (absent or 0: no prefix cache). */
+  readonly prefixCacheTokens?: number;
+  /** Positions per prefix-cache block (default 32): prefixes are reused in whole blocks. */
+  readonly prefixBlockTokens?: number;
 }
 
 /** Snapshot of the scheduler, for metrics and tests. */
@@ -55,6 +62,10 @@ export interface EngineStats {
   readonly steps: number;
   /** Largest number of sequences one decode step carried so far. */
   readonly maxDecodeBatch: number;
+  /** Prompt positions taken from the prefix cache instead of prefilled, so far. */
+  readonly prefixHitTokens: number;
+  /** Positions the KV slots hold for reuse now. */
+  readonly prefixHeldTokens: number;
 }
 
 /** Load progress: bytes of weights uploaded so far, of the total. */
@@ -82,6 +93,13 @@ export interface EngineLoadOptions {
   maxQueue?: number;
   /** LM head format: `f16` (default, exact) or `q8` (8-bit, faster, approximate). */
   lmHeadFormat?: MatrixFormat;
+  /**
+   * Positions of finished sequences kept for reuse by later prompts with the same prefix (default
+   * $TRINE_PREFIX_CACHE_TOKENS, else every slot's whole context: the KV memory is allocated anyway); 0 disables.
+   */
+  prefixCacheTokens?: number;
+  /** Positions per prefix-cache block (default 32). */
+  prefixBlockTokens?: number;
   onProgress?: (p: LoadProgress) => void;
   /** Where the default model is cached (default $TRINE_CACHE_DIR or ~/.cache/trine). */
   cacheDir?: string;
@@ -94,7 +112,16 @@ async function defaultModelInput(cacheDir: string | undefined): Promise<string |
   return ensureDefaultModel(cacheDir !== undefined ? { cacheDir } : {});
 }
 
-export const ENGINE_DEFAULTS = { maxBatch: 8, maxBatchTokens: 512, maxQueue: 64 } as const;
+export const ENGINE_DEFAULTS = { maxBatch: 8, maxBatchTokens: 512, maxQueue: 64, prefixBlockTokens: 32 } as const;
+
+/** $TRINE_PREFIX_CACHE_TOKENS where there is a process environment; undefined when unset. */
+function prefixCacheTokensFromEnv(): number | undefined {
+  const raw = typeof process !== 'undefined' ? process.env?.TRINE_PREFIX_CACHE_TOKENS : undefined;
+  if (raw === undefined || raw === '') return undefined;
+  const n = Number(raw);
+  if (!Number.isSafeInteger(n) || n < 0) throw invalidArgument('TRINE_PREFIX_CACHE_TOKENS', `must be an integer ≥ 0, got ${JSON.stringify(raw)}`);
+  return n;
+}
 
 // Span and attribute names as in @trine/telemetry (SPAN, ATTR); core depends on @opentelemetry/api only.
 
@@ -123,6 +150,8 @@ export class Engine implements TextGenerator {
     const maxBatch = options.maxBatch ?? ENGINE_DEFAULTS.maxBatch;
     const maxQueue = options.maxQueue ?? ENGINE_DEFAULTS.maxQueue;
     const maxBatchTokensOpt = options.maxBatchTokens ?? ENGINE_DEFAULTS.maxBatchTokens;
+    if (options.prefixCacheTokens !== undefined && (!Number.isSafeInteger(options.prefixCacheTokens) || options.prefixCacheTokens < 0))
+      throw invalidArgument('prefixCacheTokens', `must be an integer ≥ 0, got ${String(options.prefixCacheTokens)}`);
     for (const [field, v] of [['maxBatch', maxBatch], ['maxBatchTokens', maxBatchTokensOpt], ['maxQueue', maxQueue + 1]] as const) {
       if (!Number.isSafeInteger(v) || v < 1 || v > 65536) throw invalidArgument(field, `must be an integer in [1, 65536], got ${String(v)}`);
     }
@@ -150,7 +179,8 @@ export class Engine implements TextGenerator {
         ...(options.lmHeadFormat !== undefined ? { lmHeadFormat: options.lmHeadFormat } : {}),
         ...(options.onProgress ? { onProgress: (loadedBytes: number, totalBytes: number) => options.onProgress!({ loadedBytes, totalBytes }) } : {}),
       });
-      const engine = new Engine(model, tokenizer, { maxBatch, context, maxBatchTokens, maxQueue, name: source.name });
+      const prefixCacheTokens = options.prefixCacheTokens ?? prefixCacheTokensFromEnv() ?? maxBatch * context;
+      const engine = new Engine(model, tokenizer, { maxBatch, context, maxBatchTokens, maxQueue, name: source.name, prefixCacheTokens, ...(options.prefixBlockTokens !== undefined ? { prefixBlockTokens: options.prefixBlockTokens } : {}) });
       const b = backend;
       engine.onClose = () => {
         model.dispose();
@@ -173,6 +203,7 @@ export class Engine implements TextGenerator {
   private readonly waiting: Sequence[] = [];
   private readonly active: Sequence[] = [];
   private readonly freeSlots: number[];
+  private readonly prefixes: PrefixCache;
   private loop: Promise<void> | undefined;
   private argmaxOut: TensorDesc | undefined;
   private steps = 0;
@@ -183,12 +214,18 @@ export class Engine implements TextGenerator {
   /** Releases what the engine owns beyond the model (set by `Engine.load`). */
   onClose: (() => Promise<void> | void) | undefined;
 
+  /**
+   * With `config.prefixCacheTokens` > 0 the engine must be the only writer of the model's KV slots: its prefix cache
+   * believes a free slot still holds what its last sequence left there.
+   */
   constructor(model: StepModel, tokenizer: Tokenizer, config: EngineConfig) {
     for (const [field, v, min] of [
       ['maxBatch', config.maxBatch, 1],
       ['context', config.context, 1],
       ['maxBatchTokens', config.maxBatchTokens, 1],
       ['maxQueue', config.maxQueue, 0],
+      ['prefixCacheTokens', config.prefixCacheTokens ?? 0, 0],
+      ['prefixBlockTokens', config.prefixBlockTokens ?? ENGINE_DEFAULTS.prefixBlockTokens, 1],
     ] as const) {
       if (!Number.isSafeInteger(v) || v < min) throw invalidArgument(field, `must be an integer ≥ ${min}, got ${String(v)}`);
     }
@@ -197,10 +234,28 @@ export class Engine implements TextGenerator {
     this.config = config;
     this.modelName = config.name;
     this.freeSlots = Array.from({ length: config.maxBatch }, (_, i) => config.maxBatch - 1 - i);
+    this.prefixes = new PrefixCache(config.maxBatch, {
+      blockTokens: config.prefixBlockTokens ?? ENGINE_DEFAULTS.prefixBlockTokens,
+      budgetTokens: config.prefixCacheTokens ?? 0,
+      roundProbs: model.roundProbsF16 ?? 'single-token',
+      chunkTokens: config.maxBatchTokens,
+    });
+  }
+
+  /** Whether a row computed in a step like this one may be reused: it was rounded as an uncached prefill rounds it. */
+  private canonical(oneTokenPerSlot: boolean): boolean {
+    return !oneTokenPerSlot || this.prefixes.options.roundProbs !== 'single-token';
   }
 
   get stats(): EngineStats {
-    return { active: this.active.length, waiting: this.waiting.length, steps: this.steps, maxDecodeBatch: this.maxDecodeBatch };
+    return {
+      active: this.active.length,
+      waiting: this.waiting.length,
+      steps: this.steps,
+      maxDecodeBatch: this.maxDecodeBatch,
+      prefixHitTokens: this.prefixes.hitTokens,
+      prefixHeldTokens: this.prefixes.heldTokens,
+    };
   }
 
   /** The backend running the model (name, code path, threads). */
@@ -320,7 +375,10 @@ export class Engine implements TextGenerator {
         if (this.active.some((s) => s.pending >= 0)) await this.decode();
       } catch (error) {
         // A failed step leaves the KV cache of every active sequence unknown: end them all with the error.
-        for (const s of this.active) s.fail(error);
+        for (const s of this.active) {
+          s.fail(error);
+          this.prefixes.invalidate(s.slot);
+        }
         this.retire();
       }
       await yieldToEventLoop();
@@ -341,22 +399,34 @@ export class Engine implements TextGenerator {
     const first = this.admit();
     if (!first) return [];
     const group = [first];
-    const single = first.promptTokens.length === 1;
-    let tokens = first.promptTokens.length;
+    // What a step prefills of a sequence is what its slot does not hold yet (the prefix cache may hold the start).
+    const left = (s: Sequence): number => s.promptTokens.length - s.cached;
+    const single = left(first) === 1;
+    let tokens = left(first);
     while (tokens < this.config.maxBatchTokens && this.freeSlots.length > 0) {
       const next = this.waiting[0];
-      if (!next || (next.promptTokens.length === 1) !== single || tokens + next.promptTokens.length > this.config.maxBatchTokens) break;
+      if (!next) break;
+      const plan = this.prefixes.plan(next.promptTokens, this.freeSlots);
+      const n = next.promptTokens.length - plan.reused;
+      if ((n === 1) !== single || tokens + n > this.config.maxBatchTokens) break;
       group.push(this.admit()!);
-      tokens += next.promptTokens.length;
+      tokens += n;
     }
     return group;
   }
 
-  /** Moves the oldest waiting request into a free KV slot (FIFO). */
+  /**
+   * Moves the oldest waiting request into a free KV slot (FIFO): the slot holding the longest prefix of its prompt,
+   * whose positions it then skips, else the least recently used one.
+   */
   private admit(): Sequence | undefined {
     const seq = this.waiting.shift();
     if (!seq) return undefined;
-    seq.slot = this.freeSlots.pop()!;
+    const plan = this.prefixes.plan(seq.promptTokens, this.freeSlots);
+    this.freeSlots.splice(this.freeSlots.indexOf(plan.slot), 1);
+    this.prefixes.take(plan);
+    seq.slot = plan.slot;
+    seq.cached = plan.reused;
     this.active.push(seq);
     seq.startPrefill();
     return seq;
@@ -370,6 +440,7 @@ export class Engine implements TextGenerator {
       if (s.finished) {
         this.active.splice(i, 1);
         this.freeSlots.push(s.slot);
+        this.prefixes.release(s.slot);
         s.slot = -1;
       }
     }
@@ -406,6 +477,7 @@ export class Engine implements TextGenerator {
       logitsFor: Int32Array.of(n - 1),
     });
     this.steps++;
+    this.prefixes.written(seq.slot, start, prompt.subarray(start, end), this.canonical(n === 1));
     seq.cached = end;
     if (end === prompt.length) await this.sampleRows(logits, [seq]);
   }
@@ -417,7 +489,7 @@ export class Engine implements TextGenerator {
       return !s.cancelled;
     });
     if (live.length === 0) return;
-    const n = live.reduce((a, s) => a + s.promptTokens.length, 0);
+    const n = live.reduce((a, s) => a + s.promptTokens.length - s.cached, 0);
     const { parent, links } = this.stepTrace(live);
     return traced('trine.engine.prefill', parent, links, this.stepAttributes(live.length, n), async () => {
       const tokens = new Int32Array(n);
@@ -426,16 +498,21 @@ export class Engine implements TextGenerator {
       const logitsFor = new Int32Array(live.length);
       let row = 0;
       live.forEach((s, i) => {
-        const len = s.promptTokens.length;
-        tokens.set(s.promptTokens, row);
-        for (let p = 0; p < len; p++) positions[row + p] = p;
+        const len = s.promptTokens.length - s.cached;
+        tokens.set(s.promptTokens.subarray(s.cached), row);
+        for (let p = 0; p < len; p++) positions[row + p] = s.cached + p;
         slots.fill(s.slot, row, row + len);
         row += len;
         logitsFor[i] = row - 1;
       });
       const logits = await this.model.forward({ tokens, positions, slots, logitsFor });
       this.steps++;
-      for (const s of live) s.cached = s.promptTokens.length;
+      // Sequences of one new token each share a step only with each other (nextPrefill), which rounds like decode.
+      const canonical = this.canonical(n === live.length);
+      for (const s of live) {
+        this.prefixes.written(s.slot, s.cached, s.promptTokens.subarray(s.cached), canonical);
+        s.cached = s.promptTokens.length;
+      }
       await this.sampleRows(logits, live);
     });
   }
@@ -467,7 +544,9 @@ export class Engine implements TextGenerator {
     const logits = await this.model.forward({ tokens, positions, slots, logitsFor: Int32Array.from({ length: n }, (_, i) => i) });
     this.steps++;
     this.maxDecodeBatch = Math.max(this.maxDecodeBatch, n);
+    const canonical = this.canonical(true);
     for (const s of batch) {
+      this.prefixes.written(s.slot, s.cached, [s.pending], canonical);
       s.cached++;
       s.pending = -1;
     }

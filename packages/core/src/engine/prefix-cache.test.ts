@@ -1,0 +1,190 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_SAMPLING, type ChatMessage, type GenerateEvent, type GenerateRequest, type SamplingParams } from '../generate/types.js';
+import { referenceBackendFactory } from '../reference/index.js';
+import { ensureDefaultModel } from '../default-model/cache.js';
+import { openModel } from '../formats/open-model.js';
+import { BitNetModel, type RoundProbsPolicy } from '../model/bitnet.js';
+import { createTokenizer } from '../tokenizer/tokenizer.js';
+import { Engine } from './engine.js';
+import { PrefixCache } from './prefix-cache.js';
+
+const sampling = (over: Partial<SamplingParams> = {}): SamplingParams => ({ ...DEFAULT_SAMPLING, maxTokens: 12, ...over });
+
+async function run(engine: Engine, request: GenerateRequest): Promise<{ ids: number[]; text: string }> {
+  const ids: number[] = [];
+  let text = '';
+  for await (const ev of engine.generate(request) as AsyncIterable<GenerateEvent>) {
+    if (ev.type === 'token') {
+      ids.push(ev.tokenId);
+      text += ev.text;
+    } else text += ev.text;
+  }
+  return { ids, text };
+}
+
+let dir: string;
+let modelPath: string;
+// maxBatchTokens 16 and blocks of 8: prompts of a few dozen tokens cross several chunks and blocks.
+const shape = { maxBatch: 2, context: 160, maxBatchTokens: 16, maxQueue: 4, prefixBlockTokens: 8 } as const;
+
+/** An engine on the random default model whose attention rounds probabilities by `policy`. */
+async function engineWith(policy: RoundProbsPolicy, prefixCacheTokens: number): Promise<Engine> {
+  const source = await openModel(modelPath);
+  try {
+    const backend = await referenceBackendFactory.create();
+    const model = await BitNetModel.load(source, backend, { slots: shape.maxBatch, context: shape.context, maxBatchTokens: shape.maxBatchTokens, roundProbsF16: policy });
+    const engine = new Engine(model, createTokenizer(source.tokenizer), { ...shape, name: 'default', prefixCacheTokens });
+    engine.onClose = () => {
+      model.dispose();
+      backend.destroy();
+    };
+    return engine;
+  } finally {
+    await source.close();
+  }
+}
+
+/** Waits until the step loop has let the finished sequences go (their slots are released after `done`). */
+async function settled(engine: Engine): Promise<void> {
+  while (engine.stats.active > 0) await new Promise((r) => setImmediate(r));
+}
+
+const system = 'You are a terse assistant who answers questions about the weather in the mountains, in one sentence.';
+const engines: Engine[] = [];
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'trine-prefix-'));
+  modelPath = await ensureDefaultModel({ cacheDir: dir, random: true });
+});
+
+afterAll(async () => {
+  for (const e of engines) await e.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function pair(policy: RoundProbsPolicy): Promise<{ cached: Engine; plain: Engine }> {
+  const cached = await engineWith(policy, 10_000);
+  const plain = await engineWith(policy, 0);
+  engines.push(cached, plain);
+  return { cached, plain };
+}
+
+/** A 3-turn chat whose later turns start with the earlier turns' prompts and replies (as `trine chat` sends them). */
+async function chat(engine: Engine, s: SamplingParams): Promise<{ replies: number[][]; hits: number[] }> {
+  const messages: ChatMessage[] = [{ role: 'system', content: system }];
+  const replies: number[][] = [];
+  const hits: number[] = [];
+  for (const q of ['Is it cold at the top today?', 'And tomorrow morning?', 'Should I take a coat?']) {
+    messages.push({ role: 'user', content: q });
+    const before = engine.stats.prefixHitTokens;
+    const r = await run(engine, { messages, sampling: s });
+    hits.push(engine.stats.prefixHitTokens - before);
+    replies.push(r.ids);
+    messages.push({ role: 'assistant', content: r.text });
+  }
+  return { replies, hits };
+}
+
+describe('prefix cache: tokens on a reused prefix equal those without it (reference backend)', () => {
+  for (const policy of ['single-token', 'always'] as const) {
+    it(`${policy} rounding: a chat's later turns reuse earlier turns, greedy and seeded, with the uncached tokens`, async () => {
+      const { cached, plain } = await pair(policy);
+      for (const s of [sampling(), sampling({ temperature: 1, topP: 0.9, seed: 7 })]) {
+        const a = await chat(cached, s);
+        const b = await chat(plain, s);
+        expect(a.replies).toEqual(b.replies);
+        expect(b.hits).toEqual([0, 0, 0]);
+        // Turn 2 and 3 start with the system prompt and turn 1's user message: at least those blocks are reused.
+        expect(a.hits[1]).toBeGreaterThanOrEqual(cached.tokenize(system).length - shape.prefixBlockTokens);
+        expect(a.hits[2]).toBeGreaterThanOrEqual(a.hits[1]!);
+      }
+    });
+  }
+
+  it("'always' rounding keeps decoded rows for reuse; 'single-token' only prompt rows computed in multi-token chunks", async () => {
+    // Decode steps round probabilities to f16; an uncached prefill of the same tokens does not under 'single-token'
+    // (bitnet.cpp's policy), so there only the prompt's rows stay reusable.
+    for (const [policy, decodedKept] of [['always', true], ['single-token', false]] as const) {
+      const engine = await engineWith(policy, 10_000);
+      engines.push(engine);
+      const prompt = `${system} Tell me about the ridge.`;
+      const r = await run(engine, { prompt, sampling: sampling({ maxTokens: 20 }) });
+      await settled(engine);
+      const prefill = engine.tokenize(prompt).length;
+      expect(r.ids.length).toBe(20);
+      // 19 of the 20 tokens were fed back (the last one never was).
+      expect(engine.stats.prefixHeldTokens).toBe(decodedKept ? prefill + 19 : prefill);
+    }
+  });
+
+  it('prompts one token past a chunk boundary (an uncached prefill rounds that last row) still match', async () => {
+    const { cached, plain } = await pair('single-token');
+    const base = cached.tokenize(`${system} ${system}`);
+    // Lengths around multiples of maxBatchTokens (16): 33 and 49 end in a one-token chunk, 34 and 48 do not.
+    for (const len of [33, 34, 48, 49]) {
+      const text = cached.tokenizer.decode(base.slice(1, len));
+      expect(cached.tokenize(text).length).toBe(len);
+      await run(cached, { prompt: `${text} warm`, sampling: sampling({ maxTokens: 1 }) }); // leave a prefix behind
+      const a = await run(cached, { prompt: text, sampling: sampling() });
+      expect(a.ids).toEqual((await run(plain, { prompt: text, sampling: sampling() })).ids);
+    }
+    expect(cached.stats.prefixHitTokens).toBeGreaterThan(0);
+  });
+
+  it('0 disables it; a small budget keeps at most that many positions, dropping the least recently used', async () => {
+    const off = await engineWith('single-token', 0);
+    const small = await engineWith('single-token', 24);
+    engines.push(off, small);
+    for (const e of [off, small]) {
+      await run(e, { prompt: system, sampling: sampling({ maxTokens: 2 }) });
+      await run(e, { prompt: `${system} Why?`, sampling: sampling({ maxTokens: 2 }) });
+      await settled(e);
+    }
+    expect(off.stats.prefixHitTokens).toBe(0);
+    expect(off.stats.prefixHeldTokens).toBe(0);
+    expect(small.stats.prefixHeldTokens).toBeLessThanOrEqual(24);
+  });
+});
+
+describe('PrefixCache.plan', () => {
+  const tokens = Int32Array.from({ length: 40 }, (_, i) => 100 + i);
+  const cache = (roundProbs: RoundProbsPolicy): PrefixCache => {
+    const c = new PrefixCache(2, { blockTokens: 8, budgetTokens: 1000, roundProbs, chunkTokens: 16 });
+    c.take({ slot: 0, reused: 0 });
+    c.written(0, 0, tokens.subarray(0, 32), true);
+    c.release(0);
+    return c;
+  };
+
+  it('reuses whole blocks of the longest held prefix, never the whole prompt, and checks the tokens themselves', () => {
+    const c = cache('always');
+    expect(c.plan(tokens.subarray(0, 30), [0, 1])).toEqual({ slot: 0, reused: 24 });
+    expect(c.plan(tokens.subarray(0, 32), [0, 1])).toEqual({ slot: 0, reused: 24 }); // the last row must be computed
+    expect(c.plan(tokens.subarray(0, 33), [0, 1])).toEqual({ slot: 0, reused: 32 });
+    const other = tokens.slice(0, 30);
+    other[3] = 7;
+    expect(c.plan(other, [0, 1]).reused).toBe(0);
+    expect(c.plan(tokens.subarray(0, 30), [1]).reused).toBe(0); // slot 0 is taken
+  });
+
+  it("under 'single-token' the cached run's last chunk is one token exactly when the uncached run's is", () => {
+    const c = cache('single-token');
+    // 33 tokens: uncached chunks 16 + 16 + 1 (last row rounded); from 32 the rest is 1 token: the same.
+    expect(c.plan(tokens.subarray(0, 33), [0]).reused).toBe(32);
+    // 25 tokens: uncached 16 + 9; reusing 24 would leave a 1-token chunk, so 16 is reused (9 left, as uncached).
+    expect(c.plan(tokens.subarray(0, 25), [0]).reused).toBe(16);
+    expect(cache('always').plan(tokens.subarray(0, 25), [0]).reused).toBe(24);
+  });
+
+  it('a non-canonical write ends the reusable prefix there', () => {
+    const c = cache('single-token');
+    c.take({ slot: 0, reused: 16 });
+    c.written(0, 16, tokens.subarray(16, 17), false);
+    c.release(0);
+    expect(c.heldTokens).toBe(16);
+    expect(c.plan(tokens.subarray(0, 30), [0]).reused).toBe(16);
+  });
+});
