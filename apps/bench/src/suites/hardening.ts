@@ -6,10 +6,9 @@
  * (exit ≠ 0) is reported as failed.
  */
 import { spawn } from 'node:child_process';
-import { createRequire } from 'node:module';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { BenchResult } from '../report/schema.js';
-import { packageDir } from './serving.js';
+import { appsDir } from './serving.js';
 
 /** `HARDENING load: streams=200 lost=0 …` → results; other lines → nothing. */
 export function parseHardeningLine(line: string): BenchResult[] {
@@ -26,8 +25,7 @@ export function parseHardeningLine(line: string): BenchResult[] {
 }
 
 export async function runHardeningLong(log: (line: string) => void, timeoutMs = 30 * 60_000): Promise<{ results: BenchResult[]; failure?: string }> {
-  const gatewayPkg = packageDir(createRequire(import.meta.url).resolve('@trine/gateway'));
-  const root = join(gatewayPkg, '..', '..');
+  const root = dirname(appsDir());
   const child = spawn(process.execPath, ['--import', 'tsx', join('apps', 'gateway', 'scripts', 'hardening-long.ts')], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
   const results: BenchResult[] = [];
   let buf = '';

@@ -15,8 +15,8 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { DEFAULT_SAMPLING, Engine } from '@trine/core';
 import { loadBackend, parseBackendName } from '@trine/backends';
 import type { JobAnswer, ServingJob } from '../jobs.js';
@@ -204,18 +204,19 @@ function stopProcess(child: ChildProcess): Promise<void> {
 }
 
 /** The folder holding the package.json of the package that `file` belongs to. */
-export function packageDir(file: string): string {
+function packageDir(file: string): string {
   for (let dir = dirname(file); dir !== dirname(dir); dir = dirname(dir)) if (existsSync(join(dir, 'package.json'))) return dir;
   throw new Error(`no package.json above ${file}`);
 }
 
-/**
- * The gateway's and worker's dist folders, whether this runs from dist or from sources (where '@trine/gateway' may
- * resolve to src/): the worker app sits beside the gateway app in the workspace. Both run from their builds (`pnpm build`).
- */
+/** The workspace's apps folder: the bench drives the gateway and worker apps as processes and imports neither. */
+export function appsDir(): string {
+  return dirname(packageDir(fileURLToPath(import.meta.url)));
+}
+
+/** The gateway's and worker's dist folders (`pnpm build`), beside this app in the workspace. */
 function serverDist(): { gateway: string; worker: string } {
-  const gatewayPkg = packageDir(createRequire(import.meta.url).resolve('@trine/gateway'));
-  return { gateway: join(gatewayPkg, 'dist'), worker: join(dirname(gatewayPkg), 'worker', 'dist') };
+  return { gateway: join(appsDir(), 'gateway', 'dist'), worker: join(appsDir(), 'worker', 'dist') };
 }
 
 /** Starts the processes in order (each once it logs `ready`), measures through the gRPC port the last one logged. */
@@ -241,7 +242,7 @@ async function measureProcesses(job: ServingJob, variant: string, processes: rea
 
 /** Gateway and worker as separate processes (their dist entry points), BullMQ on a private redis-server. */
 async function throughQueue(job: ServingJob): Promise<BenchResult[]> {
-  const { startRedis } = (await import('@trine/gateway/dev/redis-server' as string)) as typeof import('@trine/gateway/dev/redis-server');
+  const { startRedis } = (await import('@trine/serving/dev/redis-server' as string)) as typeof import('@trine/serving/dev/redis-server');
   const redis = await startRedis();
   try {
     const { gateway, worker } = serverDist();
