@@ -16,6 +16,8 @@ export interface TlsConfig {
 
 export interface GatewayConfig {
   readonly listen: string;
+  /** The OpenAI-compatible HTTP front's `host:port`; undefined when TRINE_HTTP_LISTEN=off. */
+  readonly httpListen?: string;
   readonly apiKeys: string[];
   readonly tls?: TlsConfig;
   readonly maxQueue: number;
@@ -42,6 +44,7 @@ export function gatewayConfig(env: NodeJS.ProcessEnv = process.env): GatewayConf
   const tls = tlsFromEnv(env);
   return {
     listen: env.TRINE_LISTEN || '127.0.0.1:50051',
+    ...httpListenOf(env),
     apiKeys: loadApiKeys(env.TRINE_API_KEYS),
     ...(tls ? { tls } : {}),
     maxQueue: envInt(env, 'TRINE_MAX_QUEUE', 256, 0),
@@ -57,6 +60,21 @@ export function gatewayConfig(env: NodeJS.ProcessEnv = process.env): GatewayConf
     maxReceiveMessageBytes: envInt(env, 'TRINE_MAX_MESSAGE_BYTES', 1 << 20, 1024, 64 << 20),
     shutdownGraceMs: envInt(env, 'TRINE_SHUTDOWN_GRACE_MS', 10_000, 0),
   };
+}
+
+/**
+ * TRINE_HTTP_LISTEN: `host:port`, or `off`. Unset, it is 127.0.0.1:8080 — except when TRINE_LISTEN asks for a
+ * free port (`:0`, as tests and embedders do), where the HTTP front takes a free port too rather than collide on 8080.
+ */
+function httpListenOf(env: NodeJS.ProcessEnv): { httpListen?: string } {
+  const v = env.TRINE_HTTP_LISTEN?.trim();
+  if (v === 'off') return {};
+  if (v) {
+    const port = Number(/:(\d+)$/.exec(v)?.[1] ?? NaN);
+    if (!(port >= 0 && port <= 65535)) throw invalidArgument('TRINE_HTTP_LISTEN', `must be host:port or off, got '${v.slice(0, 100)}'`);
+    return { httpListen: v };
+  }
+  return { httpListen: /:0$/.test(env.TRINE_LISTEN ?? '') ? '127.0.0.1:0' : '127.0.0.1:8080' };
 }
 
 /** Host part of `host:port` / `[v6]:port`. */

@@ -42,7 +42,7 @@ export async function startDistributedGateway(env: NodeJS.ProcessEnv = process.e
   });
   const telemetry = instrumentGateway(server.metrics, queue.connection);
   const port = await server.listen();
-  log('gateway listening (NOT_SERVING until the tokenizer is loaded)', { listen: config.listen, port, tls: Boolean(config.tls) });
+  log('gateway listening (NOT_SERVING until the tokenizer is loaded)', { listen: config.listen, port, httpPort: server.httpPort, tls: Boolean(config.tls) });
   const e = await engineEnvWithLocalModel(env, log);
   const catalog = await TokenizerCatalog.load({ ...(e.model ? { model: e.model } : {}), ...(e.context ? { context: e.context } : {}) });
   server.ready(catalog);
@@ -80,7 +80,7 @@ export async function startStandalone(env: NodeJS.ProcessEnv = process.env, log:
   instrumentGateway(server.metrics, undefined, { backend: host.info.backend, variant: host.info.backendVariant });
   const port = await server.listen();
   server.ready(new SingleModelCatalog(host));
-  log('serving', { listen: config.listen, port, tls: Boolean(config.tls), auth: config.apiKeys.length > 0 });
+  log('serving', { listen: config.listen, port, httpPort: server.httpPort, tls: Boolean(config.tls), auth: config.apiKeys.length > 0 });
   return {
     server,
     port,

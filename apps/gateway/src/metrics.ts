@@ -2,10 +2,14 @@
  * The gateway's counters, kept in-process. Observability exports them later (Prometheus); tests read them.
  * Labels are fixed sets so the series count is bounded.
  */
+import type { Transport } from './pipeline/types.js';
+
 export type RejectReason = 'validation' | 'auth' | 'rate_limit' | 'overload' | 'policy' | 'unavailable';
 
 export class GatewayMetrics {
   requests = 0;
+  /** The same requests by the front that received them. */
+  readonly received: Record<Transport, number> = { grpc: 0, http: 0 };
   readonly rejections: Record<RejectReason, number> = { validation: 0, auth: 0, rate_limit: 0, overload: 0, policy: 0, unavailable: 0 };
   cacheHits = 0;
   cacheMisses = 0;
@@ -35,6 +39,7 @@ export class GatewayMetrics {
       restarts_continued: this.restartsContinued,
     };
     for (const [k, v] of Object.entries(this.rejections)) out[`rejections_${k}`] = v;
+    for (const [k, v] of Object.entries(this.received)) out[`received_${k}`] = v;
     return out;
   }
 }

@@ -33,8 +33,16 @@ local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
 return {0, math.ceil((tonumber(oldest[2]) + window - now) / 1000)}
 `;
 
+const RETRY = Symbol('retryAfterMs');
+
 function limited(retryMs: number): TrineError {
-  return new TrineError('RATE_LIMITED', `rate limit exceeded; retry in ${retryMs} ms`);
+  return Object.assign(new TrineError('RATE_LIMITED', `rate limit exceeded; retry in ${retryMs} ms`), { [RETRY]: retryMs });
+}
+
+/** How long a RATE_LIMITED error says to wait (HTTP's Retry-After); undefined for any other error. */
+export function retryAfterMs(e: unknown): number | undefined {
+  const v = TrineError.is(e, 'RATE_LIMITED') ? (e as unknown as Record<symbol, unknown>)[RETRY] : undefined;
+  return typeof v === 'number' ? v : undefined;
 }
 
 // The key is hashed so API keys never appear in Redis key names.

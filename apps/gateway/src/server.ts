@@ -18,6 +18,7 @@ import type { RateLimiter } from './rate-limit.js';
 import { countInto, observeWith, traceEnqueue } from './pipeline/observe.js';
 import { Pipeline } from './pipeline/pipeline.js';
 import { InferenceHandlers } from './service.js';
+import { HttpFront } from './http/front.js';
 import { trackingDeserializer } from './utf8.js';
 import { accessLogFromEnv, instrumentHandlers } from './otel/handlers.js';
 
@@ -45,14 +46,19 @@ export class GatewayServer {
   readonly metrics: GatewayMetrics;
   readonly health = new HealthImplementation({ '': 'NOT_SERVING', [INFERENCE_SERVICE_NAME]: 'NOT_SERVING' });
   private readonly server: Server;
+  /** The OpenAI-compatible HTTP front over the same pipeline (absent with TRINE_HTTP_LISTEN=off). */
+  readonly http?: HttpFront;
   private readonly inflight = new Set<Promise<unknown>>();
   private catalog: ModelCatalog = loadingCatalog;
   private accepting = false;
   port = 0;
+  httpPort = 0;
 
   constructor(readonly config: GatewayConfig, private readonly parts: GatewayParts) {
     this.metrics = parts.metrics ?? new GatewayMetrics();
     const auth = new ApiKeyAuth(config.apiKeys, hostOf(config.listen));
+    // The same keys guard both fronts; an HTTP port off loopback with auth off is refused as gRPC's would be.
+    if (config.httpListen) new ApiKeyAuth(config.apiKeys, hostOf(config.httpListen));
     this.server = new Server({
       'grpc.max_receive_message_length': config.maxReceiveMessageBytes,
       'grpc.max_send_message_length': 16 << 20,
@@ -78,6 +84,14 @@ export class GatewayServer {
       observer: observeWith(traceEnqueue, countInto(this.metrics)),
     });
     const handlers = new InferenceHandlers(pipeline);
+    if (config.httpListen)
+      this.http = new HttpFront(pipeline, {
+        listen: config.httpListen,
+        ...(config.tls ? { tls: config.tls } : {}),
+        maxBodyBytes: config.maxReceiveMessageBytes,
+        serving: () => this.accepting,
+        defaultModel: () => this.catalog.list()[0]?.name ?? '',
+      });
     // Telemetry wraps the handlers (GenAI span attributes, request metrics, access log): see otel/handlers.ts.
     this.server.addService(
       inferenceDefinition(),
@@ -106,6 +120,7 @@ export class GatewayServer {
     this.port = await new Promise<number>((resolve, reject) =>
       this.server.bindAsync(this.config.listen, creds, (err, port) => (err ? reject(err) : resolve(port))),
     );
+    if (this.http) this.httpPort = await this.http.listen();
     return this.port;
   }
 
@@ -126,6 +141,7 @@ export class GatewayServer {
     const timedOut = await Promise.race([drained.then(() => false), new Promise<boolean>((r) => setTimeout(() => r(true), graceMs).unref())]);
     if (timedOut) this.server.forceShutdown();
     else await new Promise<void>((resolve) => this.server.tryShutdown(() => resolve()));
+    await this.http?.close();
     await this.parts.queue.close();
   }
 }

@@ -17,6 +17,7 @@ import {
   type TokenizeResponse,
 } from '@trine/proto';
 import type { CachedToken } from './cache.js';
+import { drained } from './drain.js';
 import { toServiceError } from './errors.js';
 import type { Pipeline } from './pipeline/pipeline.js';
 import type { Call, GenerateSink } from './pipeline/types.js';
@@ -49,6 +50,7 @@ function callOf<R>(call: CallLike<R>, signal: AbortSignal): Call<R> {
     ...(call.request && wasUndecodable(call.request) ? { undecodable: 'not a valid protobuf message' } : {}),
     deadline: d instanceof Date ? d.getTime() : typeof d === 'number' && Number.isFinite(d) ? d : Infinity,
     signal,
+    transport: 'grpc',
   };
 }
 
@@ -67,17 +69,7 @@ export class InferenceHandlers {
   generateStream = (call: ServerWritableStream<GenerateRequest, GenerateStreamResponse>): void => {
     const cancelled = cancelledSignal(call);
     // Back-pressure: wait for 'drain' — unless the call is gone, in which case no drain will ever come.
-    const write = (msg: GenerateStreamResponse): Promise<void> =>
-      new Promise((resolve) => {
-        if (call.cancelled || call.write(msg)) return resolve();
-        const done = (): void => {
-          call.off('drain', done);
-          cancelled.removeEventListener('abort', done);
-          resolve();
-        };
-        call.once('drain', done);
-        cancelled.addEventListener('abort', done, { once: true });
-      });
+    const write = (msg: GenerateStreamResponse): Promise<void> => (call.cancelled || call.write(msg) ? Promise.resolve() : drained(call, cancelled));
     const empty = { id: '', tokens: [], text: '', restarted: false, done: false, finishReason: FinishReason.FINISH_REASON_UNSPECIFIED, usage: undefined, timings: undefined, cached: false, model: '' };
     const sink: GenerateSink = {
       tokens: (ts) => write({ ...empty, tokens: ts.map(toToken), text: ts.map((t) => t.text).join('') }),

@@ -17,7 +17,7 @@ export interface GatewayTelemetry {
 export function instrumentGateway(m: GatewayMetrics, redis?: Redis, backend?: { backend: string; variant: string }): GatewayTelemetry {
   const meter = metrics.getMeter('@trine/gateway');
   if (backend) observeBackend(meter, () => backend);
-  meter.createObservableCounter(METRIC.requestsReceived, { description: 'Generate and Tokenize requests received' }).addCallback((r) => r.observe(m.requests));
+  observeCounts(meter, METRIC.requestsReceived, 'Generate and Tokenize requests received, by front (grpc, http)', 'transport', () => ({ ...m.received }));
   observeCounts(meter, METRIC.requests, 'Requests by outcome', 'status', () => {
     const rejected = Object.values(m.rejections).reduce((a, b) => a + b, 0);
     return { completed: m.completed, cancelled: m.cancelled, deadline_exceeded: m.deadlineExceeded, failed: m.failed, rejected };

@@ -7,7 +7,7 @@ import { TrineError } from '@trine/core';
 import { ATTR, SPAN } from '@trine/telemetry';
 import { rejectReasonOf } from '../errors.js';
 import type { GatewayMetrics } from '../metrics.js';
-import type { GenerateContext, PipelineEvent, PipelineObserver, RequestContext } from './types.js';
+import type { Call, GenerateContext, PipelineEvent, PipelineObserver, RequestContext } from './types.js';
 
 /** Several observers as one: each step runs inside all of them, in order (the first is the outermost). */
 export function observeWith(...observers: readonly PipelineObserver[]): PipelineObserver {
@@ -25,7 +25,9 @@ export function countInto(m: GatewayMetrics): PipelineObserver {
       switch (e.type) {
         case 'received':
           // Generate and Tokenize count as requests; ListModels does not.
-          if (ctx.operation !== 'list-models') m.requests++;
+          if (ctx.operation === 'list-models') break;
+          m.requests++;
+          m.received[(ctx as RequestContext & { call: Call<unknown> }).call.transport ?? 'grpc']++;
           break;
         case 'cache':
           if (e.hit) m.cacheHits++;

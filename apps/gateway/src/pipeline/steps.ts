@@ -35,7 +35,7 @@ export const authenticate = (auth: ApiKeyAuth): Step<Ctx> => ({
 export const decoded: Step<Ctx> = {
   name: 'decoded',
   run(ctx) {
-    if (ctx.call.undecodable !== undefined) throw invalidArgument('request', ctx.call.undecodable);
+    if (ctx.call.undecodable !== undefined) throw invalidArgument(ctx.call.undecodableField ?? 'request', ctx.call.undecodable);
   },
 };
 

@@ -7,6 +7,8 @@ import type { GenerateRequest, Timings, TokenizeRequest } from '@trine/proto';
 import type { CachedResponse, CachedToken } from '../cache.js';
 import type { ValidatedRequest } from '../validate.js';
 
+export type Transport = 'grpc' | 'http';
+
 /** A client's call as a front hands it over. */
 export interface Call<R> {
   readonly request: R;
@@ -14,6 +16,10 @@ export interface Call<R> {
   readonly authorization: string | undefined;
   /** Why the transport could not decode the request body, if it could not (refused as INVALID_ARGUMENT). */
   readonly undecodable?: string;
+  /** The field the undecodable part of the body is in (HTTP names the JSON parameter); 'request' when not given. */
+  readonly undecodableField?: string;
+  /** The front that received the call: the seam labels metrics with it. */
+  readonly transport?: Transport;
   /** The client's own deadline, epoch ms (Infinity: none). */
   readonly deadline: number;
   /** Aborted when the client goes away. */
