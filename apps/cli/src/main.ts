@@ -5,6 +5,7 @@
 import { TrineError } from '@trine/core';
 import { BACKEND_NAMES } from '@trine/backends';
 import type { CommandContext } from './commands/common.js';
+import { CHAT_FLAGS, runChat } from './commands/chat.js';
 import { runConformance } from './commands/conformance.js';
 import { GENERATE_FLAGS, runGenerate } from './commands/generate.js';
 import { CONVERT_FLAGS, runConvert } from './commands/convert.js';
@@ -22,6 +23,11 @@ const COMMANDS: Record<string, { usage: string; flags?: Readonly<Record<string, 
     usage: 'trine generate [--model FILE] --prompt TEXT [options]   stream a completion (default model: built-in, 3.4 M parameters)',
     flags: GENERATE_FLAGS,
     run: runGenerate,
+  },
+  chat: {
+    usage: 'trine chat [--model FILE] [--system TEXT] [options]     multi-turn chat: /reset, /save FILE, /load FILE; Ctrl-C stops a reply',
+    flags: CHAT_FLAGS,
+    run: runChat,
   },
   tokenize: {
     usage: 'trine tokenize [--model FILE] [--chat] TEXT              print token ids as a JSON array',
