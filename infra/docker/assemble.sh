@@ -19,8 +19,8 @@ for d in apps/gateway apps/worker packages/core packages/telemetry packages/serv
   if [ ! -d "$d" ]; then continue; fi
   mkdir -p "$out/$d"
   cp -a "$d/package.json" "$out/$d/"
-  # proto/trine: the .proto files the gateway's reflection service loads.
-  for x in dist node_modules trine; do
+  # proto/trine: the .proto files the gateway's reflection service loads; apps/gateway/web: the web chat's files.
+  for x in dist node_modules trine web; do
     if [ -e "$d/$x" ]; then cp -a "$d/$x" "$out/$d/"; fi
   done
 done

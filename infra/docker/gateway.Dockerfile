@@ -22,6 +22,7 @@ RUN infra/docker/assemble.sh gateway /out
 FROM node:20-bookworm-slim AS runtime
 ENV NODE_ENV=production \
     TRINE_LISTEN=0.0.0.0:50051 \
+    TRINE_HTTP_LISTEN=0.0.0.0:8080 \
     TRINE_METRICS_LISTEN=0.0.0.0:9464 \
     TRINE_CACHE_DIR=/var/cache/trine
 WORKDIR /app
@@ -31,7 +32,7 @@ RUN groupadd --system --gid 10001 trine \
  && useradd --system --uid 10001 --gid trine --home-dir /nonexistent --shell /usr/sbin/nologin trine \
  && mkdir -p /var/cache/trine && chown trine:trine /var/cache/trine
 USER 10001:10001
-EXPOSE 50051 9464
+EXPOSE 50051 8080 9464
 HEALTHCHECK --interval=15s --timeout=5s --start-period=120s --retries=3 \
   CMD ["node", "/app/apps/gateway/healthcheck.mjs", "127.0.0.1:50051", "trine.v1.Inference"]
 # SIGTERM goes straight to node (exec form, no shell): the app drains for TRINE_SHUTDOWN_GRACE_MS, then exits.

@@ -77,7 +77,10 @@ describe.each(Object.keys(APPS) as (keyof typeof APPS)[])('%s Dockerfile', (app)
     const listenVar = app === 'gateway' ? 'TRINE_LISTEN' : 'TRINE_WORKER_HEALTH_LISTEN';
     expect(all('ENV').join(' ')).toContain(`${listenVar}=0.0.0.0:${port}`);
     const metricsPort = defaultPort(`apps/${app}/src/otel/register.mjs`, /defaultMetricsListen: '[^']*:(\d+)'/);
-    expect(all('EXPOSE')).toEqual([`${port} ${metricsPort}`]);
+    // The gateway also serves the OpenAI-compatible HTTP front, on its default port.
+    const http = app === 'gateway' ? `${defaultPort('apps/gateway/src/config.ts', /: '[^']*:(\d+)' \};/)} ` : '';
+    if (http) expect(all('ENV').join(' ')).toContain(`TRINE_HTTP_LISTEN=0.0.0.0:${http.trim()}`);
+    expect(all('EXPOSE')).toEqual([`${port} ${http}${metricsPort}`]);
     const [hc] = all('HEALTHCHECK');
     const cmd = JSON.parse(hc!.replace(/^.*?CMD\s+/, '')) as string[];
     expect(cmd.slice(0, 2)).toEqual(['node', `/app/apps/${app}/healthcheck.mjs`]);

@@ -108,6 +108,17 @@ describe('kubernetes manifests', () => {
     expect(c.readinessProbe?.grpc?.service).toBe('trine.v1.Inference');
   });
 
+  it('gateway: the HTTP port is the container port, the Service port and open in the NetworkPolicy', () => {
+    const c = container('trine-gateway');
+    const http = portOf(envValue(c, 'TRINE_HTTP_LISTEN')!);
+    expect(http).toBe(defaultPort('apps/gateway/src/config.ts', /: '[^']*:(\d+)' \};/));
+    expect(c.ports.find((p) => p.name === 'http')?.containerPort).toBe(http);
+    const svc = find<{ spec: { ports: { name: string; port: number; targetPort: string }[] } }>(base, 'Service', 'trine-gateway');
+    expect(svc.spec.ports.find((p) => p.name === 'http')).toMatchObject({ port: http, targetPort: 'http' });
+    const gw = find<{ spec: { ingress: { ports: { port: number }[] }[] } }>(base, 'NetworkPolicy', 'trine-gateway');
+    expect(gw.spec.ingress.flatMap((r) => r.ports.map((p) => p.port))).toContain(http);
+  });
+
   it('worker: health port and probe service names match the code', () => {
     const c = container('trine-worker');
     const listen = envValue(c, 'TRINE_WORKER_HEALTH_LISTEN')!;
