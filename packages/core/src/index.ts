@@ -15,6 +15,7 @@ export * from './reference/index.js';
 export * from './generate/rng.js';
 export * from './generate/sampling.js';
 export * from './generate/stop.js';
+export * from './constrain/index.js';
 export * from './engine/index.js';
 export * from './default-model/index.js';
 export * from './eval/perplexity.js';

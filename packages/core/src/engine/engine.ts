@@ -26,6 +26,7 @@ import { argmaxFirst, validateSampling } from '../generate/sampling.js';
 import { yieldToEventLoop } from './channel.js';
 import { PrefixCache } from './prefix-cache.js';
 import { Sequence } from './sequence.js';
+import { createConstraint } from '../constrain/index.js';
 import { tokenizeText } from './tokenize.js';
 
 /** What the engine needs of a loaded model; `BitNetModel` provides it. */
@@ -305,7 +306,7 @@ export class Engine implements TextGenerator {
     // max_tokens is not bounded by the context: a sequence that reaches the context ends with 'length'.
     validateSampling(request?.sampling);
     const prompt = this.promptTokens(request);
-    const seq = new Sequence(prompt, request.sampling, this.tokenizer.streamDecoder());
+    const seq = new Sequence(prompt, request.sampling, this.tokenizer.streamDecoder(), createConstraint(request.sampling.responseFormat, this.tokenizer));
     this.traceContexts.set(seq, context.active());
     if (signal?.aborted) {
       seq.finish('cancelled');

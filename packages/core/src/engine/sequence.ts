@@ -3,6 +3,7 @@ import type { FinishReason, GenerateEvent, SamplingParams, Timings } from '../ge
 import { Sampler } from '../generate/sampling.js';
 import { StopStringFilter } from '../generate/stop.js';
 import { Channel } from './channel.js';
+import { stuckError, type TokenConstraint } from '../constrain/index.js';
 
 const now = (): number => performance.now();
 
@@ -14,6 +15,8 @@ export class Sequence {
   readonly events = new Channel<GenerateEvent>();
   private readonly decoder: StreamDecoder;
   private readonly stops: StopStringFilter;
+  /** The request's response format, followed token by token (absent: free text). */
+  private readonly constraint: TokenConstraint | undefined;
 
   /** KV slot while active; -1 while waiting or after it left. */
   slot = -1;
@@ -30,10 +33,11 @@ export class Sequence {
   private prefillMs = 0;
   private firstTokenAt = 0;
 
-  constructor(promptTokens: Int32Array, sampling: SamplingParams, decoder: StreamDecoder) {
+  constructor(promptTokens: Int32Array, sampling: SamplingParams, decoder: StreamDecoder, constraint?: TokenConstraint) {
     this.promptTokens = promptTokens;
     this.sampling = sampling;
-    this.sampler = new Sampler(sampling, promptTokens);
+    this.constraint = constraint;
+    this.sampler = new Sampler(sampling, promptTokens, constraint ? () => constraint.allowed() : undefined);
     this.decoder = decoder;
     this.stops = new StopStringFilter(sampling.stop);
   }
@@ -54,6 +58,11 @@ export class Sequence {
     }
     if (isEog) return 'stop';
     this.sampler.accept(token.tokenId);
+    // The mask allowed only tokens the grammar takes; a rejection here is a bug, reported on this stream alone.
+    if (this.constraint && !this.constraint.accept(token.tokenId)) {
+      this.fail(new Error(`token ${token.tokenId} was drawn outside the response format's mask`));
+      return 'stop';
+    }
     const step = this.stops.push(this.decoder.push(token.tokenId));
     const withLogprobs = this.sampling.topLogprobs > 0;
     this.events.push({
@@ -66,7 +75,13 @@ export class Sequence {
     });
     this.pending = token.tokenId;
     if (step.stopped) return 'stop';
+    // A complete output ends here even where the vocabulary has no end-of-generation token.
+    if (this.constraint?.done) return 'stop';
     if (this.generated >= this.sampling.maxTokens) return 'length';
+    if (this.constraint?.stuck) {
+      this.fail(stuckError());
+      return 'stop';
+    }
     if (this.cached >= context) return 'length';
     return undefined;
   }

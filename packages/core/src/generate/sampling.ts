@@ -15,6 +15,7 @@
 import { invalidArgument } from '../errors/index.js';
 import type { SamplingParams, TokenLogprob } from './types.js';
 import { randomSeed, SplitMix64 } from './rng.js';
+import { applyMask } from '../constrain/matcher.js';
 
 /** Limits on request fields (the gateway and CLI reject beyond them with the field named). */
 export const SAMPLING_LIMITS = {
@@ -235,9 +236,12 @@ export class Sampler {
   private readonly rng: SplitMix64;
   private readonly seen = new Set<number>();
   private scratch: Float64Array | undefined;
+  /** Allowed tokens now (a bitset) under the request's response format; absent: every token. */
+  private readonly allowed: (() => Uint32Array) | undefined;
 
-  constructor(params: SamplingParams, promptTokens: Iterable<number> = []) {
+  constructor(params: SamplingParams, promptTokens: Iterable<number> = [], allowed?: () => Uint32Array) {
     this.params = params;
+    this.allowed = allowed;
     this.seed = params.seed ?? randomSeed();
     this.rng = new SplitMix64(this.seed);
     if (params.repetitionPenalty !== 1) for (const t of promptTokens) this.seen.add(t);
@@ -245,7 +249,7 @@ export class Sampler {
 
   /** Greedy without penalty or logprobs needs only the argmax: the backend computes it and one int comes back. */
   get argmaxOnly(): boolean {
-    return this.params.temperature === 0 && this.params.repetitionPenalty === 1 && this.params.topLogprobs === 0;
+    return this.params.temperature === 0 && this.params.repetitionPenalty === 1 && this.params.topLogprobs === 0 && !this.allowed;
   }
 
   /** Records a generated token (for the repetition penalty). */
@@ -264,6 +268,8 @@ export class Sampler {
       z[i] = v === v ? v : -Infinity;
     }
     applyRepetitionPenalty(z, this.seen, p.repetitionPenalty);
+    // Masked before temperature and top-k/top-p, so those act on the tokens the format allows.
+    if (this.allowed) applyMask(z, this.allowed());
 
     let tokenId: number;
     if (p.temperature === 0) {

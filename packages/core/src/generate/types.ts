@@ -26,7 +26,24 @@ export interface SamplingParams {
   readonly stop: readonly string[];
   /** Return the K most likely tokens with their log-probabilities for each generated token (0 = none). */
   readonly topLogprobs: number;
+  /** Constrains the output to JSON, a JSON Schema, a regular expression or a GBNF grammar (absent: free text). */
+  readonly responseFormat?: ResponseFormat;
 }
+
+/**
+ * Structured output, enforced while decoding (a token that would break the format is never drawn). A schema or
+ * grammar feature Trine does not support is INVALID_ARGUMENT naming it.
+ */
+export type ResponseFormat =
+  | { readonly type: 'text' }
+  /** Any JSON object. */
+  | { readonly type: 'json_object' }
+  /** JSON valid under this JSON Schema (the subset of OpenAI's structured outputs and llama.cpp's converter). */
+  | { readonly type: 'json_schema'; readonly schema: unknown }
+  /** Text the whole of which matches this regular expression. */
+  | { readonly type: 'regex'; readonly pattern: string }
+  /** Text of a GBNF grammar (llama.cpp's format), from its `root` rule. */
+  | { readonly type: 'grammar'; readonly grammar: string };
 
 export const DEFAULT_SAMPLING: SamplingParams = {
   maxTokens: 128,
