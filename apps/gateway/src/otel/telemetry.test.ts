@@ -32,6 +32,7 @@ let redis: RedisServer;
 let gw: Proc;
 let worker: Proc;
 let gwPort = 0;
+let gwHttpPort = 0;
 const metricsPorts: Record<'gateway' | 'worker', number> = { gateway: 0, worker: 0 };
 const dir = mkdtempSync(join(tmpdir(), 'trine-otel-'));
 const dumps = { gateway: join(dir, 'gateway.jsonl'), worker: join(dir, 'worker.jsonl') };
@@ -62,6 +63,7 @@ beforeAll(async () => {
   worker = spawnTs('apps/worker/src/main.ts', { ...common, NODE_OPTIONS: `--import ${workerBootstrap}`, TRINE_MAX_BATCH: '4', TRINE_OTEL_SPAN_DUMP: dumps.worker });
   const [gl, gm, wm] = await Promise.all([gw.waitFor('gateway listening (NOT_SERVING until the tokenizer is loaded)'), gw.waitFor('metrics listening'), worker.waitFor('metrics listening')]);
   gwPort = Number(gl.port);
+  gwHttpPort = Number(gl.httpPort);
   metricsPorts.gateway = Number(gm.port);
   metricsPorts.worker = Number(wm.port);
   await Promise.all([gw.waitFor('gateway serving'), worker.waitFor('worker ready')]);
@@ -147,6 +149,25 @@ describe('telemetry across gateway and worker processes', () => {
     const access = await until('the access log', () => gw.logs.find((l) => l.msg === 'rpc' && l.method === 'GenerateStream'));
     expect(access.trace_id).toBe(server.traceId);
     expect(access.span_id).toBe(server.spanId);
+  });
+
+  it("the HTTP front's server span continues the caller's W3C traceparent and parents the enqueue", async () => {
+    const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
+    const callerSpan = '00f067aa0ba902b7';
+    const res = await fetch(`http://127.0.0.1:${gwHttpPort}/v1/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', traceparent: `00-${traceId}-${callerSpan}-01` },
+      body: JSON.stringify({ prompt: 'Once upon a time', max_tokens: 3, seed: 5 }),
+    });
+    expect(res.status).toBe(200);
+    const server = await until('the HTTP server span', () => spans(dumps.gateway).find((s) => s.kind === KIND.SERVER && s.traceId === traceId));
+    expect(server.name).toBe('POST /v1/completions');
+    expect(server.parentSpanId).toBe(callerSpan);
+    expect(server.attributes['http.response.status_code']).toBe(200);
+    const enqueue = await until('its enqueue span', () => spans(dumps.gateway).find((s) => s.name === 'gateway.enqueue' && s.traceId === traceId));
+    expect(enqueue.parentSpanId).toBe(server.spanId);
+    const consumer = await until('the worker span', () => spans(dumps.worker).find((s) => s.name === 'worker.generate' && s.traceId === traceId));
+    expect(consumer.parentSpanId).toBe(enqueue.spanId);
   });
 
   it('serves the metrics on each process Prometheus endpoint', async () => {
