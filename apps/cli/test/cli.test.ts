@@ -165,6 +165,43 @@ describe('trine conformance', () => {
   });
 });
 
+describe('trine generate with a response format', () => {
+  it('--json-schema FILE gives JSON valid under the schema; --grammar FILE and --regex text they match', () => {
+    const schemaFile = join(cacheDir, 'schema.json');
+    writeFileSync(schemaFile, JSON.stringify({ type: 'object', properties: { ok: { type: 'boolean' }, n: { type: 'integer' } }, required: ['ok', 'n'], additionalProperties: false }));
+    const r = trine('generate', '--prompt', 'Reply:', '--json-schema', schemaFile, '--max-tokens', '64', '--backend', 'reference', '--json');
+    expect(r.stderr).toBe('');
+    const out = JSON.parse(r.stdout) as { text: string; finish_reason: string };
+    expect(out.finish_reason).toBe('stop');
+    const value = JSON.parse(out.text) as Record<string, unknown>;
+    expect(Object.keys(value)).toEqual(['ok', 'n']);
+    expect(typeof value.ok).toBe('boolean');
+    expect(Number.isInteger(value.n)).toBe(true);
+
+    const grammarFile = join(cacheDir, 'list.gbnf');
+    writeFileSync(grammarFile, 'root ::= item ("," item){2}  # three items\nitem ::= [a-z] [0-9]\n');
+    const g = trine('generate', '--prompt', 'List:', '--grammar', grammarFile, '--backend', 'reference');
+    expect(g.code).toBe(0);
+    expect(g.stdout).toMatch(/^[a-z][0-9](,[a-z][0-9]){2}$/);
+    const re = trine('generate', '--prompt', 'Code:', '--regex', '[A-Z]{3}-[0-9]{2}', '--backend', 'reference');
+    expect(re.stdout).toMatch(/^[A-Z]{3}-[0-9]{2}$/);
+  });
+
+  it('an unsupported schema keyword, a bad grammar or two formats at once are errors naming them', () => {
+    const schemaFile = join(cacheDir, 'bad-schema.json');
+    writeFileSync(schemaFile, JSON.stringify({ type: 'object', properties: { n: { type: 'number', exclusiveMinimum: 0 } } }));
+    const r = trine('generate', '--prompt', 'hi', '--json-schema', schemaFile, '--backend', 'reference');
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain('exclusiveMinimum');
+    const grammarFile = join(cacheDir, 'bad.gbnf');
+    writeFileSync(grammarFile, 'root ::= missing\n');
+    expect(trine('generate', '--prompt', 'hi', '--grammar', grammarFile, '--backend', 'reference').stderr).toContain("'missing'");
+    const both = trine('generate', '--prompt', 'hi', '--grammar', grammarFile, '--json-object');
+    expect(both.code).toBe(2);
+    expect(both.stderr).toContain('--json-object');
+  });
+});
+
 describe('trine errors', () => {
   it('a missing model file is one clear sentence on stderr and a non-zero exit', () => {
     const r = trine('generate', '--model', join(cacheDir, 'missing.gguf'), '--prompt', 'hi');

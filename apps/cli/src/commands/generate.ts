@@ -1,4 +1,5 @@
-import { DEFAULT_SAMPLING, invalidArgument, SAMPLING_LIMITS, type GenerateRequest, type SamplingParams } from '@trine/core';
+import { readFile } from 'node:fs/promises';
+import { DEFAULT_SAMPLING, invalidArgument, SAMPLING_LIMITS, TrineError, type GenerateRequest, type ResponseFormat, type SamplingParams } from '@trine/core';
 import { parseArgs, type FlagSpec } from '@trine/args';
 import { BACKEND_FLAG, loadEngine, MODEL_FLAG, THREADS_FLAG, type CommandContext } from './common.js';
 
@@ -14,6 +15,10 @@ export const GENERATE_FLAGS: Readonly<Record<string, FlagSpec>> = {
   seed: { kind: 'int', short: 's', help: 'PRNG seed: the same seed gives the same tokens on every backend' },
   'top-logprobs': { kind: 'int', min: 0, max: SAMPLING_LIMITS.maxTopLogprobs, help: 'report the K most likely tokens per step (with --json)' },
   stop: { kind: 'strings', value: 'TEXT', help: 'stop before this string' },
+  'json-schema': { kind: 'string', value: 'FILE', help: 'constrain the output to JSON valid under this JSON Schema file' },
+  grammar: { kind: 'string', value: 'FILE', help: "constrain the output to this GBNF grammar file (llama.cpp's format, from rule root)" },
+  regex: { kind: 'string', value: 'PATTERN', help: 'constrain the output to text this regular expression matches whole' },
+  'json-object': { kind: 'boolean', help: 'constrain the output to one JSON object (JSON mode)' },
   backend: BACKEND_FLAG,
   threads: THREADS_FLAG,
   json: { kind: 'boolean', help: 'print one JSON object (text, token_ids, finish_reason, usage, timings, top_logprobs)' },
@@ -34,6 +39,7 @@ export async function runGenerate(argv: string[], ctx: CommandContext): Promise<
     ...(flags.seed !== undefined ? { seed: flags.seed as number } : {}),
     ...(flags['top-logprobs'] !== undefined ? { topLogprobs: flags['top-logprobs'] as number } : {}),
     ...(flags.stop !== undefined ? { stop: flags.stop as string[] } : {}),
+    ...(await responseFormatFlags(flags)),
   };
   const request: GenerateRequest = flags.chat
     ? { messages: [{ role: 'user', content: prompt }], sampling }
@@ -98,4 +104,31 @@ export async function runGenerate(argv: string[], ctx: CommandContext): Promise<
     process.stdout.off('error', onStdoutError);
     await engine.close();
   }
+}
+
+/** --json-schema / --grammar / --regex / --json-object: at most one, files read here (the engine parses them). */
+async function responseFormatFlags(flags: Record<string, unknown>): Promise<{ responseFormat?: ResponseFormat }> {
+  const given = ['json-schema', 'grammar', 'regex', 'json-object'].filter((f) => flags[f] !== undefined && flags[f] !== false);
+  if (given.length > 1) throw invalidArgument(`--${given[1]}`, `cannot be combined with --${given[0]}`);
+  const read = async (flag: string): Promise<string> => {
+    try {
+      return await readFile(flags[flag] as string, 'utf8');
+    } catch (e) {
+      throw new TrineError('NOT_FOUND', `--${flag}: cannot read ${String(flags[flag])}: ${(e as Error).message}`, { field: `--${flag}`, cause: e });
+    }
+  };
+  if (flags['json-schema'] !== undefined) {
+    const text = await read('json-schema');
+    let schema: unknown;
+    try {
+      schema = JSON.parse(text);
+    } catch (e) {
+      throw invalidArgument('--json-schema', `${String(flags['json-schema'])} is not JSON: ${(e as Error).message}`);
+    }
+    return { responseFormat: { type: 'json_schema', schema } };
+  }
+  if (flags.grammar !== undefined) return { responseFormat: { type: 'grammar', grammar: await read('grammar') } };
+  if (flags.regex !== undefined) return { responseFormat: { type: 'regex', pattern: flags.regex as string } };
+  if (flags['json-object'] === true) return { responseFormat: { type: 'json_object' } };
+  return {};
 }
