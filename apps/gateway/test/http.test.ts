@@ -10,7 +10,7 @@ import { GatewayServer, LocalJobQueue, SingleModelCatalog, gatewayConfig, startS
 import { client, generate, metadata, req } from './support/grpc.js';
 
 let open: Running; // auth off, no cache: HTTP and gRPC each generate
-let strict: Running; // keys, a rate limit of 3 a minute, and a queue that admits nothing
+let strict: Running; // keys, a rate limit of 3 a minute, a blocklist, and a queue that admits nothing
 
 const sdk = (r: Running, apiKey = 'none') => new OpenAI({ baseURL: `http://127.0.0.1:${r.server.httpPort}/v1`, apiKey, maxRetries: 0 });
 const url = (r: Running, path: string): string => `http://127.0.0.1:${r.server.httpPort}${path}`;
@@ -21,7 +21,7 @@ beforeAll(async () => {
   const base = { TRINE_LISTEN: '127.0.0.1:0', TRINE_BACKEND: 'reference', TRINE_MAX_BATCH: '4' };
   [open, strict] = await Promise.all([
     startStandalone({ ...base, TRINE_CACHE_TTL_MS: '0' }),
-    startStandalone({ ...base, TRINE_API_KEYS: 'k1,k2', TRINE_RATE_LIMIT: '3/60', TRINE_MAX_QUEUE: '0' }),
+    startStandalone({ ...base, TRINE_API_KEYS: 'k1,k2,k3', TRINE_RATE_LIMIT: '3/60', TRINE_MAX_QUEUE: '0', TRINE_POLICY_BLOCKLIST: 'forbiddenword' }),
   ]);
 }, 120_000);
 afterAll(async () => {
@@ -131,6 +131,14 @@ describe("refusals arrive as the SDK's typed errors", () => {
     // Another key has its own budget.
     const other = await sdk(strict, 'k2').completions.create({ model: '', prompt: 'x', max_tokens: 1 }).then(() => undefined, (x: unknown) => x);
     expect(other).toBeInstanceOf(OpenAI.InternalServerError);
+  });
+});
+
+describe('content policy', () => {
+  it('a blocked prompt is 403 before it is queued', async () => {
+    const e = await sdk(strict, 'k3').chat.completions.create({ model: '', messages: [{ role: 'user', content: 'say forbiddenword' }] }).then(() => undefined, (x: unknown) => x);
+    expect(e).toBeInstanceOf(OpenAI.PermissionDeniedError);
+    expect((e as InstanceType<typeof OpenAI.APIError>).type).toBe('permission_error');
   });
 });
 

@@ -78,6 +78,8 @@ function readBody(req: IncomingMessage, max: number): Promise<Buffer> {
     req.on('data', onData);
     req.once('end', () => resolve(Buffer.concat(parts, size)));
     req.once('error', reject);
+    // A client that closes mid-upload sends no 'end': settle (a no-op after 'end') so nothing waits forever.
+    req.once('close', () => reject(new BodyError(400, null, 'the connection closed before the body was complete')));
   });
 }
 
