@@ -35,7 +35,7 @@ def main() -> None:
     test = [(r['tokens'], r['test_loss']) for r in recs if 'test_loss' in r]
     xmax = recs[-1]['tokens']
     ys = [y for _, y in train + test]
-    ymin, ymax = math.floor(min(ys)), math.ceil(max(ys))
+    ymin, ymax = math.floor(min(ys) - 0.25), math.ceil(max(ys))
 
     def px(x):
         return L + (W - L - R) * x / xmax

@@ -17,8 +17,8 @@ afterAll(async () => {
   for (const d of dirs) await rm(d, { recursive: true, force: true });
 });
 
-/** Its perplexity on SENTENCE stays below this (chance is the vocabulary size, 4096). */
-const PERPLEXITY_BOUND = 1000;
+/** Its perplexity on SENTENCE stays below this: the committed model measures 24.8, chance is the vocabulary (4096). */
+const PERPLEXITY_BOUND = 60;
 
 /** A sentence in the style of the training data that is in neither split. */
 const SENTENCE = 'And the people went out into the city, and they said unto the king that the men of the land were come.';
@@ -74,7 +74,7 @@ describe('trained default model', () => {
     dirs.push(dir);
     const trained = await perplexityOf((await trainedDefaultModelPath())!, SENTENCE);
     const random = await perplexityOf(await ensureDefaultModel({ cacheDir: dir, random: true }), SENTENCE);
-    // Chance is the vocabulary size (4096); the random model is near it or worse.
+    // Chance is the vocabulary size (4096); the random model is near it or worse (it measures about 23,000).
     expect(trained).toBeLessThan(PERPLEXITY_BOUND);
     expect(random).toBeGreaterThan(10 * trained);
   });
