@@ -22,7 +22,7 @@ describe('serving suite', () => {
     const report = JSON.parse(readFileSync(path.join(tmp, 'serving', 'report.json'), 'utf8')) as BenchReport;
     expect(report.skipped?.filter((s) => s.what.startsWith('serving'))).toEqual([]);
     const keys = new Set(report.results.map(resultKey));
-    const variants = ['gateway', 'in-process', 'distributed'];
+    const variants = ['gateway', 'in-process', 'distributed', 'gateway-http', 'distributed-http'];
     for (const variant of variants)
       for (const c of [1, 2])
         for (const m of ['ttft_p50_ms', 'ttft_p99_ms', 'per_token_p50_ms', 'per_token_p99_ms', 'latency_p50_ms', 'latency_p95_ms', 'throughput_tokens_per_s'])
@@ -37,5 +37,10 @@ describe('serving suite', () => {
       for (const c of [1, 2])
         for (const m of ['ttft_p50', 'ttft_p99', 'per_token_p50', 'per_token_p99'])
           expect(get(`queue-hop vs ${against}`, c, `${m}_added_ms`)).toBeCloseTo(get('distributed', c, `${m}_ms`) - get(against, c, `${m}_ms`), 9);
+    // And what the HTTP front adds over gRPC on the same processes.
+    for (const grpc of ['gateway', 'distributed'])
+      for (const c of [1, 2])
+        for (const m of ['ttft_p50', 'ttft_p99', 'per_token_p50', 'per_token_p99'])
+          expect(get(`http-hop vs ${grpc}`, c, `${m}_added_ms`)).toBeCloseTo(get(`${grpc}-http`, c, `${m}_ms`) - get(grpc, c, `${m}_ms`), 9);
   }, 240_000);
 });

@@ -153,6 +153,9 @@ describe('raw HTTP', () => {
     expect(chunks[0].choices[0].delta).toEqual({ role: 'assistant', content: '' });
     expect(chunks.at(-1).choices).toEqual([]);
     expect(chunks.at(-1).usage.completion_tokens).toBe(6);
+    // A chunk per token, as OpenAI streams them: the role chunk, six tokens, the finish chunk, the usage chunk.
+    expect(chunks.filter((c) => c.choices[0]?.delta.content).length).toBeLessThanOrEqual(6);
+    expect(chunks.length).toBe(1 + 6 + 1 + 1);
   });
 
   it('refuses what is not a request: malformed JSON, invalid UTF-8, a lone surrogate, another content type, a 10 MB body', async () => {

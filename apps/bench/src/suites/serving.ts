@@ -6,6 +6,9 @@
  *   over loopback);
  * - `distributed`: gateway and worker as separate processes with BullMQ/Redis between them, as deployed (a
  *   private redis-server on a free loopback port; skipped when `redis-server` is not installed).
+ * The gateway and distributed ways are measured again through the gateway's OpenAI-compatible HTTP front (SSE, one
+ * chunk per token) on the same processes: `gateway-http`, `distributed-http`; `http-hop` rows are HTTP minus gRPC
+ * (the HTTP issue's target: ≤ 1 ms p50).
  * `queue-hop` rows are what the distributed path adds over in-process (the serving issue's target: ≤ 2 ms p50,
  * ≤ 10 ms p99) and over the standalone gateway (the queue alone: both serve gRPC from a process apart from the
  * client, so the difference is Redis, BullMQ and the worker process). Response caches are off.
@@ -164,6 +167,32 @@ async function measureClient(job: ServingJob, variant: string, client: Client): 
   return measureLevels(job, variant, request);
 }
 
+/**
+ * One streamed completion through the OpenAI-compatible HTTP front (the gateway's TRINE_HTTP_LISTEN), timed as the
+ * gRPC client is: the front sends one SSE chunk per token, so each chunk without a finish reason is one token.
+ */
+function httpStream(job: ServingJob, port: number): OneRequest {
+  const url = `http://127.0.0.1:${port}/v1/completions`;
+  const body = JSON.stringify({ prompt: PROMPT, max_tokens: job.maxTokens, temperature: 0, stream: true });
+  return () =>
+    timeStream((async function* () {
+      const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+      if (!res.ok || !res.body) throw new Error(`HTTP ${res.status}: ${await res.text()}`);
+      const decoder = new TextDecoder();
+      let buf = '';
+      for await (const bytes of res.body as unknown as AsyncIterable<Uint8Array>) {
+        buf += decoder.decode(bytes, { stream: true });
+        let tokens = 0;
+        for (let end = buf.indexOf('\n\n'); end >= 0; end = buf.indexOf('\n\n')) {
+          const frame = buf.slice(0, end);
+          buf = buf.slice(end + 2);
+          if (frame.startsWith('data: {') && (JSON.parse(frame.slice(6)) as { choices: { finish_reason: string | null }[] }).choices[0]?.finish_reason === null) tokens++;
+        }
+        yield tokens;
+      }
+    })());
+}
+
 /** A Trine process (gateway or worker, from dist) that logs JSON lines; resolves once it logs `msg`, with its lines. */
 function startProcess(file: string, env: NodeJS.ProcessEnv, msg: string, timeoutMs = 120_000): Promise<{ child: ChildProcess; lines: Record<string, unknown>[] }> {
   const child = spawn(process.execPath, [file], { env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -219,22 +248,30 @@ function serverDist(): { gateway: string; worker: string } {
   return { gateway: join(appsDir(), 'gateway', 'dist'), worker: join(appsDir(), 'worker', 'dist') };
 }
 
-/** Starts the processes in order (each once it logs `ready`), measures through the gRPC port the last one logged. */
+/**
+ * Starts the processes in order (each once it logs `ready`), measures through the gRPC port the last one logged,
+ * then through its HTTP port (`<variant>-http`), on the same warm processes.
+ */
 async function measureProcesses(job: ServingJob, variant: string, processes: readonly { file: string; ready: string }[], env: NodeJS.ProcessEnv): Promise<BenchResult[]> {
   const children: ChildProcess[] = [];
   try {
     let port = NaN;
+    let httpPort = NaN;
     for (const p of processes) {
       const started = await startProcess(p.file, env, p.ready);
       children.push(started.child);
       port = Number(started.lines.find((l) => typeof l.port === 'number')?.port ?? port);
+      httpPort = Number(started.lines.find((l) => typeof l.httpPort === 'number' && l.httpPort > 0)?.httpPort ?? httpPort);
     }
     const client = new (await loadClient())({ address: `127.0.0.1:${port}` });
+    let results: BenchResult[];
     try {
-      return await measureClient(job, variant, client);
+      results = await measureClient(job, variant, client);
     } finally {
       client.close?.();
     }
+    if (Number.isFinite(httpPort)) results.push(...(await measureLevels(job, `${variant}-http`, httpStream(job, httpPort))));
+    return results;
   } finally {
     for (const c of children.reverse()) await stopProcess(c);
   }
@@ -258,6 +295,17 @@ async function throughQueue(job: ServingJob): Promise<BenchResult[]> {
   } finally {
     await redis.stop();
   }
+}
+
+/** What the HTTP front adds over gRPC, on the same processes: `<variant>-http` minus `<variant>`. */
+function httpHop(results: readonly BenchResult[]): BenchResult[] {
+  const out: BenchResult[] = [];
+  for (const h of results.filter((r) => r.variant?.endsWith('-http') && /^(ttft|per_token)_p(50|99)_ms$/.test(r.metric))) {
+    const grpc = h.variant!.slice(0, -'-http'.length);
+    const b = results.find((r) => r.variant === grpc && r.batch === h.batch && r.metric === h.metric);
+    if (b) out.push({ ...h, variant: `http-hop vs ${grpc}`, metric: h.metric.replace(/_ms$/, '_added_ms'), value: h.value - b.value, note: `${h.variant} − ${grpc}` });
+  }
+  return out;
 }
 
 /** What the queue hop adds: distributed minus in-process, and minus the standalone gateway (gRPC excluded). */
@@ -293,6 +341,6 @@ export async function runServingJob(job: ServingJob): Promise<JobAnswer> {
   } catch (e) {
     skipped.push({ what: what('distributed'), reason: `gateway + Redis + worker could not start or serve: ${e instanceof Error ? e.message : String(e)}` });
   }
-  results.push(...queueHop(results));
+  results.push(...queueHop(results), ...httpHop(results));
   return { results, skipped };
 }

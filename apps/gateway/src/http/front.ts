@@ -290,13 +290,17 @@ export class HttpFront {
       // Chat streams open with the assistant's role, as OpenAI's do; completions have no roles.
       return a.endpoint === 'chat' ? event(chunkBody(a, model, '', [], null, 0, { role: true, usage: includeUsage })) : Promise.resolve();
     };
-    const text = (ts: readonly CachedToken[]): string => ts.map((t) => t.text).join('');
     const sink: GenerateSink = {
+      // One chunk per token, as OpenAI streams (clients count chunks as tokens for their tokens/s); the tokens of
+      // one batch go out in one write.
       tokens: async (ts) => {
         await start(model);
-        const t = text(ts);
-        await event(chunkBody(a, model, t, ts, null, offset, { usage: includeUsage }));
-        offset += t.length;
+        let frames = '';
+        for (const t of ts) {
+          frames += `data: ${JSON.stringify(chunkBody(a, model, t.text, [t], null, offset, { usage: includeUsage }))}\n\n`;
+          offset += t.text.length;
+        }
+        await write(frames);
       },
       // SSE cannot take back what was sent: a worker that regenerated different text ends the stream with an error.
       restart: async () => {
