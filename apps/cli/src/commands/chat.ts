@@ -6,7 +6,7 @@
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
-import { DEFAULT_SAMPLING, invalidArgument, SAMPLING_LIMITS, type ChatMessage, type SamplingParams } from '@trine/core';
+import { DEFAULT_SAMPLING, invalidArgument, MAX_PROMPT_LOOKUP, SAMPLING_LIMITS, type ChatMessage, type SamplingParams } from '@trine/core';
 import { parseArgs, type FlagSpec } from '@trine/args';
 import { BACKEND_FLAG, loadEngine, MODEL_FLAG, THREADS_FLAG, type CommandContext } from './common.js';
 
@@ -17,6 +17,7 @@ export const CHAT_FLAGS: Readonly<Record<string, FlagSpec>> = {
   temperature: { kind: 'number', aliases: ['temp'], min: 0, max: SAMPLING_LIMITS.maxTemperature, help: 'sampling temperature; 0 = greedy (default 0)' },
   'top-p': { kind: 'number', above: 0, max: 1, help: 'nucleus sampling mass in (0, 1] (default 1)' },
   seed: { kind: 'int', short: 's', help: 'PRNG seed for every reply' },
+  lookup: { kind: 'int', min: 0, max: MAX_PROMPT_LOOKUP, value: 'K', help: 'prompt-lookup decoding: draft up to K tokens a step from earlier n-grams of the prompt and output (greedy only; the same tokens, fewer steps on text that repeats; default 0 = off, or $TRINE_PROMPT_LOOKUP)' },
   backend: BACKEND_FLAG,
   threads: THREADS_FLAG,
 };
@@ -92,7 +93,8 @@ export async function runChat(argv: string[], ctx: CommandContext): Promise<numb
       let text = '';
       const hitsBefore = engine.stats.prefixHitTokens;
       try {
-        for await (const ev of engine.generate({ messages: history, sampling }, reply.signal)) {
+        const lookup = flags.lookup !== undefined ? { promptLookup: flags.lookup as number } : {};
+        for await (const ev of engine.generate({ messages: history, sampling, ...lookup }, reply.signal)) {
           text += ev.text;
           if (ev.text) out(ev.text);
           if (ev.type === 'done' && ctx.verbose)

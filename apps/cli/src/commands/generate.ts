@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { DEFAULT_SAMPLING, invalidArgument, SAMPLING_LIMITS, TrineError, type GenerateRequest, type ResponseFormat, type SamplingParams } from '@trine/core';
+import { DEFAULT_SAMPLING, invalidArgument, MAX_PROMPT_LOOKUP, SAMPLING_LIMITS, TrineError, type EngineRequest, type ResponseFormat, type SamplingParams } from '@trine/core';
 import { parseArgs, type FlagSpec } from '@trine/args';
 import { BACKEND_FLAG, loadEngine, MODEL_FLAG, THREADS_FLAG, type CommandContext } from './common.js';
 
@@ -15,6 +15,7 @@ export const GENERATE_FLAGS: Readonly<Record<string, FlagSpec>> = {
   seed: { kind: 'int', short: 's', help: 'PRNG seed: the same seed gives the same tokens on every backend' },
   'top-logprobs': { kind: 'int', min: 0, max: SAMPLING_LIMITS.maxTopLogprobs, help: 'report the K most likely tokens per step (with --json)' },
   stop: { kind: 'strings', value: 'TEXT', help: 'stop before this string' },
+  lookup: { kind: 'int', min: 0, max: MAX_PROMPT_LOOKUP, value: 'K', help: 'prompt-lookup decoding: draft up to K tokens a step from earlier n-grams of the prompt and output (greedy only; the same tokens, fewer steps on text that repeats; default 0 = off, or $TRINE_PROMPT_LOOKUP)' },
   'json-schema': { kind: 'string', value: 'FILE', help: 'constrain the output to JSON valid under this JSON Schema file' },
   grammar: { kind: 'string', value: 'FILE', help: "constrain the output to this GBNF grammar file (llama.cpp's format, from rule root)" },
   regex: { kind: 'string', value: 'PATTERN', help: 'constrain the output to text this regular expression matches whole' },
@@ -41,9 +42,10 @@ export async function runGenerate(argv: string[], ctx: CommandContext): Promise<
     ...(flags.stop !== undefined ? { stop: flags.stop as string[] } : {}),
     ...(await responseFormatFlags(flags)),
   };
-  const request: GenerateRequest = flags.chat
-    ? { messages: [{ role: 'user', content: prompt }], sampling }
-    : { prompt, sampling };
+  const lookup = flags.lookup !== undefined ? { promptLookup: flags.lookup as number } : {};
+  const request: EngineRequest = flags.chat
+    ? { messages: [{ role: 'user', content: prompt }], sampling, ...lookup }
+    : { prompt, sampling, ...lookup };
   const json = flags.json === true;
 
   const engine = await loadEngine(flags, { verbose: ctx.verbose });

@@ -29,6 +29,8 @@ import { Sequence } from './sequence.js';
 import { createConstraint } from '../constrain/index.js';
 import { tokenizeText } from './tokenize.js';
 
+type SampledToken = { tokenId: number; logprob?: number; topLogprobs?: readonly { tokenId: number; logprob: number }[] };
+
 /** What the engine needs of a loaded model; `BitNetModel` provides it. */
 export interface StepModel {
   readonly config: BitNetConfig;
@@ -54,7 +56,21 @@ export interface EngineConfig {
   readonly prefixCacheTokens?: number;
   /** Positions per prefix-cache block (default 32): prefixes are reused in whole blocks. */
   readonly prefixBlockTokens?: number;
+  /** Prompt-lookup draft tokens for requests that do not set `promptLookup` (absent or 0: off). */
+  readonly promptLookup?: number;
 }
+
+/**
+ * A request to the engine: `promptLookup` K > 0 lets each decode step draft up to K tokens by matching the last
+ * n-gram of the prompt and output earlier in them, and verify them in the same step (greedy requests only; the
+ * output is the same as without it). Absent: the engine's default.
+ */
+export type EngineRequest = GenerateRequest & { readonly promptLookup?: number };
+
+/** Most draft tokens a request may ask for. */
+export const MAX_PROMPT_LOOKUP = 16;
+/** Longest n-gram matched when drafting; shorter ones are tried when it has no earlier occurrence. */
+const LOOKUP_NGRAM = 3;
 
 /** Snapshot of the scheduler, for metrics and tests. */
 export interface EngineStats {
@@ -67,6 +83,9 @@ export interface EngineStats {
   readonly prefixHitTokens: number;
   /** Positions the KV slots hold for reuse now. */
   readonly prefixHeldTokens: number;
+  /** Prompt lookup: tokens drafted, and those the model's own choice confirmed, so far. */
+  readonly draftedTokens: number;
+  readonly acceptedTokens: number;
 }
 
 /** Load progress: bytes of weights uploaded so far, of the total. */
@@ -101,6 +120,8 @@ export interface EngineLoadOptions {
   prefixCacheTokens?: number;
   /** Positions per prefix-cache block (default 32). */
   prefixBlockTokens?: number;
+  /** Prompt-lookup draft tokens for requests that do not ask (default $TRINE_PROMPT_LOOKUP, else 0: off). */
+  promptLookup?: number;
   onProgress?: (p: LoadProgress) => void;
   /** Where the default model is cached (default $TRINE_CACHE_DIR or ~/.cache/trine). */
   cacheDir?: string;
@@ -115,13 +136,18 @@ async function defaultModelInput(cacheDir: string | undefined): Promise<string |
 
 export const ENGINE_DEFAULTS = { maxBatch: 8, maxBatchTokens: 512, maxQueue: 64, prefixBlockTokens: 32 } as const;
 
-/** $TRINE_PREFIX_CACHE_TOKENS where there is a process environment; undefined when unset. */
-function prefixCacheTokensFromEnv(): number | undefined {
-  const raw = typeof process !== 'undefined' ? process.env?.TRINE_PREFIX_CACHE_TOKENS : undefined;
+/** An integer environment variable in [0, max] where there is a process environment; undefined when unset. */
+function intFromEnv(name: string, max = Number.MAX_SAFE_INTEGER): number | undefined {
+  const raw = typeof process !== 'undefined' ? process.env?.[name] : undefined;
   if (raw === undefined || raw === '') return undefined;
   const n = Number(raw);
-  if (!Number.isSafeInteger(n) || n < 0) throw invalidArgument('TRINE_PREFIX_CACHE_TOKENS', `must be an integer ≥ 0, got ${JSON.stringify(raw)}`);
+  if (!Number.isSafeInteger(n) || n < 0 || n > max) throw invalidArgument(name, `must be an integer in [0, ${max}], got ${JSON.stringify(raw)}`);
   return n;
+}
+
+function checkLookup(field: string, v: unknown): void {
+  if (v !== undefined && (!Number.isSafeInteger(v) || (v as number) < 0 || (v as number) > MAX_PROMPT_LOOKUP))
+    throw invalidArgument(field, `must be an integer in [0, ${MAX_PROMPT_LOOKUP}], got ${String(v)}`);
 }
 
 // Span and attribute names as in @trine/telemetry (SPAN, ATTR); core depends on @opentelemetry/api only.
@@ -153,6 +179,7 @@ export class Engine implements TextGenerator {
     const maxBatchTokensOpt = options.maxBatchTokens ?? ENGINE_DEFAULTS.maxBatchTokens;
     if (options.prefixCacheTokens !== undefined && (!Number.isSafeInteger(options.prefixCacheTokens) || options.prefixCacheTokens < 0))
       throw invalidArgument('prefixCacheTokens', `must be an integer ≥ 0, got ${String(options.prefixCacheTokens)}`);
+    checkLookup('promptLookup', options.promptLookup);
     for (const [field, v] of [['maxBatch', maxBatch], ['maxBatchTokens', maxBatchTokensOpt], ['maxQueue', maxQueue + 1]] as const) {
       if (!Number.isSafeInteger(v) || v < 1 || v > 65536) throw invalidArgument(field, `must be an integer in [1, 65536], got ${String(v)}`);
     }
@@ -180,8 +207,9 @@ export class Engine implements TextGenerator {
         ...(options.lmHeadFormat !== undefined ? { lmHeadFormat: options.lmHeadFormat } : {}),
         ...(options.onProgress ? { onProgress: (loadedBytes: number, totalBytes: number) => options.onProgress!({ loadedBytes, totalBytes }) } : {}),
       });
-      const prefixCacheTokens = options.prefixCacheTokens ?? prefixCacheTokensFromEnv() ?? maxBatch * context;
-      const engine = new Engine(model, tokenizer, { maxBatch, context, maxBatchTokens, maxQueue, name: source.name, prefixCacheTokens, ...(options.prefixBlockTokens !== undefined ? { prefixBlockTokens: options.prefixBlockTokens } : {}) });
+      const prefixCacheTokens = options.prefixCacheTokens ?? intFromEnv('TRINE_PREFIX_CACHE_TOKENS') ?? maxBatch * context;
+      const promptLookup = options.promptLookup ?? intFromEnv('TRINE_PROMPT_LOOKUP', MAX_PROMPT_LOOKUP) ?? 0;
+      const engine = new Engine(model, tokenizer, { maxBatch, context, maxBatchTokens, maxQueue, name: source.name, prefixCacheTokens, promptLookup, ...(options.prefixBlockTokens !== undefined ? { prefixBlockTokens: options.prefixBlockTokens } : {}) });
       const b = backend;
       engine.onClose = () => {
         model.dispose();
@@ -209,6 +237,8 @@ export class Engine implements TextGenerator {
   private argmaxOut: TensorDesc | undefined;
   private steps = 0;
   private maxDecodeBatch = 0;
+  private drafted = 0;
+  private accepted = 0;
   private closed = false;
   /** Each request's trace context (the caller's at `generate`), parent of its engine step spans. */
   private readonly traceContexts = new WeakMap<Sequence, Context>();
@@ -230,6 +260,7 @@ export class Engine implements TextGenerator {
     ] as const) {
       if (!Number.isSafeInteger(v) || v < min) throw invalidArgument(field, `must be an integer ≥ ${min}, got ${String(v)}`);
     }
+    checkLookup('promptLookup', config.promptLookup);
     this.model = model;
     this.tokenizer = tokenizer;
     this.config = config;
@@ -256,6 +287,8 @@ export class Engine implements TextGenerator {
       maxDecodeBatch: this.maxDecodeBatch,
       prefixHitTokens: this.prefixes.hitTokens,
       prefixHeldTokens: this.prefixes.heldTokens,
+      draftedTokens: this.drafted,
+      acceptedTokens: this.accepted,
     };
   }
 
@@ -307,6 +340,9 @@ export class Engine implements TextGenerator {
     validateSampling(request?.sampling);
     const prompt = this.promptTokens(request);
     const seq = new Sequence(prompt, request.sampling, this.tokenizer.streamDecoder(), createConstraint(request.sampling.responseFormat, this.tokenizer));
+    const lookup = (request as EngineRequest).promptLookup;
+    checkLookup('promptLookup', lookup);
+    seq.lookup = lookup ?? this.config.promptLookup ?? 0;
     this.traceContexts.set(seq, context.active());
     if (signal?.aborted) {
       seq.finish('cancelled');
@@ -537,55 +573,120 @@ export class Engine implements TextGenerator {
     return traced('trine.engine.decode_step', parent, links, this.stepAttributes(batch.length, batch.length), () => this.decodeBatch(batch));
   }
 
+  /**
+   * One decode step: each sequence feeds its pending token, and a prompt-lookup sequence also the tokens it drafted
+   * after it. Every row is computed as a one-token decode step computes it (`decode`), so row i's argmax is what
+   * plain decoding would choose after the tokens before it; drafts are kept while they equal those choices, and the
+   * first choice that differs is emitted too — greedy output identical to plain decoding, up to K + 1 tokens a step.
+   */
   private async decodeBatch(batch: Sequence[]): Promise<void> {
-    const n = batch.length;
-    const tokens = Int32Array.from(batch, (s) => s.pending);
-    const positions = Int32Array.from(batch, (s) => s.cached);
-    const slots = Int32Array.from(batch, (s) => s.slot);
-    const logits = await this.model.forward({ tokens, positions, slots, logitsFor: Int32Array.from({ length: n }, (_, i) => i) });
+    let room = this.config.maxBatchTokens - batch.length;
+    const fed = batch.map((s) => {
+      const draft = this.draft(s, room);
+      room -= draft.length;
+      return [s.pending, ...draft];
+    });
+    const n = fed.reduce((a, f) => a + f.length, 0);
+    const tokens = new Int32Array(n);
+    const positions = new Int32Array(n);
+    const slots = new Int32Array(n);
+    const first: number[] = [];
+    let row = 0;
+    batch.forEach((s, i) => {
+      first.push(row);
+      for (const [j, t] of fed[i]!.entries()) {
+        tokens[row] = t;
+        positions[row] = s.cached + j;
+        slots[row++] = s.slot;
+      }
+    });
+    const logits = await this.model.forward({ tokens, positions, slots, logitsFor: Int32Array.from({ length: n }, (_, i) => i), decode: true });
     this.steps++;
-    this.maxDecodeBatch = Math.max(this.maxDecodeBatch, n);
-    const canonical = this.canonical(true);
-    for (const s of batch) {
-      this.prefixes.written(s.slot, s.cached, [s.pending], canonical);
-      s.cached++;
-      s.pending = -1;
+    this.maxDecodeBatch = Math.max(this.maxDecodeBatch, batch.length);
+    if (n === batch.length) {
+      for (const s of batch) {
+        this.prefixes.written(s.slot, s.cached, [s.pending], this.canonical(true));
+        s.cached++;
+        s.pending = -1;
+      }
+      return this.sampleRows(logits, batch);
     }
-    await this.sampleRows(logits, batch);
+    const choices = await this.readChoices(logits, n, batch.every((s) => s.sampler.argmaxOnly));
+    batch.forEach((s, i) => {
+      const f = fed[i]!;
+      this.drafted += f.length - 1;
+      for (let j = 0; j < f.length; j++) {
+        // Row j's input (the pending token, or draft j) was what plain decoding would have fed: it is valid.
+        this.prefixes.written(s.slot, s.cached, [f[j]!], this.canonical(true));
+        s.cached++;
+        s.pending = -1;
+        const token = this.choose(s, first[i]! + j, choices);
+        if (!this.emit(s, token)) return;
+        if (j + 1 < f.length) {
+          if (token.tokenId !== f[j + 1]) return;
+          this.accepted++;
+        }
+      }
+    });
+  }
+
+  /**
+   * Up to `s.lookup` tokens (and `room`) that followed the most recent earlier occurrence of the last n-gram of the
+   * prompt and output (the longest n ≤ LOOKUP_NGRAM that occurs), for greedy sequences; none otherwise.
+   */
+  private draft(s: Sequence, room: number): number[] {
+    if (s.lookup === 0 || room <= 0 || !s.sampler.argmaxOnly) return [];
+    const k = Math.min(s.lookup, room, this.config.context - s.cached - 1, s.sampling.maxTokens - s.generated - 1);
+    if (k <= 0) return [];
+    const P = s.promptTokens.length;
+    const len = P + s.output.length;
+    const at = (i: number): number => (i < P ? s.promptTokens[i]! : s.output[i - P]!);
+    for (let ng = Math.min(LOOKUP_NGRAM, len - 1); ng >= 1; ng--) {
+      for (let start = len - ng - 1; start >= 0; start--) {
+        let j = 0;
+        while (j < ng && at(start + j) === at(len - ng + j)) j++;
+        if (j < ng) continue;
+        const out: number[] = [];
+        for (let i = start + ng; i < len && out.length < k; i++) out.push(at(i));
+        return out;
+      }
+    }
+    return [];
   }
 
   /** Row i of `logits` belongs to seqs[i]. Greedy-only batches read one int per row via the backend's argmax. */
   private async sampleRows(logits: TensorDesc, seqs: readonly Sequence[]): Promise<void> {
+    const choices = await this.readChoices(logits, seqs.length, seqs.every((s) => s.sampler.argmaxOnly));
+    seqs.forEach((s, i) => this.emit(s, this.choose(s, i, choices)));
+  }
+
+  /** The first `n` rows of logits: as one argmax id each (greedy-only steps), else the rows themselves. */
+  private async readChoices(logits: TensorDesc, n: number, argmaxOnly: boolean): Promise<{ ids?: Int32Array; rows?: Float32Array }> {
     const backend = this.model.backend;
-    const n = seqs.length;
+    if (!argmaxOnly) return { rows: (await backend.read(logits, n)).data as Float32Array };
+    this.argmaxOut ??= backend.alloc('i32', [this.config.maxBatchTokens]);
+    backend.argmax(this.argmaxOut, logits, n);
+    return { ids: (await backend.read(this.argmaxOut, n)).data as Int32Array };
+  }
+
+  private choose(s: Sequence, row: number, choices: { ids?: Int32Array; rows?: Float32Array }): SampledToken {
+    if (choices.ids) return { tokenId: choices.ids[row]! };
     const vocab = this.model.config.vocab;
-    let ids: Int32Array | undefined;
-    let rows: Float32Array | undefined;
-    if (seqs.every((s) => s.sampler.argmaxOnly)) {
-      this.argmaxOut ??= backend.alloc('i32', [this.config.maxBatch]);
-      backend.argmax(this.argmaxOut, logits, n);
-      ids = (await backend.read(this.argmaxOut, n)).data as Int32Array;
-    } else {
-      rows = (await backend.read(logits, n)).data as Float32Array;
+    const logits = choices.rows!.subarray(row * vocab, (row + 1) * vocab);
+    // The host argmax follows the kernel's rule (first maximum), so mixing never changes a greedy stream.
+    return s.sampler.argmaxOnly ? { tokenId: argmaxFirst(logits) } : s.sampler.sample(logits);
+  }
+
+  /** Hands a chosen token to its sequence; false when the sequence has ended (now or before). */
+  private emit(s: Sequence, token: SampledToken): boolean {
+    if (s.finished) return false;
+    if (s.cancelled) {
+      s.finish('cancelled');
+      return false;
     }
-    for (let i = 0; i < n; i++) {
-      const s = seqs[i]!;
-      let token: { tokenId: number; logprob?: number; topLogprobs?: readonly { tokenId: number; logprob: number }[] };
-      if (ids) {
-        token = { tokenId: ids[i]! };
-      } else {
-        const row = rows!.subarray(i * vocab, (i + 1) * vocab);
-        // The host argmax follows the kernel's rule (first maximum), so mixing never changes a greedy stream.
-        token = s.sampler.argmaxOnly ? { tokenId: argmaxFirst(row) } : s.sampler.sample(row);
-      }
-      if (s.finished) continue;
-      if (s.cancelled) {
-        s.finish('cancelled');
-        continue;
-      }
-      const reason = s.accept(token, this.tokenizer.isEndOfGeneration(token.tokenId), this.config.context);
-      if (reason) s.finish(reason);
-    }
+    const reason = s.accept(token, this.tokenizer.isEndOfGeneration(token.tokenId), this.config.context);
+    if (reason) s.finish(reason);
+    return !s.finished;
   }
 
   /** Cancels everything in flight, waits for the step loop, then frees the model's backend. */

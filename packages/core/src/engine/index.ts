@@ -1,2 +1,2 @@
-export { Engine, ENGINE_DEFAULTS, type EngineConfig, type EngineLoadOptions, type EngineStats, type LoadProgress, type StepModel } from './engine.js';
+export { Engine, ENGINE_DEFAULTS, MAX_PROMPT_LOOKUP, type EngineRequest, type EngineConfig, type EngineLoadOptions, type EngineStats, type LoadProgress, type StepModel } from './engine.js';
 export { tokenizeText } from './tokenize.js';

@@ -25,6 +25,10 @@ export class Sequence {
   /** The last sampled token, to be fed at position `cached` by the next decode step. */
   pending = -1;
   generated = 0;
+  /** Tokens emitted so far (prompt lookup drafts from the prompt and these). */
+  readonly output: number[] = [];
+  /** Prompt lookup: tokens a decode step may draft after the pending one (0: off). */
+  lookup = 0;
   cancelled = false;
   finished = false;
 
@@ -57,6 +61,7 @@ export class Sequence {
       this.prefillMs = this.firstTokenAt - this.prefillStart;
     }
     if (isEog) return 'stop';
+    this.output.push(token.tokenId);
     this.sampler.accept(token.tokenId);
     // The mask allowed only tokens the grammar takes; a rejection here is a bug, reported on this stream alone.
     if (this.constraint && !this.constraint.accept(token.tokenId)) {

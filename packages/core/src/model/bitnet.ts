@@ -54,6 +54,11 @@ export interface ForwardStep {
   readonly positions: Int32Array;
   readonly slots: Int32Array;
   readonly logitsFor: Int32Array;
+  /**
+   * Every row continues its slot as a decode step would (the engine verifying drafted tokens): attention rounds as
+   * in a decode step even where a slot has several rows, so each row gets what one-token steps would give it.
+   */
+  readonly decode?: boolean;
 }
 
 /** True when no slot appears twice in slots[start, end): a decode chunk (one token per sequence). */
@@ -256,7 +261,7 @@ export class BitNetModel<H extends Handles> {
     const batch = be.prepareBatch(step.positions.subarray(start, end), step.slots.subarray(start, end));
     const rope: RopeParams = { ropeDim: c.ropeDim, headDim: c.headDim, theta: c.ropeTheta };
     const roundProbs =
-      this.roundProbsF16 === 'always' || (this.roundProbsF16 === 'single-token' && oneTokenPerSlot(step.slots, start, end));
+      this.roundProbsF16 === 'always' || (this.roundProbsF16 === 'single-token' && (step.decode === true || oneTokenPerSlot(step.slots, start, end)));
     const attention: AttentionParams = {
       heads: c.heads,
       kvHeads: c.kvHeads,

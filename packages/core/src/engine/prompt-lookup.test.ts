@@ -1,0 +1,102 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TrineError } from '../errors/index.js';
+import { DEFAULT_SAMPLING, type GenerateEvent, type SamplingParams } from '../generate/types.js';
+import { referenceBackendFactory } from '../reference/index.js';
+import { ensureDefaultModel } from '../default-model/cache.js';
+import { openModel } from '../formats/open-model.js';
+import { BitNetModel, type RoundProbsPolicy } from '../model/bitnet.js';
+import { createTokenizer } from '../tokenizer/tokenizer.js';
+import { Engine, type EngineRequest } from './engine.js';
+
+const sampling = (over: Partial<SamplingParams> = {}): SamplingParams => ({ ...DEFAULT_SAMPLING, maxTokens: 40, ...over });
+
+async function run(engine: Engine, request: EngineRequest): Promise<number[]> {
+  const ids: number[] = [];
+  for await (const ev of engine.generate(request) as AsyncIterable<GenerateEvent>) if (ev.type === 'token') ids.push(ev.tokenId);
+  return ids;
+}
+
+let dir: string;
+let modelPath: string;
+const engines: Engine[] = [];
+
+/** An engine on the random default model whose attention rounds probabilities by `policy` (no prefix cache). */
+async function engineWith(policy: RoundProbsPolicy): Promise<Engine> {
+  const source = await openModel(modelPath);
+  try {
+    const backend = await referenceBackendFactory.create();
+    const model = await BitNetModel.load(source, backend, { slots: 3, context: 192, maxBatchTokens: 32, roundProbsF16: policy });
+    const engine = new Engine(model, createTokenizer(source.tokenizer), { maxBatch: 3, context: 192, maxBatchTokens: 32, maxQueue: 4, name: 'default' });
+    engine.onClose = () => {
+      model.dispose();
+      backend.destroy();
+    };
+    engines.push(engine);
+    return engine;
+  } finally {
+    await source.close();
+  }
+}
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'trine-lookup-'));
+  // The trained default model: it continues repeated text, so drafts get accepted (the random one's output never repeats).
+  modelPath = await ensureDefaultModel({ cacheDir: dir });
+});
+
+afterAll(async () => {
+  for (const e of engines) await e.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+// Repeated text gives the n-gram matcher something to find; the random model's greedy output also loops.
+const prompt = 'And God said, Let there be light: and there was light. And God said, Let there be light: and there was light. And God said, Let there be';
+
+describe('prompt-lookup decoding (reference backend)', () => {
+  for (const policy of ['single-token', 'always'] as const) {
+    it(`${policy} rounding: greedy tokens equal plain decoding's, with drafts accepted`, async () => {
+      const engine = await engineWith(policy);
+      const plain = await run(engine, { prompt, sampling: sampling() });
+      for (const k of [1, 4, 8]) {
+        const before = engine.stats;
+        const steps = before.steps;
+        expect(await run(engine, { prompt, sampling: sampling(), promptLookup: k })).toEqual(plain);
+        const after = engine.stats;
+        expect(after.draftedTokens).toBeGreaterThan(before.draftedTokens);
+        expect(after.acceptedTokens).toBeGreaterThan(before.acceptedTokens);
+        // Accepted drafts are tokens that took no step of their own.
+        expect(after.steps - steps).toBeLessThan(plain.length + 1);
+      }
+    });
+  }
+
+  it('a lookup stream beside a sampled one and a plain greedy one: each gets the tokens it gets alone', async () => {
+    const engine = await engineWith('single-token');
+    const requests: EngineRequest[] = [
+      { prompt, sampling: sampling(), promptLookup: 6 },
+      { prompt: 'Once upon a time', sampling: sampling({ temperature: 0.9, seed: 3 }) },
+      { prompt: 'and the cat sat', sampling: sampling({ maxTokens: 25 }) },
+    ];
+    const alone: number[][] = [];
+    for (const r of requests) alone.push(await run(engine, r));
+    const together = await Promise.all(requests.map((r) => run(engine, r)));
+    expect(together).toEqual(alone);
+    expect(engine.stats.maxDecodeBatch).toBeGreaterThan(1);
+  });
+
+  it('sampled requests ignore it; a bad value is INVALID_ARGUMENT naming promptLookup', async () => {
+    const engine = await engineWith('single-token');
+    const s = sampling({ temperature: 1, seed: 11 });
+    const drafted = engine.stats.draftedTokens;
+    expect(await run(engine, { prompt, sampling: s, promptLookup: 4 })).toEqual(await run(engine, { prompt, sampling: s }));
+    expect(engine.stats.draftedTokens).toBe(drafted);
+    for (const bad of [-1, 17, 1.5]) {
+      await expect(run(engine, { prompt, sampling: sampling(), promptLookup: bad })).rejects.toSatisfy(
+        (e: unknown) => TrineError.is(e, 'INVALID_ARGUMENT') && (e as TrineError).field === 'promptLookup',
+      );
+    }
+  });
+});
