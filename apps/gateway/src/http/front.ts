@@ -33,6 +33,7 @@ export interface HttpFrontOptions {
 }
 
 const tracer = trace.getTracer('@trine/gateway');
+const API_ROUTES = new Set(['/v1/chat/completions', '/v1/completions', '/v1/models', '/health']);
 const JSON_TYPE = /^application\/json\s*(;|$)/i;
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
@@ -152,7 +153,9 @@ export class HttpFront {
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = (req.url ?? '/').split('?')[0]!;
-    const route = `${req.method} ${path}`;
+    // Span names name a route, never a client's arbitrary path (unbounded names would flood the trace backend).
+    const known = API_ROUTES.has(path) || path === '/' || this.files.has(path);
+    const route = known ? `${req.method} ${path}` : `${req.method}`;
     const parent = propagation.extract(ROOT_CONTEXT, req.headers);
     const span = tracer.startSpan(route, { kind: SpanKind.SERVER, attributes: { 'http.request.method': req.method ?? '', 'url.path': path } }, parent);
     const active = trace.setSpan(parent, span);
