@@ -39,6 +39,13 @@ interface Dump {
 
 export type TernaryType = 'I2_S' | 'TQ2_0';
 
+/**
+ * Positions the file declares: the random default's 512, which serving limits and tests assume (a request of up to
+ * 512 tokens). Training used 256-token windows, so positions past 256 are RoPE extrapolation: the text there is
+ * worse (training/README.md measures it), never an error.
+ */
+const DECLARED_CONTEXT = 512;
+
 /** llama.cpp's LLAMA_FTYPE for a file whose projections are all of one type. */
 const FILE_TYPE: Record<TernaryType, number> = { I2_S: 40, TQ2_0: 37 };
 
@@ -60,7 +67,7 @@ export function ggufContents(dump: Dump, bin: Uint8Array, tokenizer: TokenizerSp
       ),
     ],
     ...bitnetArchMetadata({
-      arch: 'bitnet-b1.58', vocab: c.vocab, context: c.context, hidden: c.hidden, layers: c.layers, ffn: c.ffn,
+      arch: 'bitnet-b1.58', vocab: c.vocab, context: Math.max(c.context, DECLARED_CONTEXT), hidden: c.hidden, layers: c.layers, ffn: c.ffn,
       ropeDim: c.hidden / c.heads, heads: c.heads, kvHeads: c.kv_heads, rmsEps: c.rms_eps, ropeTheta: c.rope_theta,
     }),
     ['general.file_type', gv.u32(FILE_TYPE[type])],
