@@ -15,12 +15,13 @@ pnpm install --frozen-lockfile --offline --prod --ignore-scripts --filter "@trin
 
 mkdir -p "$out"
 cp -a package.json node_modules "$out/"
-for d in apps/gateway apps/worker packages/core packages/telemetry packages/serving proto packages/kernels-cpu packages/kernels-wasm packages/kernels-webgpu; do
+for d in apps/gateway apps/worker packages/core packages/telemetry packages/serving packages/backends packages/hub proto packages/kernels-cpu packages/kernels-wasm packages/kernels-webgpu; do
   if [ ! -d "$d" ]; then continue; fi
   mkdir -p "$out/$d"
   cp -a "$d/package.json" "$out/$d/"
-  # proto/trine: the .proto files the gateway's reflection service loads; apps/gateway/web: the web chat's files.
-  for x in dist node_modules trine web; do
+  # proto/trine: the .proto files the gateway's reflection service loads; apps/gateway/web: the web chat's files;
+  # packages/core/assets: the embedded default model.
+  for x in dist node_modules trine web assets; do
     if [ -e "$d/$x" ]; then cp -a "$d/$x" "$out/$d/"; fi
   done
 done
