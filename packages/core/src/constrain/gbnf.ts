@@ -14,7 +14,7 @@ import { invalidArgument } from '../errors/index.js';
 export const ELEMENT = { end: 0, chars: 1, rule: 2 } as const;
 
 /** Bounds on what untrusted grammar text may make us allocate. */
-export const GRAMMAR_LIMITS = { maxTextLength: 1 << 20, maxElements: 200_000, maxRepeat: 4096, maxRules: 20_000 } as const;
+export const GRAMMAR_LIMITS = { maxTextLength: 1 << 20, maxElements: 200_000, maxRepeat: 4096, maxRules: 20_000, maxNesting: 100 } as const;
 
 /** A character class: inclusive [lo, hi] code point pairs, or their complement. */
 export interface CharClass {
@@ -78,6 +78,7 @@ export function classIntersects(cls: CharClass, lo: number, hi: number): boolean
 
 class Parser {
   private i = 0;
+  private depth = 0;
   readonly rules = new Map<string, Node[][]>();
   constructor(private readonly src: string) {}
 
@@ -166,12 +167,14 @@ class Parser {
         this.i++;
         seq.push({ t: 'chars', cls: { ranges: new Int32Array(0), negated: true } });
       } else if (c === '(') {
+        if (++this.depth > GRAMMAR_LIMITS.maxNesting) bad(`nests parentheses deeper than ${GRAMMAR_LIMITS.maxNesting}`);
         this.i++;
         this.space(true);
         const alts = this.alternatives(true);
         this.space(true);
         if (s[this.i] !== ')') bad(`expected ')' at offset ${this.i}`);
         this.i++;
+        this.depth--;
         seq.push({ t: 'group', alts });
       } else if (/[a-zA-Z0-9_-]/.test(c)) {
         // `name ::=` on the next line ends this rule only after a newline, which we stop at above.

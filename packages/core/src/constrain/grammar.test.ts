@@ -108,6 +108,20 @@ describe('GBNF grammars', () => {
     invalid(() => compileGbnf('root ::= "a'), 'grammar', 'unterminated');
     invalid(() => compileGbnf('root ::= "a"{1,99999}'), 'grammar', 'exceeds');
     invalid(() => compileGbnf('root ::= ("a"{4000}){4000}'), 'grammar', 'elements');
+    invalid(() => compileGbnf(`root ::= ${'('.repeat(5000)}"a"${')'.repeat(5000)}`), 'grammar', 'deeper');
+    invalid(() => regexToGbnf(`${'('.repeat(4000)}a${')'.repeat(4000)}`), 'regex', 'deeper');
+    let deep: unknown = { type: 'integer' };
+    for (let i = 0; i < 5000; i++) deep = { type: 'array', items: deep };
+    invalid(() => jsonSchemaToGbnf(deep), 'json_schema' + '.items'.repeat(64), 'deeper');
+  });
+
+  it('follows output nested thousands deep without exhausting the JS stack', () => {
+    // Every ")" ends an alternative whose remainder is nullable, so one character pops a long chain at once.
+    const { m } = matcherFor('root ::= "(" root ")" opt | "x"\nopt ::= "!"?', ['(', ')', 'x']);
+    for (let i = 0; i < 12_000; i++) expect(m.accept(utf8.encode('('))).toBe(true);
+    expect(m.accept(utf8.encode('x'))).toBe(true);
+    for (let i = 0; i < 12_000; i++) m.accept(utf8.encode(')'));
+    expect(m.accepting).toBe(true);
   });
 });
 

@@ -38,7 +38,7 @@ export function responseFormatGrammar(format: ResponseFormat | undefined): strin
 }
 
 // Compiled grammars by their text (a Map hashes the key and compares it whole, so no collision can swap grammars).
-const COMPILED_MAX = 64;
+const COMPILED_MAX = 16;
 const compiled = new Map<string, GrammarProgram>();
 
 /** Compiles GBNF text, or returns the program compiled earlier from the same text. */

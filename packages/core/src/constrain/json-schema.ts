@@ -17,6 +17,7 @@ import { gbnfLiteral, regexToGbnf } from './regex.js';
 const ANNOTATIONS = new Set(['title', 'description', '$schema', '$id', '$comment', 'examples', 'default', 'deprecated', 'readOnly', 'writeOnly', '$defs', 'definitions', 'strict']);
 const KEYWORDS = new Set(['type', 'properties', 'required', 'additionalProperties', 'enum', 'const', 'items', 'minItems', 'maxItems', 'anyOf', 'minLength', 'maxLength', 'pattern', 'format', '$ref']);
 const MAX_SCHEMA_NODES = 10_000;
+const MAX_SCHEMA_DEPTH = 64;
 
 // JSON text outside strings, as in llama.cpp's json-schema-to-grammar (bounded so a model cannot pad forever).
 const BASE = `ws ::= | " " | "\\n" [ \\t]{0,20}
@@ -62,7 +63,18 @@ export function jsonSchemaToGbnf(schema: unknown, field = 'json_schema'): string
     return v as number;
   };
 
+  let depth = 0;
+  // Each level of nesting is a few JS frames here (a recursive schema goes through $defs: rules, not recursion).
   const visit = (s: unknown, path: string): string => {
+    if (depth >= MAX_SCHEMA_DEPTH) bad(path, `nests deeper than ${MAX_SCHEMA_DEPTH} levels`);
+    depth++;
+    try {
+      return visitNode(s, path);
+    } finally {
+      depth--;
+    }
+  };
+  const visitNode = (s: unknown, path: string): string => {
     if (++nodes > MAX_SCHEMA_NODES) bad(field, `has more than ${MAX_SCHEMA_NODES} subschemas`);
     if (s === true) return 'json-value';
     if (typeof s !== 'object' || s === null || Array.isArray(s)) return bad(path, 'must be a schema object or true');

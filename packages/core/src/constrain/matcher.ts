@@ -117,9 +117,9 @@ export interface MatchState {
 }
 
 /** Caches stop growing past these (then start afresh: correctness never depends on a cache). */
-const MAX_STATES = 20_000;
+const MAX_STATES = 4096; // each holds up to 256 transitions
 const MAX_NODES = 1 << 20;
-const MAX_MASKS = 256;
+const MAX_MASKS = 128; // 16 KiB each at a 128k vocabulary
 
 /** A grammar over one vocabulary: its interned stacks and states, their transitions and masks. */
 export class GrammarIndex {
@@ -170,18 +170,38 @@ export class GrammarIndex {
    * this terminates.
    */
   private expand(pos: number, rest: StackNode | null, out: StackNode[]): boolean {
+    // A work list, not recursion: a chain of returns (alternatives ending together) is as deep as the output is
+    // nested, and the JS stack must not be what bounds it.
     const { kind, arg, alternatives } = this.program;
-    const k = kind[pos]!;
-    if (k === ELEMENT.chars) {
-      const n = this.node(pos, rest);
-      if (!out.includes(n)) out.push(n);
-      return false;
-    }
-    if (k === ELEMENT.end) return rest === null ? true : this.expand(rest.pos, rest.rest, out);
-    // A reference in tail position jumps: nothing of this alternative is left to come back to.
-    const below = kind[pos + 1] === ELEMENT.end ? rest : this.node(pos + 1, rest);
+    const work: (number | StackNode | null)[] = [pos, rest];
     let accepting = false;
-    for (const start of alternatives[arg[pos]!]!) accepting = this.expand(start, below, out) || accepting;
+    while (work.length > 0) {
+      let r = work.pop() as StackNode | null;
+      let p = work.pop() as number;
+      for (;;) {
+        const k = kind[p]!;
+        if (k === ELEMENT.chars) {
+          const n = this.node(p, r);
+          if (!out.includes(n)) out.push(n);
+          break;
+        }
+        if (k === ELEMENT.end) {
+          if (r === null) {
+            accepting = true;
+            break;
+          }
+          p = r.pos;
+          r = r.rest;
+          continue;
+        }
+        // A reference in tail position jumps: nothing of this alternative is left to come back to.
+        const below = kind[p + 1] === ELEMENT.end ? r : this.node(p + 1, r);
+        const alts = alternatives[arg[p]!]!;
+        for (let i = alts.length - 1; i > 0; i--) work.push(alts[i]!, below);
+        p = alts[0]!;
+        r = below;
+      }
+    }
     return accepting;
   }
 

@@ -31,6 +31,7 @@ export function regexToGbnf(pattern: string, field = 'regex', exclude = ''): str
   if (typeof pattern !== 'string') throw invalidArgument(field, 'must be a string');
   if (pattern.length > 10_000) throw invalidArgument(field, 'is longer than 10000 characters');
   let i = 0;
+  let depth = 0;
   const s = pattern;
   const fail = (problem: string): never => {
     throw invalidArgument(field, `${problem} (at offset ${i} of /${pattern}/)`);
@@ -107,7 +108,9 @@ export function regexToGbnf(pattern: string, field = 'regex', exclude = ''): str
           if (s[i + 2] !== ':') fail(`group syntax (?${s[i + 2] ?? ''} (lookaround or named group) is not supported`);
           i += 3;
         } else i++;
+        if (++depth > GRAMMAR_LIMITS.maxNesting) fail(`groups nest deeper than ${GRAMMAR_LIMITS.maxNesting}`);
         atom = `(${alternation()})`;
+        depth--;
         if (s[i] !== ')') fail("a missing ')'");
         i++;
       } else if (c === '[') atom = klass();
