@@ -31,6 +31,7 @@ async function loadModels() {
     const body = await res.json();
     if (!res.ok) throw new Error(body.error?.message ?? res.statusText);
     $('model').replaceChildren(...body.data.map((m) => new Option(`${m.id} (ctx ${m.context_length})`, m.id)));
+    $('error').hidden = true; // e.g. a 401 before the key was entered
   } catch (e) {
     showError(`Could not list models: ${e.message}`);
   }
