@@ -337,9 +337,9 @@ export class Engine implements TextGenerator {
   private async *stream(request: GenerateRequest, signal?: AbortSignal): AsyncGenerator<GenerateEvent, void, undefined> {
     if (this.closed) throw new TrineError('CANCELLED', 'the engine is closed');
     // max_tokens is not bounded by the context: a sequence that reaches the context ends with 'length'.
-    validateSampling(request?.sampling);
+    validateSampling(request?.sampling, undefined, this.model.config.vocab);
     const prompt = this.promptTokens(request);
-    const seq = new Sequence(prompt, request.sampling, this.tokenizer.streamDecoder(), createConstraint(request.sampling.responseFormat, this.tokenizer));
+    const seq = new Sequence(prompt, request.sampling, this.tokenizer.streamDecoder(), createConstraint(request.sampling.responseFormat, this.tokenizer), this.tokenizer.eosIds);
     const lookup = (request as EngineRequest).promptLookup;
     checkLookup('promptLookup', lookup);
     seq.lookup = lookup ?? this.config.promptLookup ?? 0;
@@ -420,6 +420,38 @@ export class Engine implements TextGenerator {
       }
       await yieldToEventLoop();
     }
+    await this.reprefillTails();
+  }
+
+  /**
+   * While nothing waits or runs: the rows a finished sequence decoded (rounded like decode steps, so not reusable
+   * under 'single-token') are prefilled again in its free slot as multi-token chunks, one chunk per turn of the event
+   * loop, until a request arrives. A chat's next turn then reuses the last reply too, exactly.
+   */
+  private async reprefillTails(): Promise<void> {
+    while (!this.closed && this.waiting.length === 0 && this.active.length === 0) {
+      const tail = this.prefixes.nextTail(this.freeSlots, this.config.maxBatchTokens);
+      if (!tail) return;
+      const n = tail.tokens.length;
+      try {
+        await this.model.forward({
+          tokens: Int32Array.from(tail.tokens),
+          positions: Int32Array.from(tail.tokens, (_, i) => tail.start + i),
+          slots: new Int32Array(n).fill(tail.slot),
+          logitsFor: Int32Array.of(n - 1),
+        });
+        this.steps++;
+        this.prefixes.reprefilled(tail.slot, n);
+      } catch {
+        this.prefixes.invalidate(tail.slot); // its KV is unknown now; no request was in the step
+      }
+      await yieldToEventLoop();
+    }
+  }
+
+  /** Resolves when the step loop has nothing left to do (tests wait for the idle re-prefill with it). */
+  async idle(): Promise<void> {
+    while (this.loop) await this.loop;
   }
 
   /**

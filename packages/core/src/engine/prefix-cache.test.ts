@@ -13,26 +13,32 @@ import { PrefixCache } from './prefix-cache.js';
 
 const sampling = (over: Partial<SamplingParams> = {}): SamplingParams => ({ ...DEFAULT_SAMPLING, maxTokens: 12, ...over });
 
-async function run(engine: Engine, request: GenerateRequest): Promise<{ ids: number[]; text: string }> {
+async function run(engine: Engine, request: GenerateRequest): Promise<{ ids: number[]; text: string; inputTokens: number }> {
   const ids: number[] = [];
   let text = '';
+  let inputTokens = 0;
   for await (const ev of engine.generate(request) as AsyncIterable<GenerateEvent>) {
     if (ev.type === 'token') {
       ids.push(ev.tokenId);
       text += ev.text;
-    } else text += ev.text;
+    } else {
+      text += ev.text;
+      inputTokens = ev.usage.inputTokens;
+    }
   }
-  return { ids, text };
+  return { ids, text, inputTokens };
 }
 
 let dir: string;
 let modelPath: string;
+/** The trained default model: its replies are text that re-tokenizes as the same ids (the random model's rarely). */
+let trainedPath: string;
 // maxBatchTokens 16 and blocks of 8: prompts of a few dozen tokens cross several chunks and blocks.
 const shape = { maxBatch: 2, context: 160, maxBatchTokens: 16, maxQueue: 4, prefixBlockTokens: 8 } as const;
 
 /** An engine on the random default model whose attention rounds probabilities by `policy`. */
-async function engineWith(policy: RoundProbsPolicy, prefixCacheTokens: number): Promise<Engine> {
-  const source = await openModel(modelPath);
+async function engineWith(policy: RoundProbsPolicy, prefixCacheTokens: number, path = modelPath): Promise<Engine> {
+  const source = await openModel(path);
   try {
     const backend = await referenceBackendFactory.create();
     const model = await BitNetModel.load(source, backend, { slots: shape.maxBatch, context: shape.context, maxBatchTokens: shape.maxBatchTokens, roundProbsF16: policy });
@@ -58,6 +64,7 @@ const engines: Engine[] = [];
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'trine-prefix-'));
   modelPath = await ensureDefaultModel({ cacheDir: dir, random: true });
+  trainedPath = await ensureDefaultModel({ cacheDir: dir });
 });
 
 afterAll(async () => {
@@ -73,19 +80,23 @@ async function pair(policy: RoundProbsPolicy): Promise<{ cached: Engine; plain: 
 }
 
 /** A 3-turn chat whose later turns start with the earlier turns' prompts and replies (as `trine chat` sends them). */
-async function chat(engine: Engine, s: SamplingParams): Promise<{ replies: number[][]; hits: number[] }> {
+async function chat(engine: Engine, s: SamplingParams, pause: boolean): Promise<{ replies: number[][]; hits: number[]; inputs: number[] }> {
   const messages: ChatMessage[] = [{ role: 'system', content: system }];
   const replies: number[][] = [];
   const hits: number[] = [];
+  const inputs: number[] = [];
   for (const q of ['Is it cold at the top today?', 'And tomorrow morning?', 'Should I take a coat?']) {
     messages.push({ role: 'user', content: q });
     const before = engine.stats.prefixHitTokens;
     const r = await run(engine, { messages, sampling: s });
     hits.push(engine.stats.prefixHitTokens - before);
+    inputs.push(r.inputTokens);
     replies.push(r.ids);
     messages.push({ role: 'assistant', content: r.text });
+    // The user reading and typing: the idle engine prefills the reply again so the next turn can reuse it.
+    if (pause) await engine.idle();
   }
-  return { replies, hits };
+  return { replies, hits, inputs };
 }
 
 describe('prefix cache: tokens on a reused prefix equal those without it (reference backend)', () => {
@@ -93,30 +104,50 @@ describe('prefix cache: tokens on a reused prefix equal those without it (refere
     it(`${policy} rounding: a chat's later turns reuse earlier turns, greedy and seeded, with the uncached tokens`, async () => {
       const { cached, plain } = await pair(policy);
       for (const s of [sampling(), sampling({ temperature: 1, topP: 0.9, seed: 7 })]) {
-        const a = await chat(cached, s);
-        const b = await chat(plain, s);
-        expect(a.replies).toEqual(b.replies);
+        const b = await chat(plain, s, true);
         expect(b.hits).toEqual([0, 0, 0]);
-        // Turn 2 and 3 start with the system prompt and turn 1's user message: at least those blocks are reused.
-        expect(a.hits[1]).toBeGreaterThanOrEqual(cached.tokenize(system).length - shape.prefixBlockTokens);
-        expect(a.hits[2]).toBeGreaterThanOrEqual(a.hits[1]!);
+        for (const pause of [false, true]) {
+          const a = await chat(cached, s, pause);
+          expect(a.replies).toEqual(b.replies);
+          // Turn 2 and 3 start with the system prompt and turn 1's user message: at least those blocks are reused.
+          expect(a.hits[1]).toBeGreaterThanOrEqual(cached.tokenize(system).length - shape.prefixBlockTokens);
+          expect(a.hits[2]).toBeGreaterThanOrEqual(a.hits[1]!);
+          // All of the previous turn's prompt, in whole blocks (how much of a reply is reused depends on the
+          // template re-rendering it as the same tokens: the next test checks that part).
+          expect(a.hits[2]).toBeGreaterThanOrEqual(a.inputs[1]! - shape.prefixBlockTokens);
+        }
       }
     });
   }
 
-  it("'always' rounding keeps decoded rows for reuse; 'single-token' only prompt rows computed in multi-token chunks", async () => {
+  it("decoded rows: reusable at once under 'always'; under 'single-token' once the idle engine prefilled them again", async () => {
     // Decode steps round probabilities to f16; an uncached prefill of the same tokens does not under 'single-token'
-    // (bitnet.cpp's policy), so there only the prompt's rows stay reusable.
-    for (const [policy, decodedKept] of [['always', true], ['single-token', false]] as const) {
-      const engine = await engineWith(policy, 10_000);
-      engines.push(engine);
-      const prompt = `${system} Tell me about the ridge.`;
+    // (bitnet.cpp's policy), so decoded rows become reusable only when prefilled again as multi-token chunks.
+    for (const policy of ['always', 'single-token'] as const) {
+      const engine = await engineWith(policy, 10_000, trainedPath);
+      const plain = await engineWith(policy, 0, trainedPath);
+      engines.push(engine, plain);
+      const prompt = 'And God said unto Moses, Go in unto Pharaoh, and tell him, Thus saith the LORD God of the Hebrews,';
       const r = await run(engine, { prompt, sampling: sampling({ maxTokens: 20 }) });
-      await settled(engine);
-      const prefill = engine.tokenize(prompt).length;
+      await engine.idle();
+      const ids = engine.tokenize(prompt);
       expect(r.ids.length).toBe(20);
       // 19 of the 20 tokens were fed back (the last one never was).
-      expect(engine.stats.prefixHeldTokens).toBe(decodedKept ? prefill + 19 : prefill);
+      expect(engine.stats.prefixHeldTokens).toBe(ids.length + 19);
+      // The prompt followed by its reply: reused up to where the text re-tokenizes differently, in whole blocks.
+      const longer = prompt + r.text;
+      const again = engine.tokenize(longer);
+      const held = [...ids, ...r.ids.slice(0, 19)];
+      let common = 0;
+      while (common < held.length && again[common] === held[common]) common++;
+      expect(common).toBeGreaterThan(ids.length + shape.prefixBlockTokens); // the test reaches into the reply's rows
+      const before = engine.stats.prefixHitTokens;
+      const a = await run(engine, { prompt: longer, sampling: sampling() });
+      const B = shape.prefixBlockTokens;
+      const hit = engine.stats.prefixHitTokens - before;
+      expect(hit).toBeGreaterThan(ids.length);
+      expect(hit).toBeLessThanOrEqual(Math.floor(Math.min(common, again.length - 1) / B) * B);
+      expect(a.ids).toEqual((await run(plain, { prompt: longer, sampling: sampling() })).ids);
     }
   });
 

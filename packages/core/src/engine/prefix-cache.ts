@@ -45,6 +45,8 @@ interface SlotEntry {
   tokens: number[];
   /** keys[b]: hash of tokens [0, (b+1)·blockTokens), one per full block. */
   keys: string[];
+  /** Tokens written after `tokens` whose rows are not canonical (decoded under 'single-token'): re-prefill material. */
+  tail: number[];
   lastUsed: number;
   inUse: boolean;
 }
@@ -81,7 +83,7 @@ export class PrefixCache {
 
   constructor(slots: number, options: PrefixCacheOptions) {
     this.options = options;
-    this.slots = Array.from({ length: slots }, () => ({ tokens: [], keys: [], lastUsed: 0, inUse: false }));
+    this.slots = Array.from({ length: slots }, () => ({ tokens: [], keys: [], tail: [], lastUsed: 0, inUse: false }));
   }
 
   get enabled(): boolean {
@@ -139,7 +141,46 @@ export class PrefixCache {
     if (!this.enabled) return;
     const e = this.slots[slot]!;
     if (start < e.tokens.length) this.truncate(slot, start);
-    if (!canonical || start !== e.tokens.length) return;
+    else if (start < e.tokens.length + e.tail.length) e.tail.length = start - e.tokens.length;
+    if (start !== e.tokens.length + e.tail.length) return;
+    // A row after a non-canonical one is not canonical either: its attention read that row's K/V.
+    if (!canonical || e.tail.length > 0) {
+      for (let i = 0; i < tokens.length; i++) e.tail.push(tokens[i]!);
+      return;
+    }
+    this.extend(slot, tokens);
+  }
+
+  /**
+   * A free slot whose tail could be made reusable by prefilling it again as a multi-token chunk (what an uncached
+   * prefill computes): the most recently used one, with the positions and tokens of at most `chunk` of its tail.
+   * The engine runs that while idle, so the next turn of a chat finds the last reply reusable too.
+   */
+  nextTail(free: readonly number[], chunk: number): { slot: number; start: number; tokens: number[] } | undefined {
+    if (!this.enabled || chunk < 2) return undefined;
+    let best: number | undefined;
+    for (const f of free) {
+      const e = this.slots[f]!;
+      if (e.tail.length >= 2 && (best === undefined || e.lastUsed > this.slots[best]!.lastUsed)) best = f;
+    }
+    if (best === undefined) return undefined;
+    const e = this.slots[best]!;
+    // Never leave a one-token rest: a chunk of one row would round like a decode step.
+    const n = e.tail.length - chunk === 1 ? chunk - 1 : Math.min(chunk, e.tail.length);
+    const held = this.slots.reduce((a, s) => a + (s.inUse ? 0 : s.tokens.length), 0);
+    if (held + n > this.options.budgetTokens) return undefined;
+    return { slot: best, start: e.tokens.length, tokens: e.tail.slice(0, n) };
+  }
+
+  /** The first `n` tail tokens of `slot` were prefilled again canonically: they join its reusable prefix. */
+  reprefilled(slot: number, n: number): void {
+    const e = this.slots[slot]!;
+    this.extend(slot, e.tail.splice(0, n));
+    e.lastUsed = ++this.clock;
+  }
+
+  private extend(slot: number, tokens: ArrayLike<number>): void {
+    const e = this.slots[slot]!;
     for (let i = 0; i < tokens.length; i++) e.tokens.push(tokens[i]!);
     const B = this.options.blockTokens;
     while ((e.keys.length + 1) * B <= e.tokens.length) {
@@ -183,6 +224,7 @@ export class PrefixCache {
 
   private truncate(slot: number, n: number): void {
     const e = this.slots[slot]!;
+    e.tail.length = 0;
     if (e.tokens.length <= n) return;
     e.tokens.length = n;
     const keep = Math.floor(n / this.options.blockTokens);
