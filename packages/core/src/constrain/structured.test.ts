@@ -134,3 +134,16 @@ describe('structured output on the trained default model', () => {
     }
   }, 120_000);
 });
+
+describe('sampling controls through the engine', () => {
+  it('ignore_eos runs to max_tokens even where logit_bias forces end-of-generation', async () => {
+    const eos = random.tokenizer.eosIds[0]!;
+    const forced = { ...DEFAULT_SAMPLING, maxTokens: 12, logitBias: { [eos]: 100 } };
+    const ends = await run(random, { type: 'text' }, forced);
+    expect(ends.done.finishReason).toBe('stop');
+    expect(ends.done.usage.outputTokens).toBe(0);
+    const ignored = await run(random, { type: 'text' }, { ...forced, ignoreEos: true });
+    expect(ignored.done.finishReason).toBe('length');
+    expect(ignored.done.usage.outputTokens).toBe(12);
+  });
+});

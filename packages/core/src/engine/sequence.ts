@@ -37,11 +37,11 @@ export class Sequence {
   private prefillMs = 0;
   private firstTokenAt = 0;
 
-  constructor(promptTokens: Int32Array, sampling: SamplingParams, decoder: StreamDecoder, constraint?: TokenConstraint) {
+  constructor(promptTokens: Int32Array, sampling: SamplingParams, decoder: StreamDecoder, constraint?: TokenConstraint, eogIds: readonly number[] = []) {
     this.promptTokens = promptTokens;
     this.sampling = sampling;
     this.constraint = constraint;
-    this.sampler = new Sampler(sampling, promptTokens, constraint ? () => constraint.allowed() : undefined);
+    this.sampler = new Sampler(sampling, promptTokens, constraint ? () => constraint.allowed() : undefined, eogIds);
     this.decoder = decoder;
     this.stops = new StopStringFilter(sampling.stop);
   }

@@ -195,3 +195,69 @@ describe('validateSampling', () => {
     expect(() => validateSampling(params({ maxTokens: 600 }), 512)).toThrow(/max_tokens/);
   });
 });
+
+describe('min_p, typical_p, presence / frequency penalties, logit_bias, ignore_eos', () => {
+  const probs = [0.5, 0.25, 0.15, 0.1];
+  const draw = (over: Partial<SamplingParams>, logits = logitsOf(probs), eog: number[] = []): number[] =>
+    frequencies(new Sampler(params({ temperature: 1, seed: 11, ...over }), [], undefined, eog), logits, 20_000);
+
+  it('min_p keeps tokens with at least min_p × the top probability, renormalized', () => {
+    const f = draw({ minP: 0.4 }); // 0.4 × 0.5 = 0.2: keeps 0.5 and 0.25
+    expect(f[2]).toBe(0);
+    expect(f[3]).toBe(0);
+    expect(f[0]).toBeCloseTo(2 / 3, 1);
+  });
+
+  it('typical_p keeps the tokens nearest the entropy until their mass reaches typical_p', () => {
+    // H = 1.208 nats; |surprisal − H|: 0.515, 0.178, 0.689, 1.095 → order 1, 0, 2, 3; 0.25 + 0.5 ≥ 0.7.
+    const f = draw({ typicalP: 0.7 });
+    expect(f[2]).toBe(0);
+    expect(f[3]).toBe(0);
+    expect(f[1]).toBeCloseTo(1 / 3, 1);
+  });
+
+  it('presence and frequency penalties lower the logits of tokens already generated, by OpenAI\'s formula', () => {
+    const logits = Float32Array.of(2, 1.9, 0);
+    const s = new Sampler(params({ presencePenalty: 0.05, frequencyPenalty: 0.1 }), [0, 0, 0]); // the prompt does not count
+    expect(s.argmaxOnly).toBe(false);
+    expect(s.sample(logits).tokenId).toBe(0);
+    s.accept(0); // 2 − 0.1 − 0.05 = 1.85 < 1.9
+    expect(s.sample(logits).tokenId).toBe(1);
+    s.accept(1); // 1.85 vs 1.75
+    expect(s.sample(logits).tokenId).toBe(0);
+  });
+
+  it('logit_bias shifts raw logits; -100 bans a token and +100 forces it', () => {
+    expect(draw({ logitBias: { 0: -100 } })[0]).toBe(0);
+    expect(draw({ logitBias: { 3: 100 } })[3]).toBe(1);
+    expect(new Sampler(params({ logitBias: { 2: 5 } })).sample(logitsOf(probs)).tokenId).toBe(2);
+  });
+
+  it('ignore_eos never draws an end-of-generation token', () => {
+    const f = draw({ ignoreEos: true }, logitsOf(probs), [0]);
+    expect(f[0]).toBe(0);
+    expect(new Sampler(params({ ignoreEos: true }), [], undefined, [0]).sample(logitsOf(probs)).tokenId).toBe(1);
+  });
+
+  it('validation names the field', () => {
+    for (const [over, field] of [
+      [{ minP: 1.5 }, 'min_p'],
+      [{ typicalP: 0 }, 'typical_p'],
+      [{ presencePenalty: 3 }, 'presence_penalty'],
+      [{ frequencyPenalty: -2.5 }, 'frequency_penalty'],
+      [{ logitBias: { 5: 101 } }, 'logit_bias[5]'],
+      [{ logitBias: { 99: 1 } }, 'logit_bias[99]'],
+      [{ logitBias: { '-1': 1 } }, 'logit_bias[-1]'],
+      [{ ignoreEos: 'yes' as unknown as boolean }, 'ignore_eos'],
+    ] as [Partial<SamplingParams>, string][]) {
+      try {
+        validateSampling(params(over), 1000, 64);
+        throw new Error(`accepted ${JSON.stringify(over)}`);
+      } catch (e) {
+        expect(TrineError.is(e, 'INVALID_ARGUMENT'), String(e)).toBe(true);
+        expect((e as TrineError).field).toBe(field);
+      }
+    }
+    expect(() => validateSampling(params({ minP: 0.1, typicalP: 0.9, presencePenalty: -2, frequencyPenalty: 2, logitBias: { 63: -100 }, ignoreEos: true }), 1000, 64)).not.toThrow();
+  });
+});

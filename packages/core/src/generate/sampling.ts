@@ -1,5 +1,6 @@
 /**
- * Token sampling: repetition penalty → temperature → top-k → top-p → a draw from the seeded PRNG.
+ * Token sampling: logit bias → repetition, presence and frequency penalties → end-of-generation ban (ignore_eos) →
+ * response-format mask → temperature → min-p → typical-p → top-k → top-p → a draw from the seeded PRNG.
  *
  * Order and semantics:
  * - Repetition penalty as llama.cpp (CTRL): for every token already seen (prompt or output), a positive logit is
@@ -11,6 +12,8 @@
  *   depends only on the logits and the seed, never on sort stability or the platform.
  * - Reported log-probabilities are the log-softmax of the raw logits (before penalty and temperature), as OpenAI
  *   reports them.
+ * - min-p and typical-p shape the tempered distribution before top-k / top-p; greedy (temperature 0) takes the
+ *   maximum of the penalized, masked logits, as Hugging Face applies its warpers only when sampling.
  */
 import { invalidArgument } from '../errors/index.js';
 import type { SamplingParams, TokenLogprob } from './types.js';
@@ -23,13 +26,14 @@ export const SAMPLING_LIMITS = {
   maxStopStrings: 16,
   maxStopLength: 256,
   maxTemperature: 100,
+  maxLogitBias: 1024,
 } as const;
 
 /**
  * Checks every field of `s` and throws INVALID_ARGUMENT naming the first bad one (snake_case, as in the gRPC API
- * and CLI flags). `maxTokensLimit` bounds max_tokens (the engine passes its context).
+ * and CLI flags). `maxTokensLimit` bounds max_tokens (the engine passes its context); `vocabSize` bounds logit_bias ids.
  */
-export function validateSampling(s: SamplingParams, maxTokensLimit = Number.MAX_SAFE_INTEGER): void {
+export function validateSampling(s: SamplingParams, maxTokensLimit = Number.MAX_SAFE_INTEGER, vocabSize = Number.MAX_SAFE_INTEGER): void {
   if (typeof s !== 'object' || s === null) throw invalidArgument('sampling', 'must be an object');
   if (!Number.isInteger(s.maxTokens) || s.maxTokens < 1 || s.maxTokens > maxTokensLimit) {
     throw invalidArgument('max_tokens', `must be an integer in [1, ${maxTokensLimit}], got ${String(s.maxTokens)}`);
@@ -60,6 +64,26 @@ export function validateSampling(s: SamplingParams, maxTokensLimit = Number.MAX_
       throw invalidArgument(`stop[${i}]`, `must be a non-empty string of at most ${SAMPLING_LIMITS.maxStopLength} characters`);
     }
   });
+  const inRange = (field: string, v: number | undefined, lo: number, hi: number, loOpen = false): void => {
+    if (v !== undefined && (typeof v !== 'number' || !(loOpen ? v > lo : v >= lo) || !(v <= hi))) {
+      throw invalidArgument(field, `must be a number in ${loOpen ? '(' : '['}${lo}, ${hi}], got ${String(v)}`);
+    }
+  };
+  inRange('min_p', s.minP, 0, 1);
+  inRange('typical_p', s.typicalP, 0, 1, true);
+  inRange('presence_penalty', s.presencePenalty, -2, 2);
+  inRange('frequency_penalty', s.frequencyPenalty, -2, 2);
+  if (s.ignoreEos !== undefined && typeof s.ignoreEos !== 'boolean') throw invalidArgument('ignore_eos', 'must be true or false');
+  if (s.logitBias !== undefined) {
+    if (typeof s.logitBias !== 'object' || s.logitBias === null || Array.isArray(s.logitBias)) throw invalidArgument('logit_bias', 'must be an object of token id → bias');
+    const entries = Object.entries(s.logitBias);
+    if (entries.length > SAMPLING_LIMITS.maxLogitBias) throw invalidArgument('logit_bias', `has more than ${SAMPLING_LIMITS.maxLogitBias} entries`);
+    for (const [id, bias] of entries) {
+      const n = Number(id);
+      if (!/^\d+$/.test(id) || !Number.isSafeInteger(n) || n >= vocabSize) throw invalidArgument(`logit_bias[${id}]`, `is not a token id of this vocabulary (0 ≤ id < ${vocabSize})`);
+      inRange(`logit_bias[${id}]`, bias, -100, 100);
+    }
+  }
 }
 
 /** Index of the first maximum (NaN never wins). -1 only for an empty array. */
@@ -219,6 +243,44 @@ export function drawIndex(weights: ArrayLike<number>, u: number): number {
   return Math.max(lastPositive, 0);
 }
 
+/** min-p: drops (to -∞) tokens whose probability is below minP × the largest, i.e. z < max + ln(minP). */
+export function applyMinP(z: Float64Array, minP: number): void {
+  let max = -Infinity;
+  for (let i = 0; i < z.length; i++) if (z[i]! > max) max = z[i]!;
+  const cut = max + Math.log(minP);
+  for (let i = 0; i < z.length; i++) if (z[i]! < cut) z[i] = -Infinity;
+}
+
+/**
+ * Locally typical sampling (Meister et al. 2022, as Hugging Face's TypicalLogitsWarper): tokens ordered by how far
+ * their surprisal is from the distribution's entropy, nearest first (ties by lower id), kept until their mass reaches
+ * `mass`; the rest go to -∞. At least one token is kept.
+ */
+export function applyTypicalP(z: Float64Array, mass: number): void {
+  const lse = logSumExp(z);
+  if (lse === -Infinity) return;
+  let entropy = 0;
+  const live: number[] = [];
+  for (let i = 0; i < z.length; i++) {
+    if (z[i]! === -Infinity) continue;
+    const lp = z[i]! - lse;
+    entropy -= Math.exp(lp) * lp;
+    live.push(i);
+  }
+  const distance = (i: number): number => Math.abs(-(z[i]! - lse) - entropy);
+  live.sort((a, b) => distance(a) - distance(b) || a - b);
+  let acc = 0;
+  let keep = live.length;
+  for (let k = 0; k < live.length; k++) {
+    acc += Math.exp(z[live[k]!]! - lse);
+    if (acc >= mass) {
+      keep = k + 1;
+      break;
+    }
+  }
+  for (let k = keep; k < live.length; k++) z[live[k]!] = -Infinity;
+}
+
 export interface SampledToken {
   readonly tokenId: number;
   /** Log-softmax of the raw logits at the chosen token (present when logits were read). */
@@ -238,10 +300,15 @@ export class Sampler {
   private scratch: Float64Array | undefined;
   /** Allowed tokens now (a bitset) under the request's response format; absent: every token. */
   private readonly allowed: (() => Uint32Array) | undefined;
+  /** End-of-generation ids, banned under ignore_eos. */
+  private readonly eogIds: readonly number[];
+  /** Occurrences of each generated token (presence and frequency penalties count the output only, as OpenAI). */
+  private readonly counts = new Map<number, number>();
 
-  constructor(params: SamplingParams, promptTokens: Iterable<number> = [], allowed?: () => Uint32Array) {
+  constructor(params: SamplingParams, promptTokens: Iterable<number> = [], allowed?: () => Uint32Array, eogIds: readonly number[] = []) {
     this.params = params;
     this.allowed = allowed;
+    this.eogIds = eogIds;
     this.seed = params.seed ?? randomSeed();
     this.rng = new SplitMix64(this.seed);
     if (params.repetitionPenalty !== 1) for (const t of promptTokens) this.seen.add(t);
@@ -249,12 +316,21 @@ export class Sampler {
 
   /** Greedy without penalty or logprobs needs only the argmax: the backend computes it and one int comes back. */
   get argmaxOnly(): boolean {
-    return this.params.temperature === 0 && this.params.repetitionPenalty === 1 && this.params.topLogprobs === 0 && !this.allowed;
+    const p = this.params;
+    return p.temperature === 0 && p.repetitionPenalty === 1 && p.topLogprobs === 0 && !this.allowed && !this.changesLogits;
   }
 
-  /** Records a generated token (for the repetition penalty). */
+  /** Whether a control other than temperature, top-k/top-p and the repetition penalty moves the logits. */
+  private get changesLogits(): boolean {
+    const p = this.params;
+    return (p.presencePenalty ?? 0) !== 0 || (p.frequencyPenalty ?? 0) !== 0 || (p.ignoreEos === true && this.eogIds.length > 0) ||
+      (p.logitBias !== undefined && Object.keys(p.logitBias).length > 0);
+  }
+
+  /** Records a generated token (for the penalties). */
   accept(tokenId: number): void {
     if (this.params.repetitionPenalty !== 1) this.seen.add(tokenId);
+    this.counts.set(tokenId, (this.counts.get(tokenId) ?? 0) + 1);
   }
 
   /** Picks the next token from one row of raw logits. Does not call `accept`. */
@@ -267,7 +343,12 @@ export class Sampler {
       const v = logits[i]!;
       z[i] = v === v ? v : -Infinity;
     }
+    if (p.logitBias) for (const [id, bias] of Object.entries(p.logitBias)) if (Number(id) < V) z[Number(id)] = z[Number(id)]! + bias;
     applyRepetitionPenalty(z, this.seen, p.repetitionPenalty);
+    const presence = p.presencePenalty ?? 0;
+    const frequency = p.frequencyPenalty ?? 0;
+    if (presence !== 0 || frequency !== 0) for (const [id, n] of this.counts) z[id] = z[id]! - n * frequency - presence;
+    if (p.ignoreEos) for (const id of this.eogIds) z[id] = -Infinity;
     // Masked before temperature and top-k/top-p, so those act on the tokens the format allows.
     if (this.allowed) applyMask(z, this.allowed());
 
@@ -277,6 +358,8 @@ export class Sampler {
     } else {
       const invT = 1 / p.temperature;
       for (let i = 0; i < V; i++) z[i] = z[i]! * invT;
+      if ((p.minP ?? 0) > 0) applyMinP(z, p.minP!);
+      if ((p.typicalP ?? 1) < 1) applyTypicalP(z, p.typicalP!);
       const { ids, weights } = nucleus(z, p.topK, p.topP);
       const u = this.rng.nextFloat();
       if (ids.length === 0) {

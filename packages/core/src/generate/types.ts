@@ -28,6 +28,18 @@ export interface SamplingParams {
   readonly topLogprobs: number;
   /** Constrains the output to JSON, a JSON Schema, a regular expression or a GBNF grammar (absent: free text). */
   readonly responseFormat?: ResponseFormat;
+  /** Keep tokens whose probability is at least min_p × the most likely one's, in [0, 1]; 0 (absent) disables. */
+  readonly minP?: number;
+  /** Locally typical sampling mass in (0, 1] (Meister et al., as Hugging Face and llama.cpp); 1 (absent) disables. */
+  readonly typicalP?: number;
+  /** OpenAI's: subtracted once from the logit of every token the output already holds, in [-2, 2]; 0 disables. */
+  readonly presencePenalty?: number;
+  /** OpenAI's: subtracted per occurrence in the output so far, in [-2, 2]; 0 disables. */
+  readonly frequencyPenalty?: number;
+  /** Added to the raw logits of these token ids before anything else, each in [-100, 100] (OpenAI's logit_bias). */
+  readonly logitBias?: Readonly<Record<number, number>>;
+  /** Never end at an end-of-generation token: run to max_tokens (llama.cpp's --ignore-eos, vLLM's ignore_eos). */
+  readonly ignoreEos?: boolean;
 }
 
 /**
