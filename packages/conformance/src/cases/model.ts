@@ -14,7 +14,7 @@ import { compareOutput, compareOutputs, formatNumber } from '../compare.js';
 import { Prng } from '../prng.js';
 import { buildTinyModel, type TinyModelSpec } from '../model/tiny-model.js';
 import { TOL } from '../tolerances.js';
-import type { CaseOutput, ConformanceCase, OutputComparison, PreparedCase } from '../types.js';
+import type { CaseOutput, Check, ConformanceCase, OutputComparison, PreparedCase } from '../types.js';
 
 /**
  * Whole-model cases: a small random BitNet model written by Trine's GGUF writer, loaded by core's loader and run by
@@ -91,6 +91,24 @@ function tokenIds(rng: Prng, n: number, vocab: number): number[] {
 function modelName(m: ModelSetup, what: string): string {
   const extras = [`kv-${m.kvDtype}`, ...(m.lmHeadFormat ? [`lm-${m.lmHeadFormat}`] : [])].join('.');
   return `model/${m.spec.arch}.${m.spec.ternary.toLowerCase()}.${scheme(m.spec)}.${activation(m.spec)}/${what}/${extras}`;
+}
+
+/**
+ * Every output against the reference's, then this backend's output `b` against its own output `a` (under `check`, else
+ * a's): two ways of computing the same thing must agree on each backend, not only with the reference.
+ */
+function withSelfComparison(a: string, b: string, check: Check | undefined, what: string): NonNullable<ConformanceCase['compare']> {
+  return (expected, actual) => {
+    const cmp = compareOutputs(expected, actual);
+    const x = actual.find((o) => o.name === a);
+    const y = actual.find((o) => o.name === b);
+    if (x && y) {
+      const name = `${b}-vs-${a}`;
+      const self = compareOutput({ ...x, name, ...(check ? { check } : {}) }, { ...y, name });
+      cmp.push({ ...self, detail: `${self.detail} (${what})` });
+    }
+    return cmp;
+  };
 }
 
 function modelCase(
@@ -308,16 +326,7 @@ function batchedCase(m: ModelSetup): ConformanceCase {
       ];
     },
     S,
-    (expected, actual) => {
-      const cmp = compareOutputs(expected, actual);
-      const b = actual.find((o) => o.name === 'batched');
-      const s = actual.find((o) => o.name === 'single');
-      if (b && s) {
-        const self = compareOutputs([{ ...s, name: 'batched-vs-single' }], [{ ...b, name: 'batched-vs-single' }])[0]!;
-        cmp.push({ ...self, detail: `${self.detail} (this backend's batched logits against its own single-sequence logits)` });
-      }
-      return cmp;
-    },
+    withSelfComparison('single', 'batched', undefined, "this backend's batched logits against its own single-sequence logits"),
   );
 }
 
@@ -366,16 +375,7 @@ function prefixSplitCase(m: ModelSetup, cut: number, decodedPrefix: boolean): Co
       ];
     },
     2,
-    (expected, actual) => {
-      const cmp = compareOutputs(expected, actual);
-      const w = actual.find((o) => o.name === 'whole');
-      const s = actual.find((o) => o.name === 'split');
-      if (w && s) {
-        const self = compareOutput({ ...w, name: 'split-vs-whole', check: { kind: 'exact' } }, { ...s, name: 'split-vs-whole' });
-        cmp.push({ ...self, detail: `${self.detail} (this backend's split-prompt logits against its own whole-prompt logits)` });
-      }
-      return cmp;
-    },
+    withSelfComparison('whole', 'split', { kind: 'exact' }, "this backend's split-prompt logits against its own whole-prompt logits"),
   );
 }
 
