@@ -18,8 +18,9 @@
  * only its slot, so a row's K/V depend on its tokens and on how its attention was rounded, not on chunking; and the
  * engine records only rows computed the way an uncached prefill computes them (`canonical`): under the
  * 'single-token' rounding policy (bitnet.cpp's, I2_S) rows of multi-token chunks only — decoded tokens and one-token
- * chunks round probabilities to f16, which an uncached prefill of the same tokens does not. `plan` then keeps the
- * one row an uncached prefill may round (a one-token last chunk) rounded the same way in the cached run.
+ * chunks round probabilities to f16, which an uncached prefill of the same tokens does not. Such rows are kept as a
+ * slot's `tail`, which the idle engine prefills again canonically (`nextTail` / `reprefilled`). `plan` keeps the one
+ * row an uncached prefill may round (a one-token last chunk) rounded the same way in the cached run.
  */
 import type { RoundProbsPolicy } from '../model/bitnet.js';
 
