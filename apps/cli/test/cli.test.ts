@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureDefaultModel, openModel, TRAINED_DEFAULT_MODEL_NAME } from '@trine/core';
+import { createTokenizer, ensureDefaultModel, openModel, TRAINED_DEFAULT_MODEL_NAME } from '@trine/core';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const main = join(root, 'apps', 'cli', 'dist', 'main.js');
@@ -185,6 +185,20 @@ describe('trine generate with a response format', () => {
     expect(g.stdout).toMatch(/^[a-z][0-9](,[a-z][0-9]){2}$/);
     const re = trine('generate', '--prompt', 'Code:', '--regex', '[A-Z]{3}-[0-9]{2}', '--backend', 'reference');
     expect(re.stdout).toMatch(/^[A-Z]{3}-[0-9]{2}$/);
+  });
+
+  it('--ignore-eos runs to --max-tokens where --logit-bias forces end-of-generation; bad values name the flag', async () => {
+    const source = await openModel(await ensureDefaultModel({ cacheDir }));
+    const eosId = createTokenizer(source.tokenizer).eosIds[0]!;
+    await source.close();
+    const forced = (extra: string[]) => JSON.parse(trine('generate', '--prompt', 'hi', '--max-tokens', '6', '--backend', 'reference', '--json', '--logit-bias', `${eosId}=100`, ...extra).stdout) as { finish_reason: string; token_ids: number[] };
+    expect(forced([]).token_ids).toHaveLength(0);
+    const ignored = forced(['--ignore-eos', '--min-p', '0.05', '--presence-penalty', '0.5', '--frequency-penalty', '0.5', '--typical-p', '0.9', '--seed', '1', '--temperature', '0.8']);
+    expect(ignored.finish_reason).toBe('length');
+    expect(ignored.token_ids).toHaveLength(6);
+    expect(trine('generate', '--prompt', 'hi', '--logit-bias', 'x=1').stderr).toContain('--logit-bias');
+    expect(trine('generate', '--prompt', 'hi', '--logit-bias', '99999999=1', '--backend', 'reference').stderr).toContain('logit_bias[99999999]');
+    expect(trine('generate', '--prompt', 'hi', '--min-p', '2').stderr).toContain('--min-p');
   });
 
   it('an unsupported schema keyword, a bad grammar or two formats at once are errors naming them', () => {

@@ -14,6 +14,12 @@ export const GENERATE_FLAGS: Readonly<Record<string, FlagSpec>> = {
   'repetition-penalty': { kind: 'number', aliases: ['repeat-penalty'], above: 0, help: 'penalty > 1 for tokens already seen; 1 = off (default 1)' },
   seed: { kind: 'int', short: 's', help: 'PRNG seed: the same seed gives the same tokens on every backend' },
   'top-logprobs': { kind: 'int', min: 0, max: SAMPLING_LIMITS.maxTopLogprobs, help: 'report the K most likely tokens per step (with --json)' },
+  'min-p': { kind: 'number', min: 0, max: 1, help: 'keep tokens at least this fraction as likely as the top one; 0 = off (default 0)' },
+  'typical-p': { kind: 'number', above: 0, max: 1, help: 'locally typical sampling mass in (0, 1]; 1 = off (default 1)' },
+  'presence-penalty': { kind: 'number', min: -2, max: 2, help: "subtract from tokens already in the output, once (OpenAI's; default 0)" },
+  'frequency-penalty': { kind: 'number', min: -2, max: 2, help: "subtract from tokens already in the output, per occurrence (OpenAI's; default 0)" },
+  'logit-bias': { kind: 'strings', value: 'ID=BIAS', help: 'add BIAS in [-100, 100] to token ID\'s logit (repeatable; -100 bans, +100 forces)' },
+  'ignore-eos': { kind: 'boolean', help: 'never stop at end-of-generation: run to --max-tokens' },
   stop: { kind: 'strings', value: 'TEXT', help: 'stop before this string' },
   lookup: { kind: 'int', min: 0, max: MAX_PROMPT_LOOKUP, value: 'K', help: 'prompt-lookup decoding: draft up to K tokens a step from earlier n-grams of the prompt and output (greedy only; the same tokens, fewer steps on text that repeats; default 0 = off, or $TRINE_PROMPT_LOOKUP)' },
   'json-schema': { kind: 'string', value: 'FILE', help: 'constrain the output to JSON valid under this JSON Schema file' },
@@ -40,6 +46,12 @@ export async function runGenerate(argv: string[], ctx: CommandContext): Promise<
     ...(flags.seed !== undefined ? { seed: flags.seed as number } : {}),
     ...(flags['top-logprobs'] !== undefined ? { topLogprobs: flags['top-logprobs'] as number } : {}),
     ...(flags.stop !== undefined ? { stop: flags.stop as string[] } : {}),
+    ...(flags['min-p'] !== undefined ? { minP: flags['min-p'] as number } : {}),
+    ...(flags['typical-p'] !== undefined ? { typicalP: flags['typical-p'] as number } : {}),
+    ...(flags['presence-penalty'] !== undefined ? { presencePenalty: flags['presence-penalty'] as number } : {}),
+    ...(flags['frequency-penalty'] !== undefined ? { frequencyPenalty: flags['frequency-penalty'] as number } : {}),
+    ...(flags['logit-bias'] !== undefined ? { logitBias: logitBiasFlag(flags['logit-bias'] as string[]) } : {}),
+    ...(flags['ignore-eos'] === true ? { ignoreEos: true } : {}),
     ...(await responseFormatFlags(flags)),
   };
   const lookup = flags.lookup !== undefined ? { promptLookup: flags.lookup as number } : {};
@@ -133,4 +145,15 @@ async function responseFormatFlags(flags: Record<string, unknown>): Promise<{ re
   if (flags.regex !== undefined) return { responseFormat: { type: 'regex', pattern: flags.regex as string } };
   if (flags['json-object'] === true) return { responseFormat: { type: 'json_object' } };
   return {};
+}
+
+/** --logit-bias ID=BIAS, repeated; the engine checks ids against the vocabulary and the bias range. */
+function logitBiasFlag(values: readonly string[]): Record<number, number> {
+  const out: Record<number, number> = {};
+  for (const v of values) {
+    const m = /^(\d+)=(-?\d+(?:\.\d+)?)$/.exec(v);
+    if (!m) throw invalidArgument('--logit-bias', `'${v}' is not ID=BIAS (e.g. 128009=-100)`);
+    out[Number(m[1])] = Number(m[2]);
+  }
+  return out;
 }
