@@ -207,7 +207,8 @@ export async function selectBackend(opts: SelectOptions = {}): Promise<Selection
   const open: OpenTrial =
     opts.open ??
     (async (factory) => {
-      const engine = await Engine.load({ model, backend: factory, maxBatch: 1, context: TRIAL_CONTEXT, ...(threads !== undefined ? { threads } : {}) });
+      // No prefix cache: every timed run of the trial prompt must prefill it, on every backend alike.
+      const engine = await Engine.load({ model, backend: factory, maxBatch: 1, context: TRIAL_CONTEXT, prefixCacheTokens: 0, ...(threads !== undefined ? { threads } : {}) });
       return { generator: engine, close: () => engine.close() };
     });
   // Bytes have no stable identity worth a file on disk: they are measured every time.
