@@ -7,7 +7,7 @@ import { TrineError } from '../errors/index.js';
 import { DEFAULT_SAMPLING, type GenerateEvent, type ResponseFormat, type SamplingParams } from '../generate/types.js';
 import { referenceBackendFactory } from '../reference/index.js';
 import { ensureDefaultModel } from '../default-model/cache.js';
-import { Engine } from '../engine/engine.js';
+import { Engine, type EngineRequest } from '../engine/engine.js';
 
 /** Schemas of the kinds services send (OpenAI structured outputs, llama.cpp's converter tests). */
 const SCHEMAS: Record<string, unknown> = {
@@ -145,5 +145,20 @@ describe('sampling controls through the engine', () => {
     const ignored = await run(random, { type: 'text' }, { ...forced, ignoreEos: true });
     expect(ignored.done.finishReason).toBe('length');
     expect(ignored.done.usage.outputTokens).toBe(12);
+  });
+});
+
+describe('beside prompt-lookup decoding', () => {
+  it('a constrained stream batched with a drafting greedy stream still validates (drafts are for unmasked greedy only)', async () => {
+    const schema = SCHEMAS.arrayOfObjects as object;
+    const drafting = (async () => {
+      let n = 0;
+      for await (const ev of random.generate({ prompt: 'a b c a b c a b c a b', sampling: { ...DEFAULT_SAMPLING, maxTokens: 40 }, promptLookup: 4 } as EngineRequest)) if (ev.type === 'token') n++;
+      return n;
+    })();
+    const [constrained, n] = await Promise.all([run(random, { type: 'json_schema', schema }), drafting]);
+    expect(n).toBeGreaterThan(0);
+    expect(constrained.done.finishReason, constrained.text).toBe('stop');
+    expect(ajv.compile(schema)(JSON.parse(constrained.text))).toBe(true);
   });
 });
