@@ -8,7 +8,7 @@ export { runConformance, runCase, selectCases, type RunOptions, type CaseFilter 
 export { formatReport, formatMatrix, summaryLine } from './report.js';
 export { compareOutput, compareOutputs, nmse, maxAbsError } from './compare.js';
 export { TOL } from './tolerances.js';
-export { ALL_CASES } from './cases/all.js';
+export { ALL_CASES, SELF_CONTAINED_CASES } from './cases/all.js';
 export { OP_CASES } from './cases/index.js';
 export { Prng } from './prng.js';
 export { opCase, Uploads, EXACT, nmseAtMost, type Readback } from './harness.js';
