@@ -196,14 +196,16 @@ describe('hardening: load through gateway + Redis + worker processes', () => {
       host_load1: loadavg()[0]!,
     });
     c.close();
-    for (const burst of bursts) {
+    for (const [b, burst] of bursts.entries()) {
       expect(burst.other).toEqual([]);
       expect(burst.rejections.length).toBeGreaterThan(0);
       expect(burst.accepted + burst.rejections.length).toBe(n);
       // The bound is 50 ms (warm: 18-34 ms on this 2-core host at load 4-5, with the workers decoding the admitted
       // jobs on the same cores); CI shares its cores with every other suite, so the assertion is generous: a
       // refusal that waited for a worker, a slot or a Redis reconnect takes seconds, and that is what it catches.
-      expect(p50(burst.rejections)).toBeLessThan(250);
+      // The cold burst also pays the fresh process's first run of the refusal path (JIT, script loads: 104-295 ms
+      // p50 seen on one 2-vCPU host), so it gets a bound that still tells that from a wait of seconds.
+      expect(p50(burst.rejections)).toBeLessThan(b === 0 ? 1000 : 250);
     }
     expect(maxDepth).toBeLessThanOrEqual(max);
   }, 120_000);
