@@ -50,7 +50,7 @@ describe('distributed: HTTP → BullMQ/Redis → worker', () => {
   });
 
   it('a client that vanishes mid-stream stops its job on the worker', async () => {
-    const before = await worker.jobs();
+    const before = await worker.settled();
     const res = await new Promise<import('node:http').IncomingMessage>((resolve, reject) => {
       const q = httpRequest(`http://127.0.0.1:${gw.server.httpPort}/v1/completions`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer k1' } }, resolve);
       q.on('error', reject);

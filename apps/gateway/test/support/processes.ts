@@ -68,6 +68,11 @@ export interface WorkerJobs {
 
 export interface MeteredWorker extends Proc {
   jobs(): Promise<WorkerJobs>;
+  /**
+   * The counts once every started job has its outcome: a client reads a job's last event before the worker
+   * counts the job, so counts read right after a response may still miss it.
+   */
+  settled(timeoutMs?: number): Promise<WorkerJobs>;
 }
 
 /**
@@ -103,5 +108,14 @@ export async function startMeteredWorker(env: Record<string, string>): Promise<M
       active: value('trine_worker_active_jobs'),
     };
   };
-  return Object.assign(p, { jobs });
+  const settled = async (timeoutMs = 30_000): Promise<WorkerJobs> => {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const j = await jobs();
+      if (j.active === 0 && j.started === j.done + j.failed + j.cancelled + j.expired + j.handedBack) return j;
+      if (Date.now() > deadline) throw new Error(`worker jobs did not settle: ${JSON.stringify(j)}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  };
+  return Object.assign(p, { jobs, settled });
 }
