@@ -5,12 +5,15 @@ import { dirname, join, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { distMounts, importMapScript, serveStatic } from '../../packages/kernels-wasm/test/support/static-server.mjs';
 
-const page = join(dirname(fileURLToPath(import.meta.url)), 'page') + sep;
+const here = dirname(fileURLToPath(import.meta.url));
+const page = join(here, 'page') + sep;
+// Core's embedded default model (the trained one), fetched by the page: a browser has no file system to read it from.
+const models = join(here, '..', '..', 'packages', 'core', 'assets') + sep;
 
 /** Serves the page on 127.0.0.1 (port 0: any free port); resolves to { url, close }. */
 export async function serveWeb(port = 0) {
   const html = (await readFile(join(page, 'index.html'), 'utf8')).replace('<!-- import map -->', importMapScript());
-  return serveStatic({ ...distMounts(), '/': page }, { '/': html, '/index.html': html }, port);
+  return serveStatic({ ...distMounts(), '/models/': models, '/': page }, { '/': html, '/index.html': html }, port);
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {

@@ -1,13 +1,12 @@
-// The page: load a GGUF (the embedded default, or a file the user picks) and generate text with a kernel backend
+// The page: load a GGUF (Trine's trained default, or a file the user picks) and generate text with a kernel backend
 // chosen from BACKENDS, all in the page. To add WebGPU later, add one entry to BACKENDS; nothing else changes.
 import {
   BitNetModel,
   DEFAULT_SAMPLING,
   Engine,
   ENGINE_DEFAULTS,
-  buildDefaultModelBytes,
-  buildDefaultTokenizerSpec,
   createTokenizer,
+  TRAINED_DEFAULT_MODEL_FILE,
   openModel,
   resolveBackend,
 } from '@trine/core';
@@ -41,7 +40,10 @@ async function modelBytes() {
     if (!file) throw new Error('pick a .gguf file first');
     return new Uint8Array(await file.arrayBuffer());
   }
-  return buildDefaultModelBytes(buildDefaultTokenizerSpec());
+  // The default is the model the CLI embeds (packages/core/assets), served beside the page.
+  const res = await fetch(`./models/${TRAINED_DEFAULT_MODEL_FILE}`);
+  if (!res.ok) throw new Error(`the default model: HTTP ${res.status}`);
+  return new Uint8Array(await res.arrayBuffer());
 }
 
 async function load() {
@@ -83,7 +85,9 @@ async function load() {
 async function generate() {
   $('generate').disabled = true;
   $('output').textContent = '';
-  const sampling = { ...DEFAULT_SAMPLING, maxTokens: Number($('max-tokens').value) || 32, seed: 1 };
+  // A small model's greedy text soon loops: the page samples (seeded, so a run can be repeated) unless set to 0.
+  const temperature = Math.min(Math.max(Number($('temperature').value) || 0, 0), 2);
+  const sampling = { ...DEFAULT_SAMPLING, maxTokens: Number($('max-tokens').value) || 32, temperature, seed: Number($('seed').value) || 0 };
   let tokens = 0;
   let first = 0;
   const t0 = performance.now();
