@@ -20,14 +20,13 @@ import { buildDefaultTokenizerSpec } from '../tokenizer/default.js';
 import type { ByteSource } from '../formats/byte-source.js';
 import type { BitNetConfig } from '../model/config.js';
 import type { Tokenizer } from '../tokenizer/tokenizer.js';
-import { encodeChat } from '../tokenizer/chat.js';
-import type { ChatMessage, GenerateEvent, GenerateRequest, TextGenerator } from '../generate/types.js';
+import type { GenerateEvent, GenerateRequest, TextGenerator } from '../generate/types.js';
 import { argmaxFirst, validateSampling } from '../generate/sampling.js';
 import { yieldToEventLoop } from './channel.js';
 import { PrefixCache } from './prefix-cache.js';
 import { Sequence } from './sequence.js';
 import { createConstraint } from '../constrain/index.js';
-import { tokenizeText } from './tokenize.js';
+import { promptTokenIds, tokenizeText } from './tokenize.js';
 
 type SampledToken = { tokenId: number; logprob?: number; topLogprobs?: readonly { tokenId: number; logprob: number }[] };
 
@@ -301,9 +300,12 @@ export class Engine implements TextGenerator {
     return tokenizeText(this.tokenizer, this.model.config.arch, text, options);
   }
 
-  /** The model's chat template with the assistant's generation prompt, control tokens parsed as tokens. */
-  private encodeChat(messages: readonly ChatMessage[]): number[] {
-    return encodeChat(this.tokenizer, messages, { addGenerationPrompt: true, arch: this.model.config.arch });
+  /**
+   * The prefix-cache block keys a new request could reuse now (those of the free slots; `prefixBlockKeys` on a
+   * prompt's ids gives the keys to look up), for a distributed worker's report to the gateway.
+   */
+  heldPrefixes(): { readonly blockTokens: number; readonly keys: string[] } {
+    return { blockTokens: this.prefixes.options.blockTokens, keys: this.prefixes.freeKeys() };
   }
 
   generate(request: GenerateRequest, signal?: AbortSignal): AsyncIterable<GenerateEvent> {
@@ -312,7 +314,6 @@ export class Engine implements TextGenerator {
 
   private promptTokens(request: GenerateRequest): Int32Array {
     if (typeof request !== 'object' || request === null) throw invalidArgument('request', 'must be an object');
-    let ids: number[];
     if (request.messages !== undefined) {
       if (!Array.isArray(request.messages) || request.messages.length === 0) {
         throw invalidArgument('messages', 'must be a non-empty list');
@@ -322,11 +323,8 @@ export class Engine implements TextGenerator {
           throw invalidArgument(`messages[${i}]`, 'needs a string role and content');
         }
       });
-      ids = this.encodeChat(request.messages);
-    } else {
-      if (typeof request.prompt !== 'string') throw invalidArgument('prompt', 'must be a string');
-      ids = this.tokenizer.encode(request.prompt);
-    }
+    } else if (typeof request.prompt !== 'string') throw invalidArgument('prompt', 'must be a string');
+    const ids = promptTokenIds(this.tokenizer, this.model.config.arch, request);
     if (ids.length === 0) throw invalidArgument('prompt', 'is empty and the model adds no BOS token');
     if (ids.length > this.config.context) {
       throw invalidArgument('prompt', `is ${ids.length} tokens, but the context holds ${this.config.context}`);

@@ -9,7 +9,8 @@ import { openModel } from '../formats/open-model.js';
 import { BitNetModel, type RoundProbsPolicy } from '../model/bitnet.js';
 import { createTokenizer } from '../tokenizer/tokenizer.js';
 import { Engine } from './engine.js';
-import { PrefixCache } from './prefix-cache.js';
+import { PrefixCache, prefixBlockKeys } from './prefix-cache.js';
+import { promptTokenIds } from './tokenize.js';
 
 const sampling = (over: Partial<SamplingParams> = {}): SamplingParams => ({ ...DEFAULT_SAMPLING, maxTokens: 12, ...over });
 
@@ -120,6 +121,21 @@ describe('prefix cache: tokens on a reused prefix equal those without it (refere
     });
   }
 
+  it("the keys an engine reports after a chat turn are those of its prompt's ids as promptTokenIds renders them", async () => {
+    const engine = await engineWith('always', 10_000);
+    engines.push(engine);
+    const messages: ChatMessage[] = [{ role: 'system', content: system }, { role: 'user', content: 'Is it cold at the top today?' }];
+    await run(engine, { messages, sampling: sampling() });
+    await settled(engine);
+    const ids = promptTokenIds(engine.tokenizer, engine.model.config.arch, { messages });
+    const held = engine.heldPrefixes();
+    expect(held.blockTokens).toBe(shape.prefixBlockTokens);
+    const wanted = prefixBlockKeys(ids, held.blockTokens, ids.length - 1);
+    expect(wanted.length).toBeGreaterThan(2);
+    expect(wanted.every((k) => held.keys.includes(k))).toBe(true);
+    expect(engine.heldPrefixes().keys).toEqual(held.keys);
+  });
+
   it("decoded rows: reusable at once under 'always'; under 'single-token' once the idle engine prefilled them again", async () => {
     // Decode steps round probabilities to f16; an uncached prefill of the same tokens does not under 'single-token'
     // (bitnet.cpp's policy), so decoded rows become reusable only when prefilled again as multi-token chunks.
@@ -208,6 +224,19 @@ describe('PrefixCache.plan', () => {
     // 25 tokens: uncached 16 + 9; reusing 24 would leave a 1-token chunk, so 16 is reused (9 left, as uncached).
     expect(c.plan(tokens.subarray(0, 25), [0]).reused).toBe(16);
     expect(cache('always').plan(tokens.subarray(0, 25), [0]).reused).toBe(24);
+  });
+
+  it("free slots report their block keys, which prefixBlockKeys computes from the tokens alone", () => {
+    const c = cache('always');
+    const keys = prefixBlockKeys(tokens, 8, 32);
+    expect(keys).toHaveLength(4);
+    expect(c.freeKeys()).toEqual(keys);
+    // One key names one whole prefix: a different first token changes every key after it.
+    const other = tokens.slice(0, 32);
+    other[0] = 7;
+    expect(prefixBlockKeys(other, 8).filter((k) => keys.includes(k))).toEqual([]);
+    c.take({ slot: 0, reused: 16 });
+    expect(c.freeKeys()).toEqual([]); // a slot in use cannot be taken over
   });
 
   it('a non-canonical write ends the reusable prefix there', () => {

@@ -69,6 +69,17 @@ function chainKey(prev: string, tokens: ArrayLike<number>, start: number, end: n
   return (a >>> 0).toString(36) + '.' + (b >>> 0).toString(36);
 }
 
+/**
+ * The keys of a token sequence's whole blocks ending at or before `end` (default: its length): key b names the
+ * prefix [0, (b+1)·blockTokens). The engine indexes its slots by these; a distributed gateway computes them on a
+ * request's prompt ids to find the worker whose slots hold its start (the same function, so the same keys).
+ */
+export function prefixBlockKeys(tokens: ArrayLike<number>, blockTokens: number, end = tokens.length): string[] {
+  const keys: string[] = [];
+  for (let b = 0; (b + 1) * blockTokens <= end; b++) keys.push(chainKey(b === 0 ? '' : keys[b - 1]!, tokens, b * blockTokens, (b + 1) * blockTokens));
+  return keys;
+}
+
 /** Length of the last chunk when tokens [from, len) are prefilled in chunks of `chunk` starting at `from`. */
 function lastChunk(len: number, from: number, chunk: number): number {
   return len - from - chunk * Math.floor((len - from - 1) / chunk);
@@ -214,6 +225,16 @@ export class PrefixCache {
   /** The slot's KV is unknown (a failed step): it holds nothing reusable. */
   invalidate(slot: number): void {
     this.truncate(slot, 0);
+  }
+
+  /**
+   * The block keys a new sequence could reuse now: those of the free slots, each slot's keys in order (a key's
+   * holder also holds every key before it). At most `budgetTokens / blockTokens` keys, so a report stays small.
+   */
+  freeKeys(): string[] {
+    const out = new Set<string>();
+    for (const s of this.slots) if (!s.inUse) for (const k of s.keys) out.add(k);
+    return [...out];
   }
 
   private holds(slot: number, prompt: Int32Array, n: number): boolean {
