@@ -6,7 +6,8 @@
 import type { sendUnaryData, ServerUnaryCall, ServerWritableStream, ServiceError, UntypedServiceImplementation } from '@grpc/grpc-js';
 import { metrics, trace, type Attributes, type Span } from '@opentelemetry/api';
 import { FinishReason, type GenerateRequest, type Timings, type Usage } from '@trine/proto';
-import { activeTelemetry, createLogger, GEN_AI, genAiRequestAttributes, genAiResponseAttributes, requestInstruments, type Logger, type RequestInstruments } from '@trine/telemetry';
+import { activeTelemetry, createLogger, GEN_AI, requestInstruments, type Logger, type RequestInstruments } from '@trine/telemetry';
+import { requestAttributes, responseAttributes } from './genai.js';
 
 const FINISH_NAMES: Record<number, string> = {
   [FinishReason.FINISH_REASON_STOP]: 'stop',
@@ -45,17 +46,8 @@ class CallObserver {
   ) {
     instruments ??= requestInstruments(metrics.getMeter('@trine/gateway'));
     this.base = { 'rpc.method': method };
-    const r = request as Partial<GenerateRequest> | undefined;
     if (method === 'Generate' || method === 'GenerateStream') {
-      const attrs = genAiRequestAttributes({
-        operation: r?.messages && r.messages.length > 0 ? 'chat' : 'text_completion',
-        model: r?.model || 'default',
-        ...(r?.maxTokens !== undefined ? { maxTokens: r.maxTokens } : {}),
-        ...(r?.temperature !== undefined ? { temperature: r.temperature } : {}),
-        ...(r?.topP !== undefined ? { topP: r.topP } : {}),
-        ...(r?.topK !== undefined ? { topK: r.topK } : {}),
-        ...(r?.seed !== undefined ? { seed: r.seed } : {}),
-      });
+      const attrs = requestAttributes(request as Partial<GenerateRequest> | undefined);
       this.span?.setAttributes(attrs);
       this.base = { ...this.base, [GEN_AI.operationName]: attrs[GEN_AI.operationName] };
     }
@@ -65,17 +57,15 @@ class CallObserver {
   response(m: FinalResponse): void {
     this.final = m;
     const finish = m.finishReason !== undefined ? FINISH_NAMES[m.finishReason] : undefined;
-    this.span?.setAttributes({
-      ...genAiResponseAttributes({
+    this.span?.setAttributes(
+      responseAttributes(this.request as Partial<GenerateRequest> | undefined, {
         ...(m.id ? { id: m.id } : {}),
         ...(m.model ? { model: m.model } : {}),
         ...(m.usage ? { inputTokens: m.usage.inputTokens, outputTokens: m.usage.outputTokens } : {}),
         ...(finish ? { finishReasons: [finish] } : {}),
+        cached: Boolean(m.cached),
       }),
-      // The model the server chose when the client named none.
-      ...(m.model && !(this.request as Partial<GenerateRequest>)?.model ? { [GEN_AI.requestModel]: m.model } : {}),
-      'trine.cached': Boolean(m.cached),
-    });
+    );
   }
 
   end(code: number, error?: string): void {

@@ -157,17 +157,46 @@ describe('telemetry across gateway and worker processes', () => {
     const res = await fetch(`http://127.0.0.1:${gwHttpPort}/v1/completions`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', traceparent: `00-${traceId}-${callerSpan}-01` },
-      body: JSON.stringify({ prompt: 'Once upon a time', max_tokens: 3, seed: 5 }),
+      body: JSON.stringify({ prompt: 'Once upon a time', max_tokens: 3, seed: 5, temperature: 0.5 }),
     });
     expect(res.status).toBe(200);
+    const answer = (await res.json()) as { model: string; choices: { finish_reason: string }[]; usage: { prompt_tokens: number; completion_tokens: number } };
     const server = await until('the HTTP server span', () => spans(dumps.gateway).find((s) => s.kind === KIND.SERVER && s.traceId === traceId));
     expect(server.name).toBe('POST /v1/completions');
     expect(server.parentSpanId).toBe(callerSpan);
-    expect(server.attributes['http.response.status_code']).toBe(200);
+    // HTTP semconv, and the GenAI attributes the gRPC server span carries, from the same request and answer.
+    expect(server.attributes).toMatchObject({
+      'http.request.method': 'POST',
+      'http.route': '/v1/completions',
+      'url.path': '/v1/completions',
+      'http.response.status_code': 200,
+      'gen_ai.operation.name': 'text_completion',
+      'gen_ai.request.model': answer.model,
+      'gen_ai.request.max_tokens': 3,
+      'gen_ai.request.temperature': 0.5,
+      'gen_ai.request.seed': 5,
+      'gen_ai.usage.input_tokens': answer.usage.prompt_tokens,
+      'gen_ai.usage.output_tokens': answer.usage.completion_tokens,
+      'gen_ai.response.finish_reasons': [answer.choices[0]!.finish_reason],
+    });
+    expect(answer.usage.prompt_tokens).toBeGreaterThan(0);
+    expect(answer.usage.completion_tokens).toBeGreaterThan(0);
     const enqueue = await until('its enqueue span', () => spans(dumps.gateway).find((s) => s.name === 'gateway.enqueue' && s.traceId === traceId));
     expect(enqueue.parentSpanId).toBe(server.spanId);
     const consumer = await until('the worker span', () => spans(dumps.worker).find((s) => s.name === 'worker.generate' && s.traceId === traceId));
     expect(consumer.parentSpanId).toBe(enqueue.spanId);
+
+    // A streamed chat without a traceparent: a trace of its own, operation chat, the answer's usage at the end.
+    const chat = await fetch(`http://127.0.0.1:${gwHttpPort}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ messages: [{ role: 'user', content: 'Hello' }], max_tokens: 4, stream: true, stream_options: { include_usage: true } }),
+    });
+    const frames = (await chat.text()).split('\n\n').filter((f) => f.startsWith('data: {')).map((f) => JSON.parse(f.slice(6)) as { usage?: { completion_tokens: number } | null });
+    const usage = frames.at(-1)!.usage!;
+    const chatSpan = await until('the chat server span', () => spans(dumps.gateway).find((s) => s.kind === KIND.SERVER && s.name === 'POST /v1/chat/completions'));
+    expect(chatSpan.parentSpanId).toBeUndefined();
+    expect(chatSpan.attributes).toMatchObject({ 'http.route': '/v1/chat/completions', 'gen_ai.operation.name': 'chat', 'gen_ai.request.max_tokens': 4, 'gen_ai.usage.output_tokens': usage.completion_tokens });
   });
 
   it('serves the metrics on each process Prometheus endpoint', async () => {
