@@ -4,7 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import type { FinishReason, GenerateRequest, Timings, TokenLogprob, Usage } from '@trine/core';
+import type { EngineRequest, FinishReason, Timings, TokenLogprob, Usage } from '@trine/core';
 
 export interface CachedToken {
   readonly i: number;
@@ -28,10 +28,15 @@ export interface ResponseCache {
   set(key: string, value: CachedResponse): Promise<void>;
 }
 
-export function cacheKey(model: string, request: GenerateRequest, clientSeed: boolean): string {
+/**
+ * Every field that can change the output is in the key, each in a canonical form (absent = its neutral value, logit
+ * bias sorted by id), so a request that means the same as another shares its entry and one that does not never does.
+ */
+export function cacheKey(model: string, request: EngineRequest, clientSeed: boolean): string {
   const s = request.sampling;
+  const bias = Object.entries(s.logitBias ?? {}).map(([id, b]) => [Number(id), b]).sort((a, b) => a[0]! - b[0]!);
   const canonical = JSON.stringify([
-    'v1',
+    'v2',
     model,
     request.prompt ?? null,
     request.messages?.map((m) => [m.role, m.content]) ?? null,
@@ -44,6 +49,16 @@ export function cacheKey(model: string, request: GenerateRequest, clientSeed: bo
     s.temperature === 0 && !clientSeed ? null : s.seed,
     s.stop,
     s.topLogprobs,
+    s.minP ?? 0,
+    s.typicalP ?? 1,
+    s.presencePenalty ?? 0,
+    s.frequencyPenalty ?? 0,
+    bias,
+    s.ignoreEos ?? false,
+    // The format as the engine gets it (a schema's own key order matters: it orders the output's properties).
+    s.responseFormat ?? { type: 'text' },
+    // Greedy output is the same with it, but sampled output may not be: no entry is shared across draft lengths.
+    request.promptLookup ?? null,
   ]);
   return `trine:cache:${createHash('sha256').update(canonical).digest('hex')}`;
 }

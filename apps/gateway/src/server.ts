@@ -19,6 +19,7 @@ import { countInto, observeWith, traceEnqueue } from './pipeline/observe.js';
 import { Pipeline } from './pipeline/pipeline.js';
 import { InferenceHandlers } from './service.js';
 import { HttpFront } from './http/front.js';
+import { MAX_CHOICES } from './http/openai.js';
 import { trackingDeserializer } from './utf8.js';
 import { accessLogFromEnv, instrumentHandlers } from './otel/handlers.js';
 
@@ -91,6 +92,8 @@ export class GatewayServer {
         maxBodyBytes: config.maxReceiveMessageBytes,
         serving: () => this.accepting,
         defaultModel: () => this.catalog.list()[0]?.name ?? '',
+        // Each choice of `n` is a job: more than the queue holds could never all run.
+        maxChoices: Math.max(1, Math.min(MAX_CHOICES, config.maxQueue)),
       });
     // Telemetry wraps the handlers (GenAI span attributes, request metrics, access log): see otel/handlers.ts.
     this.server.addService(

@@ -4,7 +4,7 @@
  * the very edge). What a request goes through is the pipeline's (pipeline/pipeline.ts), the same for every front.
  */
 import type { Deadline, Metadata, sendUnaryData, ServerUnaryCall, ServerWritableStream } from '@grpc/grpc-js';
-import type { FinishReason as CoreFinish } from '@trine/core';
+import type { FinishReason as CoreFinish, TokenLogprob } from '@trine/core';
 import {
   FinishReason,
   type GenerateRequest,
@@ -13,6 +13,7 @@ import {
   type ListModelsRequest,
   type ListModelsResponse,
   type Token,
+  type TokenLogprob as ProtoTokenLogprob,
   type TokenizeRequest,
   type TokenizeResponse,
 } from '@trine/proto';
@@ -30,7 +31,15 @@ const FINISH: Record<CoreFinish, FinishReason> = {
 };
 
 function toToken(t: CachedToken): Token {
-  return { index: t.i, id: t.id, text: t.text, logprob: t.logprob, topLogprobs: (t.top ?? []).map((x) => ({ tokenId: x.tokenId, logprob: x.logprob })) };
+  return { index: t.i, id: t.id, text: t.text, logprob: t.logprob, topLogprobs: (t.top ?? []).map(alternative) };
+}
+
+const lossy = new TextDecoder('utf-8');
+
+/** An alternative with its token's text and bytes (absent from a worker that predates them: empty). */
+function alternative(x: TokenLogprob): ProtoTokenLogprob {
+  const bytes = Buffer.from(x.bytes ?? []);
+  return { tokenId: x.tokenId, logprob: x.logprob, text: lossy.decode(bytes), bytes };
 }
 
 /** What the front reads of any grpc-js server call. */

@@ -2,8 +2,20 @@
  * Validation of every GenerateRequest field. Each failure is a TrineError('INVALID_ARGUMENT') naming the field;
  * nothing here allocates by an untrusted size (lengths are checked before anything is built from them).
  */
-import { invalidArgument, type ChatMessage, type GenerateRequest as CoreRequest } from '@trine/core';
-import type { GenerateRequest } from '@trine/proto';
+import {
+  compileGrammarCached,
+  invalidArgument,
+  jsonSchemaToGbnf,
+  MAX_PROMPT_LOOKUP,
+  regexToGbnf,
+  TrineError,
+  validateSampling,
+  type ChatMessage,
+  type EngineRequest,
+  type ResponseFormat,
+  type SamplingParams,
+} from '@trine/core';
+import { ResponseFormat_Type, type GenerateRequest } from '@trine/proto';
 import type { ModelCatalog } from './catalog.js';
 import { wasInvalidUtf8 } from './utf8.js';
 
@@ -27,13 +39,18 @@ export const DEFAULT_LIMITS: RequestLimits = {
   maxTopLogprobs: 20,
 };
 
+/** Sizes of a response format's texts, checked before anything is parsed or compiled from them. */
+export const FORMAT_LIMITS = { maxSchemaBytes: 64 * 1024, maxRegexBytes: 4 * 1024, maxGrammarBytes: 64 * 1024 } as const;
+
 export interface ValidatedRequest {
   readonly model: string;
   /** For the engine; `sampling.seed` is always set. */
-  readonly request: CoreRequest;
+  readonly request: EngineRequest;
   /** Greedy or with a client seed: the same request always gives the same output (cacheable). */
   readonly deterministic: boolean;
   readonly inputTokens: number;
+  /** The prompt's ids as the engine will feed them (chat template included), where the catalog renders them. */
+  readonly promptIds?: readonly number[];
 }
 
 const ROLES = new Set(['system', 'user', 'assistant']);
@@ -99,26 +116,115 @@ export function validateShape(req: GenerateRequest, catalog: ModelCatalog, limit
     if (s.length === 0) throw invalidArgument(`stop[${i}]`, 'must not be empty');
   });
 
+  const promptLookup = intIn('prompt_lookup', req.promptLookup, 0, 0, MAX_PROMPT_LOOKUP);
+
   const deterministic = temperature === 0 || req.seed !== undefined;
   // A seed is drawn here when the client gave none, so a job re-run after a worker crash regenerates the same tokens.
   const seed = req.seed !== undefined ? Number(req.seed) : randomSeed();
-  const sampling = { maxTokens, temperature, topP, topK, repetitionPenalty, seed, stop: [...req.stop], topLogprobs };
-  const request: CoreRequest = messages ? { messages, sampling } : { prompt: req.prompt, sampling };
+  const responseFormat = validateFormat(req);
+  const logitBias = Object.keys(req.logitBias).length > 0 ? { ...req.logitBias } : undefined;
+  // The newer controls travel only when set, so the job stays as small as before for requests without them.
+  const sampling: SamplingParams = {
+    maxTokens, temperature, topP, topK, repetitionPenalty, seed, stop: [...req.stop], topLogprobs,
+    ...(req.minP !== undefined ? { minP: req.minP } : {}),
+    ...(req.typicalP !== undefined ? { typicalP: req.typicalP } : {}),
+    ...(req.presencePenalty !== undefined ? { presencePenalty: req.presencePenalty } : {}),
+    ...(req.frequencyPenalty !== undefined ? { frequencyPenalty: req.frequencyPenalty } : {}),
+    ...(logitBias ? { logitBias } : {}),
+    ...(req.ignoreEos ? { ignoreEos: true } : {}),
+    ...(responseFormat ? { responseFormat } : {}),
+  };
+  // The engine's own check (min_p, typical_p, penalties, logit_bias ids against the vocabulary and their count):
+  // refused here with the same field names, before anything is queued.
+  validateSampling(sampling, maxTokens, model.vocabSize);
+  const input = messages ? { messages } : { prompt: req.prompt };
+  const request: EngineRequest = { ...input, sampling, ...(req.promptLookup !== undefined ? { promptLookup } : {}) };
   return { model, request, deterministic };
+}
+
+/**
+ * The response format as the engine takes it, compiled here once so that a bad schema, pattern or grammar is
+ * refused (naming the keyword or the offset) before the request is queued. The engine compiles the same text again
+ * on the worker (cached by text there); only the vocabulary check (can any token spell what comes next) waits for it.
+ */
+function validateFormat(req: GenerateRequest): ResponseFormat | undefined {
+  const f = req.responseFormat;
+  if (!f) return undefined;
+  const only = (field: 'json_schema' | 'regex' | 'grammar', value: string, type: ResponseFormat_Type): void => {
+    if (value.length > 0 && f.type !== type) throw invalidArgument(`response_format.${field}`, `is only for type ${ResponseFormat_Type[type]}`);
+  };
+  only('json_schema', f.jsonSchema, ResponseFormat_Type.TYPE_JSON_SCHEMA);
+  only('regex', f.regex, ResponseFormat_Type.TYPE_REGEX);
+  only('grammar', f.grammar, ResponseFormat_Type.TYPE_GRAMMAR);
+  const required = (field: string, value: string, maxBytes: number): string => {
+    text(req, `response_format.${field}`, value, maxBytes);
+    if (value.length === 0) throw invalidArgument(`response_format.${field}`, `is required for type ${ResponseFormat_Type[f.type]}`);
+    return value;
+  };
+  let format: ResponseFormat;
+  let grammar: string;
+  switch (f.type) {
+    case ResponseFormat_Type.TYPE_UNSPECIFIED:
+    case ResponseFormat_Type.TYPE_TEXT:
+      return undefined;
+    case ResponseFormat_Type.TYPE_JSON_OBJECT:
+      return { type: 'json_object' };
+    case ResponseFormat_Type.TYPE_JSON_SCHEMA: {
+      const schema = parseSchema(required('json_schema', f.jsonSchema, FORMAT_LIMITS.maxSchemaBytes), 'response_format.json_schema');
+      format = { type: 'json_schema', schema };
+      grammar = jsonSchemaToGbnf(schema, 'response_format.json_schema');
+      break;
+    }
+    case ResponseFormat_Type.TYPE_REGEX: {
+      const pattern = required('regex', f.regex, FORMAT_LIMITS.maxRegexBytes);
+      format = { type: 'regex', pattern };
+      grammar = `root ::= ${regexToGbnf(pattern, 'response_format.regex')}\n`;
+      break;
+    }
+    case ResponseFormat_Type.TYPE_GRAMMAR:
+      grammar = required('grammar', f.grammar, FORMAT_LIMITS.maxGrammarBytes);
+      format = { type: 'grammar', grammar };
+      break;
+    default:
+      throw invalidArgument('response_format.type', `unknown type ${String(f.type)}`);
+  }
+  compileFormat(grammar, f.type === ResponseFormat_Type.TYPE_GRAMMAR ? 'response_format.grammar' : `response_format.${f.type === ResponseFormat_Type.TYPE_REGEX ? 'regex' : 'json_schema'}`);
+  return format;
+}
+
+/** A JSON Schema's text as a value; JSON.parse's own failures (syntax, nesting too deep for the stack) are the client's. */
+export function parseSchema(text: string, field: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (e) {
+    throw invalidArgument(field, `is not valid JSON: ${(e as Error).message.slice(0, 200)}`);
+  }
+}
+
+/** Compiles GBNF text (cached by text); the compiler's errors name `grammar', here the field the text came from. */
+export function compileFormat(grammar: string, field: string): void {
+  try {
+    compileGrammarCached(grammar);
+  } catch (e) {
+    if (TrineError.is(e, 'INVALID_ARGUMENT') && e.field === 'grammar') throw invalidArgument(field, e.message.replace(/^grammar: /, ''));
+    throw e;
+  }
 }
 
 /** Full validation, including token limits against the model's context. */
 export async function validateGenerate(req: GenerateRequest, catalog: ModelCatalog, limits: RequestLimits = DEFAULT_LIMITS): Promise<ValidatedRequest> {
   const { model, request, deterministic } = validateShape(req, catalog, limits);
-  const ids = request.messages
-    ? await tokenizeChat(catalog, model.name, request.messages)
-    : await catalog.tokenize(model.name, request.prompt, false);
+  // A catalog that renders prompts as the engine does gives the exact ids (and prefix routing hashes them).
+  const rendered = catalog.promptIds ? await catalog.promptIds(model.name, request) : undefined;
+  const ids =
+    rendered ??
+    (request.messages ? await tokenizeChat(catalog, model.name, request.messages) : await catalog.tokenize(model.name, request.prompt, false));
   const field = request.messages ? 'messages' : 'prompt';
   if (ids.length >= model.contextLength)
     throw invalidArgument(field, `${ids.length} input tokens; the model's context is ${model.contextLength} (at most ${model.contextLength - 1} input tokens)`);
   if (ids.length + request.sampling.maxTokens > model.contextLength)
     throw invalidArgument('max_tokens', `${ids.length} input tokens + max_tokens ${request.sampling.maxTokens} exceed the model's context of ${model.contextLength}`);
-  return { model: model.name, request, deterministic, inputTokens: ids.length };
+  return { model: model.name, request, deterministic, inputTokens: ids.length, ...(rendered ? { promptIds: rendered } : {}) };
 }
 
 /** Chat turns counted without their template tokens: a lower bound that rejects clearly oversized chats early.

@@ -108,9 +108,18 @@ describe("refusals arrive as the SDK's typed errors", () => {
     expect(await bad({ max_completion_tokens: 100_000 })).toBe('max_completion_tokens');
     expect(await bad({ seed: -1 })).toBe('seed');
     expect(await bad({ stop: [1] })).toBe('stop[0]');
-    expect(await bad({ n: 2 })).toBe('n');
-    expect(await bad({ presence_penalty: 0.5 })).toBe('presence_penalty');
-    expect(await bad({ logit_bias: { 5: 10 } })).toBe('logit_bias');
+    expect(await bad({ n: 17 })).toBe('n');
+    expect(await bad({ n: 2, seed: Number.MAX_SAFE_INTEGER })).toBe('seed');
+    expect(await bad({ best_of: 2 })).toBe('best_of');
+    expect(await bad({ presence_penalty: 2.5 })).toBe('presence_penalty');
+    expect(await bad({ frequency_penalty: -3 })).toBe('frequency_penalty');
+    expect(await bad({ min_p: 1.5 })).toBe('min_p');
+    expect(await bad({ typical_p: 0 })).toBe('typical_p');
+    expect(await bad({ ignore_eos: 'yes' })).toBe('ignore_eos');
+    expect(await bad({ logit_bias: { 5: 200 } })).toBe('logit_bias[5]');
+    expect(await bad({ logit_bias: { five: 1 } })).toBe('logit_bias[five]');
+    expect(await bad({ logit_bias: { 1000000: 1 } })).toBe('logit_bias[1000000]');
+    expect(await bad({ logit_bias: Object.fromEntries(Array.from({ length: 1025 }, (_, i) => [i, 1])) })).toBe('logit_bias');
     expect(await bad({ messages: [{ role: 'tool', content: 'x' }] })).toBe('messages[0].role');
     expect(await bad({ model: 'no-such-model' })).toBe('model');
     // Neutral values of those controls and unknown fields are fine.

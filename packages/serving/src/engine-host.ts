@@ -6,7 +6,7 @@ import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { context, propagation } from '@opentelemetry/api';
-import { TrineError, type GenerateEvent, type GenerateRequest } from '@trine/core';
+import { TrineError, type EngineRequest, type GenerateEvent } from '@trine/core';
 import type { EngineThreadOptions, FromThread, ServedModelInfo, ToThread } from './engine-messages.js';
 import type { QueueHost } from './model-host.js';
 import type { InferenceJob, RunOutcome, StopReason, WireError } from './protocol.js';
@@ -162,7 +162,7 @@ export class EngineHost implements QueueHost {
     return ran.finally(() => signal.removeEventListener('abort', onAbort));
   }
 
-  async *generate(request: GenerateRequest, signal?: AbortSignal): AsyncGenerator<GenerateEvent, void, undefined> {
+  async *generate(request: EngineRequest, signal?: AbortSignal): AsyncGenerator<GenerateEvent, void, undefined> {
     if (this.dead) throw this.dead;
     const id = `g${this.nextId++}`;
     const queue: GenerateEvent[] = [];

@@ -1,5 +1,5 @@
 /** Messages between the main thread (EngineHost) and the engine thread (engine-thread.ts). */
-import type { GenerateEvent, GenerateRequest } from '@trine/core';
+import type { EngineRequest, GenerateEvent } from '@trine/core';
 import type { InferenceJob, RunOutcome, StopReason, WireError } from './protocol.js';
 import type { BackendTrial } from '@trine/backends';
 
@@ -28,7 +28,7 @@ export interface ServedModelInfo {
 }
 
 export type ToThread =
-  | { readonly type: 'generate'; readonly id: string; readonly request: GenerateRequest; readonly trace?: Readonly<Record<string, string>> }
+  | { readonly type: 'generate'; readonly id: string; readonly request: EngineRequest; readonly trace?: Readonly<Record<string, string>> }
   | { readonly type: 'cancel'; readonly id: string }
   | { readonly type: 'tokenize'; readonly rid: number; readonly text: string; readonly chat: boolean }
   /** Distributed mode: the thread opens its own Redis connection and writes its jobs' events there itself. */

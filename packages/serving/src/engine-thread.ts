@@ -11,6 +11,7 @@ import { describeSelection, loadEngine, parseBackendName } from '@trine/backends
 import type { EngineThreadOptions, FromThread, StreamItem, ToThread } from './engine-messages.js';
 import { claimAttempt, RedisEventSink } from './redis-sink.js';
 import type { StopReason } from './protocol.js';
+import { piecesOf, withPieceBytes } from './piece-bytes.js';
 import { runJob, type JobModel } from './runner.js';
 import { toWireError } from './wire-error.js';
 
@@ -77,7 +78,7 @@ async function serve(engine: Engine, id: string, request: Extract<ToThread, { ty
   const ac = new AbortController();
   running.set(id, ac);
   try {
-    for await (const event of engine.generate(request, ac.signal)) emit({ id, event });
+    for await (const event of engine.generate(request, ac.signal)) emit({ id, event: withPieceBytes(event, engine.tokenizer) });
   } catch (e) {
     emit({ id, error: toWireError(e) });
   } finally {
@@ -111,7 +112,10 @@ async function runQueued(engine: Engine, m: Extract<ToThread, { type: 'run' }>):
   const { job } = m;
   if (!queue) return send({ type: 'ran', rid: m.rid, error: { code: 'INTERNAL', message: 'engine thread has no queue connection' } });
   const { redis, sink, jobs } = queue;
-  const model: JobModel = { failure: undefined, generate: (request, signal) => engine.generate(request, signal) };
+  const model: JobModel = {
+    failure: undefined,
+    generate: (request, signal) => (request.sampling.topLogprobs > 0 ? piecesOf(engine.generate(request, signal), engine.tokenizer) : engine.generate(request, signal)),
+  };
   const ac = new AbortController();
   jobs.set(m.rid, ac);
   // Sent before the prompt starts, so its round trip overlaps the prefill.

@@ -1,5 +1,5 @@
 /** The model as the job runner, the worker and the gateway see it, apart from where it computes (EngineHost: a thread). */
-import type { GenerateEvent, GenerateRequest } from '@trine/core';
+import type { EngineRequest, GenerateEvent } from '@trine/core';
 import type { ServedModelInfo } from './engine-messages.js';
 import type { InferenceJob, RunOutcome } from './protocol.js';
 
@@ -9,7 +9,7 @@ export interface ModelHost {
   /** Set once the engine is gone (thread crashed or closed): every call fails with this UNAVAILABLE error. */
   readonly failure: Error | undefined;
   tokenize(text: string, chat: boolean): Promise<number[]>;
-  generate(request: GenerateRequest, signal?: AbortSignal): AsyncIterable<GenerateEvent>;
+  generate(request: EngineRequest, signal?: AbortSignal): AsyncIterable<GenerateEvent>;
   close(): Promise<void>;
 }
 

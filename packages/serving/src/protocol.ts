@@ -2,15 +2,16 @@
  * What travels between gateway and worker: the job (BullMQ job data, or a direct call in standalone mode) and the
  * per-request event log (a Redis Stream in distributed mode). Both sides import this file, so it is the contract.
  */
-import type { FinishReason, GenerateRequest, Timings, TokenLogprob, Usage } from '@trine/core';
+import type { EngineRequest, FinishReason, Timings, TokenLogprob, Usage } from '@trine/core';
 
 export interface InferenceJob {
   /** Request id; also the BullMQ job id and the event stream's key suffix. */
   readonly requestId: string;
   readonly model: string;
   /** Validated by the gateway. `sampling.seed` is always set (the gateway draws one if the client gave none),
-   *  so a re-run after a worker crash regenerates the same tokens. */
-  readonly request: GenerateRequest;
+   *  so a re-run after a worker crash regenerates the same tokens. JSON through Redis: `sampling.logitBias` keys
+   *  arrive as strings ("42"), which the engine reads as ids. `promptLookup` is the request's draft length. */
+  readonly request: EngineRequest;
   /** Absolute deadline, epoch ms: a job past it never starts, and a running one stops. */
   readonly deadline: number;
   /** When the gateway accepted the request, epoch ms (for queue time and TTFT). */
@@ -40,6 +41,7 @@ export type StreamEvent =
       readonly id: number;
       readonly text: string;
       readonly logprob?: number;
+      /** The alternatives, each with its token's `bytes` (added by the engine thread; absent from older workers). */
       readonly top?: readonly TokenLogprob[];
       /** Worker clock, epoch ms, when the token was produced. */
       readonly at: number;

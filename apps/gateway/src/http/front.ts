@@ -14,11 +14,10 @@ import type { GenerateRequest } from '@trine/proto';
 import type { CachedToken } from '../cache.js';
 import type { TlsConfig } from '../config.js';
 import { drained } from '../drain.js';
-import { recordAnswer, requestAttributes } from '../otel/genai.js';
 import type { Pipeline } from '../pipeline/pipeline.js';
-import type { Call, GenerateSink } from '../pipeline/types.js';
+import type { Call, FinalResult, GenerateSink } from '../pipeline/types.js';
 import { retryAfterMs } from '../rate-limit.js';
-import { BadParam, chunkBody, completionBody, fromOpenAi, httpError, usageChunk, type Answer, type Endpoint, type HttpGenerate } from './openai.js';
+import { BadParam, chunkBody, completionBody, fromOpenAi, httpError, usageChunk, type Answer, type Choice, type Endpoint, type HttpGenerate } from './openai.js';
 import { staticFiles, type StaticFile } from './static.js';
 
 export interface HttpFrontOptions {
@@ -31,6 +30,8 @@ export interface HttpFrontOptions {
   readonly serving: () => boolean;
   /** The model a request without `model` gets (streamed chunks name it before the final result does). */
   readonly defaultModel: () => string;
+  /** Most choices (`n`) one request may ask for (each is a job: at most the queue's bound); default MAX_CHOICES. */
+  readonly maxChoices?: number;
 }
 
 const tracer = trace.getTracer('@trine/gateway');
@@ -158,7 +159,7 @@ export class HttpFront {
     const known = API_ROUTES.has(path) || path === '/' || this.files.has(path);
     const route = known ? `${req.method} ${path}` : `${req.method}`;
     const parent = propagation.extract(ROOT_CONTEXT, req.headers);
-    const span = tracer.startSpan(route, { kind: SpanKind.SERVER, attributes: { 'http.request.method': req.method ?? '', 'url.path': path, ...(known ? { 'http.route': path } : {}) } }, parent);
+    const span = tracer.startSpan(route, { kind: SpanKind.SERVER, attributes: { 'http.request.method': req.method ?? '', 'url.path': path } }, parent);
     const active = trace.setSpan(parent, span);
     try {
       const status = await context.with(active, () => this.route(req, res, path));
@@ -238,22 +239,20 @@ export class HttpFront {
     let parsed: HttpGenerate | undefined;
     let bad: BadParam | undefined;
     try {
-      parsed = fromOpenAi(body, endpoint);
+      parsed = fromOpenAi(body, endpoint, this.options.maxChoices);
     } catch (e) {
       if (!(e instanceof BadParam)) throw e;
       bad = e;
     }
-    const request: GenerateRequest = parsed?.request ?? { model: '', prompt: '', messages: [], stop: [] };
-    const rename: Record<string, string> = parsed?.maxTokensParam === 'max_completion_tokens' ? { max_tokens: 'max_completion_tokens' } : {};
+    const request: GenerateRequest = parsed?.request ?? { model: '', prompt: '', messages: [], stop: [], logitBias: {}, responseFormat: undefined };
+    const rename = parsed?.rename ?? {};
     const signal = goneSignal(res);
     const answer: Answer = { id: randomUUID(), created: Math.floor(Date.now() / 1000), endpoint, logprobs: parsed?.logprobs };
     const stream = parsed?.stream ?? false;
-    const sink = stream ? this.streamSink(res, answer, request.model || this.options.defaultModel(), parsed!.includeUsage, signal) : this.jsonSink(res, answer);
-    // The server span (active here) gets the GenAI attributes the gRPC server span gets, once the body is a request.
-    const span = parsed ? trace.getActiveSpan() : undefined;
-    span?.setAttributes(requestAttributes(request));
+    const n = parsed?.n ?? 1;
+    const sink = stream ? this.streamSink(res, answer, n, request.model || this.options.defaultModel(), parsed!.includeUsage, signal) : this.jsonSink(res, answer, n);
     try {
-      await this.pipeline.generate(this.call(req, request, signal, bad), recordAnswer(span, request, [sink.sink])[0]!);
+      await this.choices(req, request, n, signal, bad, sink.sinks);
       if (!res.writableEnded) res.end();
       return 200;
     } catch (e) {
@@ -266,22 +265,52 @@ export class HttpFront {
     }
   }
 
-  /** One JSON body once the answer is complete. */
-  private jsonSink(res: ServerResponse, a: Answer) {
-    let tokens: CachedToken[] = [];
-    const sink: GenerateSink = {
-      tokens: async (ts) => void tokens.push(...ts),
-      restart: async () => void (tokens = []),
-      done: async (r) => sendJson(res, 200, completionBody(a, tokens, r)),
-    };
-    return { sink, started: () => res.headersSent, close: () => undefined };
+  /**
+   * Runs the request's `n` choices, each its own request through the pipeline (and so its own sequence in the
+   * continuous batch), choice i with the client's seed + i (without a seed each draws its own). The client going,
+   * or any choice failing, stops them all; it rejects with the first failure once every choice has ended.
+   */
+  private async choices(req: IncomingMessage, request: GenerateRequest, n: number, gone: AbortSignal, bad: BadParam | undefined, sinks: readonly GenerateSink[]): Promise<void> {
+    if (n === 1) return this.pipeline.generate(this.call(req, request, gone, bad), sinks[0]!);
+    const failed = new AbortController();
+    const signal = AbortSignal.any([gone, failed.signal]);
+    let first: { error: unknown } | undefined;
+    const runs = sinks.map((sink, i) => {
+      const choice = { ...request, ...(request.seed !== undefined ? { seed: request.seed + BigInt(i) } : {}) };
+      return this.pipeline.generate(this.call(req, choice, signal, bad), sink).catch((error: unknown) => {
+        first ??= { error };
+        failed.abort();
+      });
+    });
+    await Promise.all(runs);
+    if (first) throw first.error;
   }
 
-  /** Server-sent events: a chunk per token batch, the finish chunk, the usage chunk if asked, `[DONE]`. */
-  private streamSink(res: ServerResponse, a: Answer, requested: string, includeUsage: boolean, gone: AbortSignal) {
+  /** One JSON body once every choice is complete. */
+  private jsonSink(res: ServerResponse, a: Answer, n: number) {
+    const tokens: CachedToken[][] = Array.from({ length: n }, () => []);
+    const results: (FinalResult | undefined)[] = new Array(n);
+    let finished = 0;
+    const sinks = tokens.map((_, i): GenerateSink => ({
+      tokens: async (ts) => void tokens[i]!.push(...ts),
+      restart: async () => void (tokens[i] = []),
+      done: async (r) => {
+        results[i] = r;
+        if (++finished === n) sendJson(res, 200, completionBody(a, results.map((result, j): Choice => ({ tokens: tokens[j]!, result: result! }))));
+      },
+    }));
+    return { sinks, started: () => res.headersSent, close: () => undefined };
+  }
+
+  /**
+   * Server-sent events: the role chunks, a chunk per token of any choice (each naming its choice's index), each
+   * choice's finish chunk, then once every choice is done the usage chunk if asked and `[DONE]`.
+   */
+  private streamSink(res: ServerResponse, a: Answer, n: number, requested: string, includeUsage: boolean, gone: AbortSignal) {
     // The served model's name comes with the final result; until then chunks carry the name the client asked for.
     let model = requested;
-    let offset = 0;
+    const offsets: number[] = new Array(n).fill(0);
+    const results: FinalResult[] = [];
     let started = false;
     let counted = false;
     // Back-pressure: a slow reader holds the relay (and so the job's stream) instead of growing our buffer.
@@ -294,18 +323,19 @@ export class HttpFront {
       this.openStreams++;
       model = m || model;
       res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
-      // Chat streams open with the assistant's role, as OpenAI's do; completions have no roles.
-      return a.endpoint === 'chat' ? event(chunkBody(a, model, '', [], null, 0, { role: true, usage: includeUsage })) : Promise.resolve();
+      // Chat streams open with the assistant's role (each choice's), as OpenAI's do; completions have no roles.
+      if (a.endpoint !== 'chat') return Promise.resolve();
+      return write(offsets.map((_, i) => `data: ${JSON.stringify(chunkBody(a, model, i, '', [], null, 0, { role: true, usage: includeUsage }))}\n\n`).join(''));
     };
-    const sink: GenerateSink = {
+    const sinks = offsets.map((_, i): GenerateSink => ({
       // One chunk per token, as OpenAI streams (clients count chunks as tokens for their tokens/s); the tokens of
       // one batch go out in one write.
       tokens: async (ts) => {
         await start(model);
         let frames = '';
         for (const t of ts) {
-          frames += `data: ${JSON.stringify(chunkBody(a, model, t.text, [t], null, offset, { usage: includeUsage }))}\n\n`;
-          offset += t.text.length;
+          frames += `data: ${JSON.stringify(chunkBody(a, model, i, t.text, [t], null, offsets[i]!, { usage: includeUsage }))}\n\n`;
+          offsets[i]! += t.text.length;
         }
         await write(frames);
       },
@@ -316,14 +346,16 @@ export class HttpFront {
       },
       done: async (r) => {
         await start(r.model);
-        if (r.tail) await event(chunkBody(a, r.model, r.tail, [], null, offset, { usage: includeUsage }));
-        await event(chunkBody(a, r.model, '', [], r.finish as FinishReason, offset, { usage: includeUsage }));
-        if (includeUsage) await event(usageChunk(a, r));
+        if (r.tail) await event(chunkBody(a, r.model, i, r.tail, [], null, offsets[i]!, { usage: includeUsage }));
+        await event(chunkBody(a, r.model, i, '', [], r.finish as FinishReason, offsets[i]!, { usage: includeUsage }));
+        results.push(r);
+        if (results.length < n) return;
+        if (includeUsage) await event(usageChunk(a, results));
         await write('data: [DONE]\n\n');
       },
-    };
+    }));
     return {
-      sink,
+      sinks,
       started: () => started,
       close: () => {
         if (counted) this.openStreams--;

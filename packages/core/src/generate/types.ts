@@ -78,6 +78,8 @@ export type FinishReason = 'stop' | 'length' | 'cancelled';
 export interface TokenLogprob {
   readonly tokenId: number;
   readonly logprob: number;
+  /** The token's own bytes, where a server adds them for its clients (OpenAI's top_logprobs carry each one's text). */
+  readonly bytes?: readonly number[];
 }
 
 export interface Usage {

@@ -111,12 +111,136 @@ export interface GenerateRequest {
   /** generation stops before any of these (≤ 8 strings, ≤ 64 bytes each) */
   stop: string[];
   /** [0] 0..20 most likely alternatives per generated token */
-  topLogprobs?: number | undefined;
+  topLogprobs?:
+    | number
+    | undefined;
+  /** [0 = off] 0..1: keep tokens at least min_p × the most likely one's probability */
+  minP?:
+    | number
+    | undefined;
+  /** [1 = off] (0, 1]: locally typical sampling mass */
+  typicalP?:
+    | number
+    | undefined;
+  /** [0 = off] -2..2 (OpenAI's): once per token already in the output */
+  presencePenalty?:
+    | number
+    | undefined;
+  /** [0 = off] -2..2 (OpenAI's): per occurrence in the output so far */
+  frequencyPenalty?:
+    | number
+    | undefined;
+  /**
+   * Added to a token's raw logit before anything else: token id (< vocab) → bias in -100..100; ≤ 1024 entries.
+   * In JSON (grpcurl): {"logit_bias": {"42": 5.5}}. A bias of -100 bans the token, +100 all but forces it.
+   */
+  logitBias: { [key: number]: number };
+  /** [false] never stop at end-of-generation: run to max_tokens */
+  ignoreEos?:
+    | boolean
+    | undefined;
+  /** [free text] constrain the output while decoding */
+  responseFormat:
+    | ResponseFormat
+    | undefined;
+  /**
+   * [server default] prompt-lookup decoding: draft up to this many tokens per step from earlier n-grams of the
+   * prompt and output and verify them in the same step, 0..16 (0 = off). Greedy output is the same as without it.
+   */
+  promptLookup?: number | undefined;
+}
+
+export interface GenerateRequest_LogitBiasEntry {
+  key: number;
+  value: number;
+}
+
+/**
+ * Structured output, enforced while decoding: a token that would break the format is never drawn. A schema or
+ * grammar feature Trine does not support is INVALID_ARGUMENT naming it (never silently ignored).
+ */
+export interface ResponseFormat {
+  type: ResponseFormat_Type;
+  /** the JSON Schema as JSON text (≤ 64 KiB); TYPE_JSON_SCHEMA only */
+  jsonSchema: string;
+  /** ECMAScript-style pattern, anchored at both ends (≤ 4 KiB); TYPE_REGEX only */
+  regex: string;
+  /** GBNF text (≤ 64 KiB); TYPE_GRAMMAR only */
+  grammar: string;
+}
+
+export enum ResponseFormat_Type {
+  /** TYPE_UNSPECIFIED - = TYPE_TEXT */
+  TYPE_UNSPECIFIED = 0,
+  /** TYPE_TEXT - free text */
+  TYPE_TEXT = 1,
+  /** TYPE_JSON_OBJECT - any JSON object */
+  TYPE_JSON_OBJECT = 2,
+  /** TYPE_JSON_SCHEMA - JSON valid under `json_schema` */
+  TYPE_JSON_SCHEMA = 3,
+  /** TYPE_REGEX - text the whole of which matches `regex` */
+  TYPE_REGEX = 4,
+  /** TYPE_GRAMMAR - text of the GBNF grammar `grammar` (llama.cpp's format), from its `root` rule */
+  TYPE_GRAMMAR = 5,
+  UNRECOGNIZED = -1,
+}
+
+export function responseFormat_TypeFromJSON(object: any): ResponseFormat_Type {
+  switch (object) {
+    case 0:
+    case "TYPE_UNSPECIFIED":
+      return ResponseFormat_Type.TYPE_UNSPECIFIED;
+    case 1:
+    case "TYPE_TEXT":
+      return ResponseFormat_Type.TYPE_TEXT;
+    case 2:
+    case "TYPE_JSON_OBJECT":
+      return ResponseFormat_Type.TYPE_JSON_OBJECT;
+    case 3:
+    case "TYPE_JSON_SCHEMA":
+      return ResponseFormat_Type.TYPE_JSON_SCHEMA;
+    case 4:
+    case "TYPE_REGEX":
+      return ResponseFormat_Type.TYPE_REGEX;
+    case 5:
+    case "TYPE_GRAMMAR":
+      return ResponseFormat_Type.TYPE_GRAMMAR;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return ResponseFormat_Type.UNRECOGNIZED;
+  }
+}
+
+export function responseFormat_TypeToJSON(object: ResponseFormat_Type): string {
+  switch (object) {
+    case ResponseFormat_Type.TYPE_UNSPECIFIED:
+      return "TYPE_UNSPECIFIED";
+    case ResponseFormat_Type.TYPE_TEXT:
+      return "TYPE_TEXT";
+    case ResponseFormat_Type.TYPE_JSON_OBJECT:
+      return "TYPE_JSON_OBJECT";
+    case ResponseFormat_Type.TYPE_JSON_SCHEMA:
+      return "TYPE_JSON_SCHEMA";
+    case ResponseFormat_Type.TYPE_REGEX:
+      return "TYPE_REGEX";
+    case ResponseFormat_Type.TYPE_GRAMMAR:
+      return "TYPE_GRAMMAR";
+    case ResponseFormat_Type.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
 }
 
 export interface TokenLogprob {
   tokenId: number;
   logprob: number;
+  /**
+   * The token's own text and bytes (as OpenAI's top_logprobs give them): a piece that is part of a UTF-8 character
+   * has U+FFFD in `text`; `bytes` is exact.
+   */
+  text: string;
+  bytes: Buffer;
 }
 
 export interface Token {
@@ -309,6 +433,14 @@ function createBaseGenerateRequest(): GenerateRequest {
     seed: undefined,
     stop: [],
     topLogprobs: undefined,
+    minP: undefined,
+    typicalP: undefined,
+    presencePenalty: undefined,
+    frequencyPenalty: undefined,
+    logitBias: {},
+    ignoreEos: undefined,
+    responseFormat: undefined,
+    promptLookup: undefined,
   };
 }
 
@@ -349,6 +481,30 @@ export const GenerateRequest: MessageFns<GenerateRequest> = {
     }
     if (message.topLogprobs !== undefined) {
       writer.uint32(88).int32(message.topLogprobs);
+    }
+    if (message.minP !== undefined) {
+      writer.uint32(97).double(message.minP);
+    }
+    if (message.typicalP !== undefined) {
+      writer.uint32(105).double(message.typicalP);
+    }
+    if (message.presencePenalty !== undefined) {
+      writer.uint32(113).double(message.presencePenalty);
+    }
+    if (message.frequencyPenalty !== undefined) {
+      writer.uint32(121).double(message.frequencyPenalty);
+    }
+    globalThis.Object.entries(message.logitBias).forEach(([key, value]: [string, number]) => {
+      GenerateRequest_LogitBiasEntry.encode({ key: key as any, value }, writer.uint32(130).fork()).join();
+    });
+    if (message.ignoreEos !== undefined) {
+      writer.uint32(136).bool(message.ignoreEos);
+    }
+    if (message.responseFormat !== undefined) {
+      ResponseFormat.encode(message.responseFormat, writer.uint32(146).fork()).join();
+    }
+    if (message.promptLookup !== undefined) {
+      writer.uint32(152).int32(message.promptLookup);
     }
     return writer;
   },
@@ -454,6 +610,73 @@ export const GenerateRequest: MessageFns<GenerateRequest> = {
             message.topLogprobs = reader.int32();
             continue;
           }
+          case 12: {
+            if (tag !== 97) {
+              break;
+            }
+
+            message.minP = reader.double();
+            continue;
+          }
+          case 13: {
+            if (tag !== 105) {
+              break;
+            }
+
+            message.typicalP = reader.double();
+            continue;
+          }
+          case 14: {
+            if (tag !== 113) {
+              break;
+            }
+
+            message.presencePenalty = reader.double();
+            continue;
+          }
+          case 15: {
+            if (tag !== 121) {
+              break;
+            }
+
+            message.frequencyPenalty = reader.double();
+            continue;
+          }
+          case 16: {
+            if (tag !== 130) {
+              break;
+            }
+
+            const entry16 = GenerateRequest_LogitBiasEntry.decode(reader, reader.uint32());
+            if (entry16.value !== undefined) {
+              message.logitBias[entry16.key] = entry16.value;
+            }
+            continue;
+          }
+          case 17: {
+            if (tag !== 136) {
+              break;
+            }
+
+            message.ignoreEos = reader.bool();
+            continue;
+          }
+          case 18: {
+            if (tag !== 146) {
+              break;
+            }
+
+            message.responseFormat = ResponseFormat.decode(reader, reader.uint32());
+            continue;
+          }
+          case 19: {
+            if (tag !== 152) {
+              break;
+            }
+
+            message.promptLookup = reader.int32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -503,6 +726,68 @@ export const GenerateRequest: MessageFns<GenerateRequest> = {
         : isSet(object.top_logprobs)
         ? globalThis.Number(object.top_logprobs)
         : undefined,
+      minP: isSet(object.minP)
+        ? globalThis.Number(object.minP)
+        : isSet(object.min_p)
+        ? globalThis.Number(object.min_p)
+        : undefined,
+      typicalP: isSet(object.typicalP)
+        ? globalThis.Number(object.typicalP)
+        : isSet(object.typical_p)
+        ? globalThis.Number(object.typical_p)
+        : undefined,
+      presencePenalty: isSet(object.presencePenalty)
+        ? globalThis.Number(object.presencePenalty)
+        : isSet(object.presence_penalty)
+        ? globalThis.Number(object.presence_penalty)
+        : undefined,
+      frequencyPenalty: isSet(object.frequencyPenalty)
+        ? globalThis.Number(object.frequencyPenalty)
+        : isSet(object.frequency_penalty)
+        ? globalThis.Number(object.frequency_penalty)
+        : undefined,
+      logitBias: isObject(object.logitBias)
+        ? (globalThis.Object.entries(object.logitBias) as [string, any][]).reduce(
+          (acc: { [key: number]: number }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, globalThis.Number(key), {
+              value: globalThis.Number(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : isObject(object.logit_bias)
+        ? (globalThis.Object.entries(object.logit_bias) as [string, any][]).reduce(
+          (acc: { [key: number]: number }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, globalThis.Number(key), {
+              value: globalThis.Number(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
+      ignoreEos: isSet(object.ignoreEos)
+        ? globalThis.Boolean(object.ignoreEos)
+        : isSet(object.ignore_eos)
+        ? globalThis.Boolean(object.ignore_eos)
+        : undefined,
+      responseFormat: isSet(object.responseFormat)
+        ? ResponseFormat.fromJSON(object.responseFormat)
+        : isSet(object.response_format)
+        ? ResponseFormat.fromJSON(object.response_format)
+        : undefined,
+      promptLookup: isSet(object.promptLookup)
+        ? globalThis.Number(object.promptLookup)
+        : isSet(object.prompt_lookup)
+        ? globalThis.Number(object.prompt_lookup)
+        : undefined,
     };
   },
 
@@ -541,6 +826,36 @@ export const GenerateRequest: MessageFns<GenerateRequest> = {
     if (message.topLogprobs !== undefined) {
       obj.topLogprobs = Math.round(message.topLogprobs);
     }
+    if (message.minP !== undefined) {
+      obj.minP = floatToJson(message.minP);
+    }
+    if (message.typicalP !== undefined) {
+      obj.typicalP = floatToJson(message.typicalP);
+    }
+    if (message.presencePenalty !== undefined) {
+      obj.presencePenalty = floatToJson(message.presencePenalty);
+    }
+    if (message.frequencyPenalty !== undefined) {
+      obj.frequencyPenalty = floatToJson(message.frequencyPenalty);
+    }
+    if (message.logitBias) {
+      const entries = globalThis.Object.entries(message.logitBias) as [string, number][];
+      if (entries.length > 0) {
+        obj.logitBias = {};
+        entries.forEach(([k, v]) => {
+          obj.logitBias[k] = floatToJson(v);
+        });
+      }
+    }
+    if (message.ignoreEos !== undefined) {
+      obj.ignoreEos = message.ignoreEos;
+    }
+    if (message.responseFormat !== undefined) {
+      obj.responseFormat = ResponseFormat.toJSON(message.responseFormat);
+    }
+    if (message.promptLookup !== undefined) {
+      obj.promptLookup = Math.round(message.promptLookup);
+    }
     return obj;
   },
 
@@ -560,12 +875,238 @@ export const GenerateRequest: MessageFns<GenerateRequest> = {
     message.seed = (object.seed !== undefined && object.seed !== null) ? BigInt(object.seed) : undefined;
     message.stop = object.stop?.map((e) => e) || [];
     message.topLogprobs = object.topLogprobs ?? undefined;
+    message.minP = object.minP ?? undefined;
+    message.typicalP = object.typicalP ?? undefined;
+    message.presencePenalty = object.presencePenalty ?? undefined;
+    message.frequencyPenalty = object.frequencyPenalty ?? undefined;
+    message.logitBias = (globalThis.Object.entries(object.logitBias ?? {}) as [string, number][]).reduce(
+      (acc: { [key: number]: number }, [key, value]: [string, number]) => {
+        if (value !== undefined) {
+          acc[globalThis.Number(key)] = globalThis.Number(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    message.ignoreEos = object.ignoreEos ?? undefined;
+    message.responseFormat = (object.responseFormat !== undefined && object.responseFormat !== null)
+      ? ResponseFormat.fromPartial(object.responseFormat)
+      : undefined;
+    message.promptLookup = object.promptLookup ?? undefined;
+    return message;
+  },
+};
+
+function createBaseGenerateRequest_LogitBiasEntry(): GenerateRequest_LogitBiasEntry {
+  return { key: 0, value: 0 };
+}
+
+export const GenerateRequest_LogitBiasEntry: MessageFns<GenerateRequest_LogitBiasEntry> = {
+  encode(message: GenerateRequest_LogitBiasEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== 0) {
+      writer.uint32(8).uint32(message.key);
+    }
+    if (message.value !== 0) {
+      writer.uint32(17).double(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GenerateRequest_LogitBiasEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGenerateRequest_LogitBiasEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.key = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 17) {
+              break;
+            }
+
+            message.value = reader.double();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GenerateRequest_LogitBiasEntry {
+    return {
+      key: isSet(object.key) ? globalThis.Number(object.key) : 0,
+      value: isSet(object.value) ? globalThis.Number(object.value) : 0,
+    };
+  },
+
+  toJSON(message: GenerateRequest_LogitBiasEntry): unknown {
+    const obj: any = {};
+    if (message.key !== 0) {
+      obj.key = Math.round(message.key);
+    }
+    if (message.value !== 0) {
+      obj.value = floatToJson(message.value);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GenerateRequest_LogitBiasEntry>, I>>(base?: I): GenerateRequest_LogitBiasEntry {
+    return GenerateRequest_LogitBiasEntry.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GenerateRequest_LogitBiasEntry>, I>>(
+    object: I,
+  ): GenerateRequest_LogitBiasEntry {
+    const message = createBaseGenerateRequest_LogitBiasEntry();
+    message.key = object.key ?? 0;
+    message.value = object.value ?? 0;
+    return message;
+  },
+};
+
+function createBaseResponseFormat(): ResponseFormat {
+  return { type: 0, jsonSchema: "", regex: "", grammar: "" };
+}
+
+export const ResponseFormat: MessageFns<ResponseFormat> = {
+  encode(message: ResponseFormat, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.type !== 0) {
+      writer.uint32(8).int32(message.type);
+    }
+    if (message.jsonSchema !== "") {
+      writer.uint32(18).string(message.jsonSchema);
+    }
+    if (message.regex !== "") {
+      writer.uint32(26).string(message.regex);
+    }
+    if (message.grammar !== "") {
+      writer.uint32(34).string(message.grammar);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ResponseFormat {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseResponseFormat();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.type = reader.int32() as any;
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.jsonSchema = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.regex = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.grammar = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ResponseFormat {
+    return {
+      type: isSet(object.type) ? responseFormat_TypeFromJSON(object.type) : 0,
+      jsonSchema: isSet(object.jsonSchema)
+        ? globalThis.String(object.jsonSchema)
+        : isSet(object.json_schema)
+        ? globalThis.String(object.json_schema)
+        : "",
+      regex: isSet(object.regex) ? globalThis.String(object.regex) : "",
+      grammar: isSet(object.grammar) ? globalThis.String(object.grammar) : "",
+    };
+  },
+
+  toJSON(message: ResponseFormat): unknown {
+    const obj: any = {};
+    if (message.type !== 0) {
+      obj.type = responseFormat_TypeToJSON(message.type);
+    }
+    if (message.jsonSchema !== "") {
+      obj.jsonSchema = message.jsonSchema;
+    }
+    if (message.regex !== "") {
+      obj.regex = message.regex;
+    }
+    if (message.grammar !== "") {
+      obj.grammar = message.grammar;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ResponseFormat>, I>>(base?: I): ResponseFormat {
+    return ResponseFormat.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ResponseFormat>, I>>(object: I): ResponseFormat {
+    const message = createBaseResponseFormat();
+    message.type = object.type ?? 0;
+    message.jsonSchema = object.jsonSchema ?? "";
+    message.regex = object.regex ?? "";
+    message.grammar = object.grammar ?? "";
     return message;
   },
 };
 
 function createBaseTokenLogprob(): TokenLogprob {
-  return { tokenId: 0, logprob: 0 };
+  return { tokenId: 0, logprob: 0, text: "", bytes: Buffer.alloc(0) };
 }
 
 export const TokenLogprob: MessageFns<TokenLogprob> = {
@@ -575,6 +1116,12 @@ export const TokenLogprob: MessageFns<TokenLogprob> = {
     }
     if (message.logprob !== 0) {
       writer.uint32(17).double(message.logprob);
+    }
+    if (message.text !== "") {
+      writer.uint32(26).string(message.text);
+    }
+    if (message.bytes.length !== 0) {
+      writer.uint32(34).bytes(message.bytes);
     }
     return writer;
   },
@@ -608,6 +1155,22 @@ export const TokenLogprob: MessageFns<TokenLogprob> = {
             message.logprob = reader.double();
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.text = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.bytes = Buffer.from(reader.bytes());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -628,6 +1191,8 @@ export const TokenLogprob: MessageFns<TokenLogprob> = {
         ? globalThis.Number(object.token_id)
         : 0,
       logprob: isSet(object.logprob) ? globalThis.Number(object.logprob) : 0,
+      text: isSet(object.text) ? globalThis.String(object.text) : "",
+      bytes: isSet(object.bytes) ? Buffer.from(bytesFromBase64(object.bytes)) : Buffer.alloc(0),
     };
   },
 
@@ -639,6 +1204,12 @@ export const TokenLogprob: MessageFns<TokenLogprob> = {
     if (message.logprob !== 0) {
       obj.logprob = floatToJson(message.logprob);
     }
+    if (message.text !== "") {
+      obj.text = message.text;
+    }
+    if (message.bytes.length !== 0) {
+      obj.bytes = base64FromBytes(message.bytes);
+    }
     return obj;
   },
 
@@ -649,6 +1220,8 @@ export const TokenLogprob: MessageFns<TokenLogprob> = {
     const message = createBaseTokenLogprob();
     message.tokenId = object.tokenId ?? 0;
     message.logprob = object.logprob ?? 0;
+    message.text = object.text ?? "";
+    message.bytes = object.bytes ?? Buffer.alloc(0);
     return message;
   },
 };
@@ -2072,6 +2645,14 @@ export const InferenceClient = makeGenericClientConstructor(InferenceService, "t
   serviceName: string;
 };
 
+function bytesFromBase64(b64: string): Uint8Array {
+  return Uint8Array.from(globalThis.Buffer.from(b64, "base64"));
+}
+
+function base64FromBytes(arr: Uint8Array): string {
+  return globalThis.Buffer.from(arr).toString("base64");
+}
+
 function floatToJson(value: number | null | undefined): number | string | null | undefined {
   return typeof value === "number" && !globalThis.Number.isFinite(value) ? globalThis.String(value) : value;
 }
@@ -2087,6 +2668,10 @@ export type DeepPartial<T> = T extends bigint ? string | number | bigint
 type KeysOfUnion<T> = T extends T ? keyof T : never;
 export type Exact<P, I extends P> = P extends Builtin ? P
   : P & { [K in keyof P]: Exact<P[K], I[K]> } & { [K in Exclude<keyof I, KeysOfUnion<P>>]: never };
+
+function isObject(value: any): boolean {
+  return typeof value === "object" && value !== null;
+}
 
 function isSet(value: any): boolean {
   return value !== null && value !== undefined;
