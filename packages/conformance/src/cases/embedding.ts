@@ -30,4 +30,6 @@ export const embeddingCases: ConformanceCase[] = [
   embeddingCase('f16', 1000, 256, [999, 0, 7, 7, 512, 3, 1], 8, 1102),
   embeddingCase('q8', 1000, 256, [1, 999, 0, 1], 4, 1103),
   embeddingCase('f16', 2048, 2560, [2047, 128], 2, 1104),
+  // The 2B4T width, as a model with a q8 LM head looks its tokens up in the same q8 rows (the zero row included).
+  embeddingCase('q8', 2048, 2560, [2047, 0, 128, 2047], 4, 1105),
 ];

@@ -48,7 +48,8 @@ function activation(s: TinyModelSpec): GateActivation {
 function modelVariants(m: ModelSetup): KernelVariant[] {
   const sch = scheme(m.spec);
   return [
-    { op: 'embedding', format: 'f16' },
+    // The tiny models are tied: a q8 LM head is the embedding table too (core's loader keeps one q8 matrix).
+    { op: 'embedding', format: m.lmHeadFormat === 'q8' ? 'q8' : 'f16' },
     { op: 'rmsNorm' },
     { op: 'add' },
     { op: 'quantizeActs', scheme: sch },

@@ -13,7 +13,15 @@ export function floatBytesToF32(type: string, bytes: Uint8Array, n: number): Flo
   return out;
 }
 
+const LITTLE_ENDIAN = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
+
+/**
+ * F16 bytes as f16 bits. A buffer read for this tensor alone (a file read) becomes the result without a copy on a
+ * little-endian host: the 2B4T matrix is 657 MB, and a copy would double the load's peak RSS until the next GC.
+ */
 export function f16Bytes(bytes: Uint8Array, n: number): Uint16Array {
+  if (LITTLE_ENDIAN && bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength && bytes.byteLength === 2 * n)
+    return new Uint16Array(bytes.buffer, 0, n);
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const out = new Uint16Array(n);
   for (let i = 0; i < n; i++) out[i] = dv.getUint16(2 * i, true);

@@ -158,7 +158,8 @@ describe('BitNetModel', () => {
     const progress: [number, number][] = [];
     const f16 = await load(SMALL_I2S);
     const q8 = await load(SMALL_I2S, { lmHeadFormat: 'q8', onProgress: (a, b) => progress.push([a, b]) });
-    expect(q8.weights.output).not.toBe(q8.weights.token_embd);
+    // Tied: one q8 matrix serves the LM head and the embedding lookups, no f16 copy beside it.
+    expect(q8.weights.output).toBe(q8.weights.token_embd);
     expect(q8.weights.output.format).toBe('q8');
     const last = progress.at(-1)!;
     expect(last[0]).toBe(last[1]);
@@ -166,10 +167,16 @@ describe('BitNetModel', () => {
     const step = { tokens: Int32Array.from(PROMPT), positions: range(0, PROMPT.length), slots: new Int32Array(PROMPT.length), logitsFor: Int32Array.of(PROMPT.length - 1) };
     const a = (f16.forward(step).data as Float32Array).slice(0, 258);
     const b = (q8.forward(step).data as Float32Array).slice(0, 258);
-    let d = 0;
-    for (let v = 0; v < 258; v++) d = Math.max(d, Math.abs(a[v]! - b[v]!));
-    expect(d).toBeGreaterThan(0);
-    expect(d).toBeLessThan(0.2);
+    // The embedding rows are q8 too, so the error enters at the first layer as well as at the head: held by NMSE.
+    let err = 0;
+    let ref = 0;
+    for (let v = 0; v < 258; v++) {
+      err += (a[v]! - b[v]!) ** 2;
+      ref += a[v]! ** 2;
+    }
+    // Measured 2.3e-3 on this random model (head only, before the embedding shared the q8 rows: max |Δ| < 0.2).
+    expect(err).toBeGreaterThan(0);
+    expect(err / ref).toBeLessThan(1e-2);
   });
 
   it('rejects bad steps with INVALID_ARGUMENT naming the field', async () => {

@@ -38,7 +38,10 @@ export interface BitNetLoadOptions {
   context?: number;
   /** Rows per internal chunk; longer steps are split (default min(512, context), at least `slots`). */
   maxBatchTokens?: number;
-  /** LM head storage (default: the file's, f16 for bitnet.cpp / llama.cpp files). */
+  /**
+   * LM head storage (default: the file's, f16 for bitnet.cpp / llama.cpp files). `q8` on a tied model (no
+   * `output.weight`) stores the one shared matrix as q8: the embedding lookups read it too.
+   */
   lmHeadFormat?: MatrixFormat;
   onProgress?: (loadedBytes: number, totalBytes: number) => void;
   /** Default: 'always' for per_block256 models, 'single-token' for per_token models. */
@@ -148,8 +151,11 @@ export class BitNetModel<H extends Handles> {
 
     const be = opts.validate === false ? backend : checked(backend);
     const tied = !source.hasTensor('output.weight');
+    // q8 on a tied model is one matrix: the LM head and the embedding lookups (each row dequantized when looked up)
+    // read the same q8 rows, and no copy in the file's format is kept (2B4T: 328 MB instead of 657 + 328).
+    const sharedQ8 = tied && opts.lmHeadFormat === 'q8';
     // Every variant this model runs is asked before any weight is read: a backend that lacks one refuses the load.
-    const embeddingFormat = fileMatrixFormat(source, 'token_embd.weight');
+    const embeddingFormat = sharedQ8 ? 'q8' : fileMatrixFormat(source, 'token_embd.weight');
     const lmHeadFormat = opts.lmHeadFormat ?? (tied ? embeddingFormat : fileMatrixFormat(source, 'output.weight'));
     const missing = missingOps(backend, c, { lmHeadFormat, embeddingFormat, kvDtype });
     if (missing.length > 0)
@@ -197,7 +203,7 @@ export class BitNetModel<H extends Handles> {
 
     try {
       const { hidden: D, ffn: F, heads: Hq, kvHeads: Hkv, headDim: Dh } = c;
-      const token_embd = await matrix('token_embd.weight', undefined);
+      const token_embd = await matrix('token_embd.weight', sharedQ8 ? 'q8' : undefined);
       const output = tied
         ? opts.lmHeadFormat === undefined || opts.lmHeadFormat === token_embd.format
           ? token_embd
