@@ -1,4 +1,4 @@
-import { TrineError, createTokenizer, ensureDefaultModel, invalidArgument, openModel, tokenizeText, type Tokenizer } from '@trine/core';
+import { TrineError, createTokenizer, ensureDefaultModel, invalidArgument, openModel, promptTokenIds, tokenizeText, type ChatMessage, type Tokenizer } from '@trine/core';
 import type { ModelHost, ServedModelInfo } from '@trine/serving';
 
 /** The models this gateway serves and a tokenizer for each (validation counts tokens before enqueueing). */
@@ -8,6 +8,8 @@ export interface ModelCatalog {
   /** '' = the default model. Throws INVALID_ARGUMENT naming `model` when unknown. */
   resolve(name: string): ServedModelInfo;
   tokenize(model: string, text: string, chat: boolean): Promise<number[]>;
+  /** A request's prompt ids exactly as the engine renders them (chat template included), where known here. */
+  promptIds?(model: string, input: { readonly prompt?: string; readonly messages?: readonly ChatMessage[] }): Promise<number[]>;
 }
 
 /** A catalog of one model, backed by a ModelHost (the engine thread). */
@@ -76,5 +78,10 @@ export class TokenizerCatalog implements ModelCatalog {
   async tokenize(model: string, text: string, chat: boolean): Promise<number[]> {
     this.resolve(model);
     return tokenizeText(this.tokenizer, this.arch, text, { chat });
+  }
+
+  async promptIds(model: string, input: { readonly prompt?: string; readonly messages?: readonly ChatMessage[] }): Promise<number[]> {
+    this.resolve(model);
+    return promptTokenIds(this.tokenizer, this.arch, input);
   }
 }

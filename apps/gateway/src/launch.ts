@@ -4,7 +4,7 @@
  * over an in-process queue feeding the one engine, no Redis.
  */
 import { Redis } from 'ioredis';
-import { EngineHost, engineEnv, type ModelHost } from '@trine/serving';
+import { EngineHost, engineEnv, prefixRoutingEnabled, type ModelHost } from '@trine/serving';
 import { resolveModelPath } from '@trine/hub';
 import { MemoryResponseCache, RedisResponseCache } from './cache.js';
 import { SingleModelCatalog, TokenizerCatalog } from './catalog.js';
@@ -30,7 +30,7 @@ export async function startDistributedGateway(env: NodeJS.ProcessEnv = process.e
   const redisUrl = env.REDIS_URL;
   if (!redisUrl) throw new Error('REDIS_URL is required (e.g. redis://127.0.0.1:6379)');
   const config: GatewayConfig = gatewayConfig(env);
-  const queue = new RedisJobQueue(redisUrl);
+  const queue = new RedisJobQueue(redisUrl, { prefixRouting: prefixRoutingEnabled(env) });
   // Rate limits and the cache fail fast too: with an offline queue, a deterministic Generate waited 1.8 s in the
   // cache lookup (and the rate limiter behind it) while Redis was down, instead of getting UNAVAILABLE at once.
   const redis = new Redis(redisUrl, { maxRetriesPerRequest: 2, enableOfflineQueue: false });

@@ -1,5 +1,5 @@
 /** `pnpm start:worker`: the distributed worker (needs REDIS_URL). */
-import { EngineHost, engineEnv, envInt } from '@trine/serving';
+import { EngineHost, engineEnv, envInt, prefixRoutingEnabled } from '@trine/serving';
 import { isHfRef, resolveModelPath } from '@trine/hub';
 import { activeTelemetry, createLogger } from '@trine/telemetry';
 import { WorkerHealth } from './health.js';
@@ -36,6 +36,7 @@ async function main(): Promise<void> {
     lockDuration: envInt(process.env, 'TRINE_LOCK_DURATION_MS', 30_000, 100),
     stalledInterval: envInt(process.env, 'TRINE_STALLED_INTERVAL_MS', 30_000, 50),
     maxStalledCount: envInt(process.env, 'TRINE_MAX_STALLED_COUNT', 2, 0, 1000),
+    prefixRouting: prefixRoutingEnabled(process.env),
     log,
   });
   instrumentWorker(service);

@@ -10,7 +10,18 @@
  */
 import { Worker, type Job } from 'bullmq';
 
+/** Slots shared by several PromptWorkers of one process (its engine's batch), so together they claim no more. */
+export interface ClaimGate {
+  /** Whether a slot is free now. */
+  open(): boolean;
+  /** Resolves when a slot may have been freed (or `signal` aborts). */
+  opened(signal: AbortSignal): Promise<void>;
+}
+
 export class PromptWorker<D, R> extends Worker<D, R> {
+  /** When set, a claim waits for a free slot of the process as well as of this Worker's own concurrency. */
+  gate: ClaimGate | undefined;
+
   /** As BullMQ's `run()` (and what `resume()` calls), with this fetch loop in place of BullMQ's. */
   override async run(): Promise<void> {
     if (this.running) throw new Error('Worker is already running.');
@@ -33,10 +44,16 @@ export class PromptWorker<D, R> extends Worker<D, R> {
     const closing = new AbortController();
     const onClosing = (): void => closing.abort();
     this.once('closing', onClosing);
+    // A claim waiting for a free slot (`gate`) ends on pause too, so the loop sees it.
+    this.once('paused', onClosing);
     try {
       for (let serial = 0; !this.closing && !this.paused; ) {
         if (active.size >= this.concurrency) {
           await Promise.race(active);
+          continue;
+        }
+        if (this.gate && !this.gate.open()) {
+          await this.gate.opened(closing.signal);
           continue;
         }
         const token = `${this.id}:${serial++}`;
@@ -60,6 +77,7 @@ export class PromptWorker<D, R> extends Worker<D, R> {
       }
     } finally {
       this.off('closing', onClosing);
+      this.off('paused', onClosing);
     }
     await Promise.allSettled(active);
   }

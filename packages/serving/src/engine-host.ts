@@ -7,7 +7,7 @@ import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { context, propagation } from '@opentelemetry/api';
 import { TrineError, type EngineRequest, type GenerateEvent } from '@trine/core';
-import type { EngineThreadOptions, FromThread, ServedModelInfo, ToThread } from './engine-messages.js';
+import type { EngineThreadOptions, FromThread, HeldPrefixes, ServedModelInfo, ToThread } from './engine-messages.js';
 import type { QueueHost } from './model-host.js';
 import type { InferenceJob, RunOutcome, StopReason, WireError } from './protocol.js';
 import { fromWireError } from './wire-error.js';
@@ -106,6 +106,9 @@ export class EngineHost implements QueueHost {
       case 'connected':
         this.answer(m.rid, undefined, undefined);
         break;
+      case 'prefixes':
+        this.answer(m.rid, undefined, m.held);
+        break;
       case 'ran':
         this.answer(m.rid, m.error ?? (m.outcome ? undefined : { code: 'INTERNAL', message: 'run ended without an outcome' }), { outcome: m.outcome, attempt: m.attempt ?? 0 });
         break;
@@ -145,6 +148,11 @@ export class EngineHost implements QueueHost {
   tokenize(text: string, chat: boolean): Promise<number[]> {
     const rid = this.nextId++;
     return this.call(rid, { type: 'tokenize', rid, text, chat });
+  }
+
+  heldPrefixes(): Promise<HeldPrefixes> {
+    const rid = this.nextId++;
+    return this.call(rid, { type: 'prefixes', rid });
   }
 
   connectQueue(redisUrl: string): Promise<void> {

@@ -27,6 +27,14 @@ export interface ServedModelInfo {
   readonly selectionReason?: string;
 }
 
+/** What an engine's prefix cache could reuse now: its block size and the block keys its slots hold. */
+export interface HeldPrefixes {
+  readonly blockTokens: number;
+  readonly keys: readonly string[];
+  /** Prompt positions served from the cache so far (EngineStats.prefixHitTokens). */
+  readonly hitTokens: number;
+}
+
 export type ToThread =
   | { readonly type: 'generate'; readonly id: string; readonly request: EngineRequest; readonly trace?: Readonly<Record<string, string>> }
   | { readonly type: 'cancel'; readonly id: string }
@@ -36,6 +44,8 @@ export type ToThread =
   /** Run a queued job (runJob inside the thread); answered by 'ran'. */
   | { readonly type: 'run'; readonly rid: number; readonly job: InferenceJob; readonly workerId: string; readonly trace: Readonly<Record<string, string>> }
   | { readonly type: 'stop'; readonly rid: number; readonly reason: StopReason }
+  /** The prefix-cache block keys the engine's slots hold (a worker's routing report); answered by 'prefixes'. */
+  | { readonly type: 'prefixes'; readonly rid: number }
   | { readonly type: 'close' };
 
 /** One generation's event, or its failure (its last item). */
@@ -48,6 +58,7 @@ export type FromThread =
   | { readonly type: 'events'; readonly items: readonly StreamItem[] }
   | { readonly type: 'tokenized'; readonly rid: number; readonly ids?: number[]; readonly error?: WireError }
   | { readonly type: 'connected'; readonly rid: number }
+  | { readonly type: 'prefixes'; readonly rid: number; readonly held: HeldPrefixes }
   /** A queued job's end: its outcome and attempt, or why it failed (its events could not be written). */
   | { readonly type: 'ran'; readonly rid: number; readonly outcome?: RunOutcome; readonly attempt?: number; readonly error?: WireError }
   | { readonly type: 'log'; readonly msg: string; readonly fields: Record<string, unknown> }

@@ -152,6 +152,9 @@ start().then(
         case 'stop':
           queue?.jobs.get(m.rid)?.abort(m.reason);
           break;
+        case 'prefixes':
+          send({ type: 'prefixes', rid: m.rid, held: { ...engine.heldPrefixes(), hitTokens: engine.stats.prefixHitTokens } });
+          break;
         case 'tokenize':
           try {
             send({ type: 'tokenized', rid: m.rid, ids: engine.tokenize(m.text, { chat: m.chat }) });

@@ -1,6 +1,6 @@
 /** The model as the job runner, the worker and the gateway see it, apart from where it computes (EngineHost: a thread). */
 import type { EngineRequest, GenerateEvent } from '@trine/core';
-import type { ServedModelInfo } from './engine-messages.js';
+import type { HeldPrefixes, ServedModelInfo } from './engine-messages.js';
 import type { InferenceJob, RunOutcome } from './protocol.js';
 
 /** An async TextGenerator: what the job runner and the gateway need from a model, wherever it runs. */
@@ -19,6 +19,8 @@ export interface QueueHost extends ModelHost {
   connectQueue(redisUrl: string): Promise<void>;
   /** Runs a job (runJob) and resolves with its outcome. Aborting `signal` stops it with the abort's StopReason. */
   runQueued(job: InferenceJob, workerId: string, signal: AbortSignal): Promise<{ outcome: RunOutcome; attempt: number }>;
+  /** The prefix-cache block keys the engine could reuse now (the worker's routing report). */
+  heldPrefixes(): Promise<HeldPrefixes>;
   /** Log lines from the engine side (its Redis connection's errors). */
   onLog: ((msg: string, fields: Record<string, unknown>) => void) | undefined;
 }

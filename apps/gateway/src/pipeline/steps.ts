@@ -101,7 +101,7 @@ export const enqueue = (queue: JobQueue, maxQueue: number): Step<GenerateContext
     const trace: Record<string, string> = {};
     propagation.inject(context.active(), trace);
     const job = { requestId: ctx.requestId, model: v.model, request: v.request, deadline: ctx.deadline!, acceptedAt: ctx.acceptedAt, trace };
-    if (!(await queue.submit(job, maxQueue))) throw new TrineError('OVERLOADED', `the queue is full (${maxQueue} requests); retry later`);
+    if (!(await queue.submit(job, maxQueue, v.promptIds ? { promptIds: v.promptIds } : undefined))) throw new TrineError('OVERLOADED', `the queue is full (${maxQueue} requests); retry later`);
   },
 });
 

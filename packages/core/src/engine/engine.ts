@@ -301,11 +301,11 @@ export class Engine implements TextGenerator {
   }
 
   /**
-   * The prefix-cache block keys a new request could reuse now (those of the free slots; `prefixBlockKeys` on a
-   * prompt's ids gives the keys to look up), for a distributed worker's report to the gateway.
+   * The prefix-cache block keys the slots hold (`prefixBlockKeys` on a prompt's ids gives the keys to look up), for
+   * a distributed worker's report to the gateway.
    */
   heldPrefixes(): { readonly blockTokens: number; readonly keys: string[] } {
-    return { blockTokens: this.prefixes.options.blockTokens, keys: this.prefixes.freeKeys() };
+    return { blockTokens: this.prefixes.options.blockTokens, keys: this.prefixes.heldKeys() };
   }
 
   generate(request: GenerateRequest, signal?: AbortSignal): AsyncIterable<GenerateEvent> {

@@ -226,17 +226,17 @@ describe('PrefixCache.plan', () => {
     expect(cache('always').plan(tokens.subarray(0, 25), [0]).reused).toBe(24);
   });
 
-  it("free slots report their block keys, which prefixBlockKeys computes from the tokens alone", () => {
+  it('the slots report their block keys, which prefixBlockKeys computes from the tokens alone', () => {
     const c = cache('always');
     const keys = prefixBlockKeys(tokens, 8, 32);
     expect(keys).toHaveLength(4);
-    expect(c.freeKeys()).toEqual(keys);
+    expect(c.heldKeys()).toEqual(keys);
     // One key names one whole prefix: a different first token changes every key after it.
     const other = tokens.slice(0, 32);
     other[0] = 7;
     expect(prefixBlockKeys(other, 8).filter((k) => keys.includes(k))).toEqual([]);
     c.take({ slot: 0, reused: 16 });
-    expect(c.freeKeys()).toEqual([]); // a slot in use cannot be taken over
+    expect(c.heldKeys()).toEqual(keys.slice(0, 2)); // what the new sequence keeps of the slot's prefix
   });
 
   it('a non-canonical write ends the reusable prefix there', () => {

@@ -228,12 +228,12 @@ export class PrefixCache {
   }
 
   /**
-   * The block keys a new sequence could reuse now: those of the free slots, each slot's keys in order (a key's
-   * holder also holds every key before it). At most `budgetTokens / blockTokens` keys, so a report stays small.
+   * The block keys the slots hold, free or in use (a sequence in use ends soon, and its slot keeps its prefix), each
+   * slot's in order: a key's holder also holds every key before it. At most `slots · context / blockTokens` keys.
    */
-  freeKeys(): string[] {
+  heldKeys(): string[] {
     const out = new Set<string>();
-    for (const s of this.slots) if (!s.inUse) for (const k of s.keys) out.add(k);
+    for (const s of this.slots) for (const k of s.keys) out.add(k);
     return [...out];
   }
 
