@@ -1,6 +1,7 @@
 import type { BenchReport } from './schema.js';
 import type { Chart } from './svg.js';
 import type { Comparison } from './compare.js';
+import { describeCpu } from './markdown.js';
 
 function esc(s: string): string {
   return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
@@ -24,7 +25,7 @@ export function renderHtml(report: BenchReport, charts: readonly Chart[], compar
   return `<!doctype html><html><head><meta charset="utf-8"><title>Trine bench ${esc(report.run.id)}</title>
 <style>body{font-family:sans-serif;max-width:1000px;margin:2em auto}figure{margin:1.5em 0}.bad{color:#b91c1c}.good{color:#15803d}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 8px}</style></head>
 <body><h1>Trine bench — ${esc(report.run.id)} (${report.run.mode})</h1>
-<p>${esc(h.cpuModel)} · ${h.physicalCores} physical / ${h.logicalCores} logical cores · ${(h.memoryBytes / 2 ** 30).toFixed(1)} GiB · SIMD ${esc(h.simd.join(' '))} · Node ${esc(h.node)} · commit ${esc(h.commit)}</p>
+<p>${esc(describeCpu(h))} · ${h.physicalCores} physical / ${h.logicalCores} logical cores · ${(h.memoryBytes / 2 ** 30).toFixed(1)} GiB · SIMD ${esc(h.simd.join(' '))} · Node ${esc(h.node)} · commit ${esc(h.commit)}</p>
 ${regress}
 ${ratios(report)}
 ${charts.map((c) => `<figure id="${esc(c.id)}">${c.svg}<figcaption>${esc(c.title)}</figcaption></figure>`).join('\n')}

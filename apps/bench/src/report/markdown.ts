@@ -1,4 +1,4 @@
-import type { BenchReport, BenchResult } from './schema.js';
+import type { BenchReport, BenchResult, HostFacts } from './schema.js';
 import type { Comparison } from './compare.js';
 
 function fmt(v: number): string {
@@ -14,13 +14,34 @@ function table(rows: readonly BenchResult[]): string {
   return [head, ...body].join('\n');
 }
 
+/** "AMD EPYC (AuthenticAMD family 26 model 2 stepping 1, Zen 5)": the name and the numbers that place it. */
+export function describeCpu(h: Pick<HostFacts, 'cpuModel' | 'cpu'>): string {
+  const c = h.cpu;
+  if (!c) return h.cpuModel;
+  const ids = `${c.vendor} family ${c.family} model ${c.model}${c.stepping !== undefined ? ` stepping ${c.stepping}` : ''}`;
+  return `${h.cpuModel} (${ids}${c.microarchitecture ? `, ${c.microarchitecture}` : ''})`;
+}
+
+/** One row per timed op: its GB/s beside the share of the read bandwidth measured at the same thread count. */
+function bandwidthTable(results: readonly BenchResult[]): string | undefined {
+  const gbps = results.filter((r) => r.suite === 'kernel' && r.metric === 'gbps');
+  if (gbps.length === 0) return undefined;
+  const same = (a: BenchResult, b: BenchResult) =>
+    a.backend === b.backend && a.variant === b.variant && a.shape === b.shape && a.threads === b.threads && a.batch === b.batch;
+  const rows = gbps.map((g) => {
+    const pct = results.find((r) => r.suite === 'kernel' && r.metric === 'roofline_pct' && same(r, g));
+    return `| ${g.variant ?? ''} | ${g.shape} | ${g.backend} | ${g.threads} | ${g.batch} | ${fmt(g.value)} | ${pct ? `${fmt(pct.value)} %${pct.note ? ` ${pct.note}` : ''}` : ''} |`;
+  });
+  return ['| op | shape | backend | threads | batch | GB/s | of read bandwidth |', '|---|---|---|---:|---:|---:|---|', ...rows].join('\n');
+}
+
 /** The human-readable report: host facts, one table per suite, and the baseline comparison when there is one. */
 export function renderMarkdown(report: BenchReport, comparison?: Comparison, extra?: string): string {
   const h = report.host;
   const out: string[] = [
     `# Trine bench — ${report.run.id} (${report.run.mode})`,
     '',
-    `Host: ${h.cpuModel}, ${h.physicalCores} physical / ${h.logicalCores} logical cores, ${(h.memoryBytes / 2 ** 30).toFixed(1)} GiB, ` +
+    `Host: ${describeCpu(h)}, ${h.physicalCores} physical / ${h.logicalCores} logical cores, ${(h.memoryBytes / 2 ** 30).toFixed(1)} GiB, ` +
       `SIMD ${h.simd.join(' ') || 'none'}, Node ${h.node}, commit ${h.commit}` +
       (h.memoryBandwidthGBs ? `, read bandwidth ${Object.entries(h.memoryBandwidthGBs).map(([t, v]) => `${fmt(v)} GB/s @${t}t`).join(', ')}` : '') +
       (h.gpu ? `, GPU ${h.gpu}` : '') +
@@ -40,6 +61,8 @@ export function renderMarkdown(report: BenchReport, comparison?: Comparison, ext
       out.push(`| ${r.suite} | ${r.shape} | ${r.threads} | ${r.backend}${r.variant ? ` (${r.variant})` : ''} | ${fmt(r.trine)} | ${r.external} | ${fmt(r.other)} | **${r.ratio.toFixed(2)}×** |`);
     out.push('');
   }
+  const perOp = bandwidthTable(report.results);
+  if (perOp) out.push('## Per-op bandwidth (kernel suite)', '', perOp, '');
   const suites = [...new Set(report.results.map((r) => r.suite))];
   for (const s of suites) {
     out.push(`## ${s}`, '', table(report.results.filter((r) => r.suite === s)), '');

@@ -5,7 +5,7 @@ import { renderCharts } from './svg.js';
 import { renderHtml } from './html.js';
 import { REPORT_SCHEMA, type BenchReport, type BenchResult } from './schema.js';
 import { llamaBenchResults, parseLlamaBenchJson } from '../external/llama-bench.js';
-import { physicalCores } from '../host.js';
+import { cpuIdentity, physicalCores } from '../host.js';
 
 function result(over: Partial<BenchResult>): BenchResult {
   return { suite: 'decode', engine: 'trine', backend: 'cpu', shape: '2b4t', threads: 1, batch: 1, metric: 'tokens_per_s', value: 20, unit: 'tok/s', higherIsBetter: true, ...over };
@@ -83,5 +83,28 @@ describe('host facts', () => {
   it('counts physical cores from cpuinfo', () => {
     const info = 'processor: 0\nphysical id: 0\ncore id: 0\n\nprocessor: 1\nphysical id: 0\ncore id: 0\n\nprocessor: 2\nphysical id: 0\ncore id: 1\n';
     expect(physicalCores(info)).toBe(2);
+  });
+});
+
+describe('naming the CPU', () => {
+  const cpuinfo = (vendor: string, family: number, model: number, name: string) =>
+    `processor\t: 0\nvendor_id\t: ${vendor}\ncpu family\t: ${family}\nmodel\t\t: ${model}\nmodel name\t: ${name}\nstepping\t: 1\nflags\t\t: avx2\n`;
+  it('reads vendor, family, model and stepping, and names the microarchitecture they place', () => {
+    expect(cpuIdentity(cpuinfo('AuthenticAMD', 26, 2, 'AMD EPYC'))).toEqual({ vendor: 'AuthenticAMD', family: 26, model: 2, stepping: 1, microarchitecture: 'Zen 5' });
+    expect(cpuIdentity(cpuinfo('AuthenticAMD', 25, 17, 'AMD EPYC 9454'))?.microarchitecture).toBe('Zen 4');
+    expect(cpuIdentity(cpuinfo('AuthenticAMD', 25, 1, 'AMD EPYC 7763'))?.microarchitecture).toBe('Zen 3');
+    expect(cpuIdentity(cpuinfo('GenuineIntel', 6, 207, 'INTEL(R) XEON(R) PLATINUM 8581C'))?.microarchitecture).toBe('Emerald Rapids');
+    expect(cpuIdentity(cpuinfo('GenuineIntel', 6, 1, 'Old'))).toEqual({ vendor: 'GenuineIntel', family: 6, model: 1, stepping: 1 });
+    expect(cpuIdentity('Features\t: asimd\n')).toBeUndefined();
+  });
+  it('puts the identity on the Host line and gives each op its share of the read bandwidth', () => {
+    const k = { suite: 'kernel' as const, shape: '6912x2560', variant: 'gemv', unit: 'GB/s' };
+    const r: BenchReport = {
+      ...report([result({ ...k, metric: 'gbps', value: 24 }), result({ ...k, metric: 'roofline_pct', unit: '%', value: 70.6, note: 'of 34.0 GB/s (probe)' })]),
+      host: { ...report([]).host, cpuModel: 'AMD EPYC', cpu: { vendor: 'AuthenticAMD', family: 26, model: 2, stepping: 1, microarchitecture: 'Zen 5' } },
+    };
+    const md = renderMarkdown(r);
+    expect(md).toContain('Host: AMD EPYC (AuthenticAMD family 26 model 2 stepping 1, Zen 5), 1 physical');
+    expect(md).toContain('| gemv | 6912x2560 | cpu | 1 | 1 | 24.00 | 70.60 % of 34.0 GB/s (probe) |');
   });
 });

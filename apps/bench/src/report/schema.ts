@@ -2,8 +2,19 @@
 
 export const REPORT_SCHEMA = 'trine-bench/1';
 
+/** Vendor id, family, model and stepping from /proc/cpuinfo (absent off Linux / on ARM). */
+export interface CpuIdentity {
+  readonly vendor: string;
+  readonly family: number;
+  readonly model: number;
+  readonly stepping?: number;
+  /** Zen 4, Emerald Rapids …, where the family and model name one. */
+  readonly microarchitecture?: string;
+}
+
 export interface HostFacts {
   readonly cpuModel: string;
+  readonly cpu?: CpuIdentity;
   /** SIMD features that matter to the kernels (avx2, avx512f, avx512_vnni, neon, asimddp …). */
   readonly simd: readonly string[];
   readonly logicalCores: number;
