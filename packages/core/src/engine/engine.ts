@@ -61,8 +61,8 @@ export interface EngineConfig {
 
 /**
  * A request to the engine: `promptLookup` K > 0 lets each decode step draft up to K tokens by matching the last
- * n-gram of the prompt and output earlier in them, and verify them in the same step (greedy requests only; the
- * output is the same as without it). Absent: the engine's default.
+ * n-gram of the prompt and output earlier in them, and verify them in the same step. The output is the same as
+ * without it, greedy or sampled (same seed, same tokens). Absent: the engine's default.
  */
 export type EngineRequest = GenerateRequest & { readonly promptLookup?: number };
 
@@ -70,6 +70,24 @@ export type EngineRequest = GenerateRequest & { readonly promptLookup?: number }
 export const MAX_PROMPT_LOOKUP = 16;
 /** Longest n-gram matched when drafting; shorter ones are tried when it has no earlier occurrence. */
 const LOOKUP_NGRAM = 3;
+
+/**
+ * Prompt-lookup drafting over the `len` tokens `at(0…len-1)` (prompt then output): up to `k` tokens that followed
+ * the most recent earlier occurrence of the last n-gram, for the longest n ≤ 3 that occurs; none when none does.
+ */
+export function lookupDraft(len: number, at: (i: number) => number, k: number): number[] {
+  for (let ng = Math.min(LOOKUP_NGRAM, len - 1); ng >= 1; ng--) {
+    for (let start = len - ng - 1; start >= 0; start--) {
+      let j = 0;
+      while (j < ng && at(start + j) === at(len - ng + j)) j++;
+      if (j < ng) continue;
+      const out: number[] = [];
+      for (let i = start + ng; i < len && out.length < k; i++) out.push(at(i));
+      return out;
+    }
+  }
+  return [];
+}
 
 /** Snapshot of the scheduler, for metrics and tests. */
 export interface EngineStats {
@@ -605,9 +623,13 @@ export class Engine implements TextGenerator {
 
   /**
    * One decode step: each sequence feeds its pending token, and a prompt-lookup sequence also the tokens it drafted
-   * after it. Every row is computed as a one-token decode step computes it (`decode`), so row i's argmax is what
-   * plain decoding would choose after the tokens before it; drafts are kept while they equal those choices, and the
-   * first choice that differs is emitted too — greedy output identical to plain decoding, up to K + 1 tokens a step.
+   * after it. Every row is computed as a one-token decode step computes it (`decode`), so row i's logits are what
+   * plain decoding would get after the tokens before it. Each row's token is chosen as plain decoding chooses it —
+   * argmax, or the sequence's sampler with its own PRNG draw and its penalties and mask advanced by the tokens
+   * before it — and drafts are kept while they equal those choices; the first choice that differs is emitted too.
+   * For a sampled row that is the speculative-sampling rule with a one-hot draft q: the draft is accepted with
+   * probability p(d), and a rejected row's token is distributed as (p − q)+ normalised (docs/decisions/prefix-cache.md).
+   * Output identical to plain decoding, greedy and seeded, up to K + 1 tokens a step.
    */
   private async decodeBatch(batch: Sequence[]): Promise<void> {
     let room = this.config.maxBatchTokens - batch.length;
@@ -662,26 +684,14 @@ export class Engine implements TextGenerator {
 
   /**
    * Up to `s.lookup` tokens (and `room`) that followed the most recent earlier occurrence of the last n-gram of the
-   * prompt and output (the longest n ≤ LOOKUP_NGRAM that occurs), for greedy sequences; none otherwise.
+   * prompt and output (the longest n ≤ LOOKUP_NGRAM that occurs).
    */
   private draft(s: Sequence, room: number): number[] {
-    if (s.lookup === 0 || room <= 0 || !s.sampler.argmaxOnly) return [];
+    if (s.lookup === 0 || room <= 0) return [];
     const k = Math.min(s.lookup, room, this.config.context - s.cached - 1, s.sampling.maxTokens - s.generated - 1);
     if (k <= 0) return [];
     const P = s.promptTokens.length;
-    const len = P + s.output.length;
-    const at = (i: number): number => (i < P ? s.promptTokens[i]! : s.output[i - P]!);
-    for (let ng = Math.min(LOOKUP_NGRAM, len - 1); ng >= 1; ng--) {
-      for (let start = len - ng - 1; start >= 0; start--) {
-        let j = 0;
-        while (j < ng && at(start + j) === at(len - ng + j)) j++;
-        if (j < ng) continue;
-        const out: number[] = [];
-        for (let i = start + ng; i < len && out.length < k; i++) out.push(at(i));
-        return out;
-      }
-    }
-    return [];
+    return lookupDraft(P + s.output.length, (i) => (i < P ? s.promptTokens[i]! : s.output[i - P]!), k);
   }
 
   /** Row i of `logits` belongs to seqs[i]. Greedy-only batches read one int per row via the backend's argmax. */

@@ -87,12 +87,67 @@ describe('prompt-lookup decoding (reference backend)', () => {
     expect(engine.stats.maxDecodeBatch).toBeGreaterThan(1);
   });
 
-  it('sampled requests ignore it; a bad value is INVALID_ARGUMENT naming promptLookup', async () => {
+  it('seeded sampled requests: the same tokens as plain decoding under every sampling control, drafts accepted and rejected', async () => {
     const engine = await engineWith('single-token');
-    const s = sampling({ temperature: 1, seed: 11 });
-    const drafted = engine.stats.draftedTokens;
-    expect(await run(engine, { prompt, sampling: s, promptLookup: 4 })).toEqual(await run(engine, { prompt, sampling: s }));
-    expect(engine.stats.draftedTokens).toBe(drafted);
+    const controls: Partial<SamplingParams>[] = [
+      { temperature: 0.5 },
+      { temperature: 0.8, topK: 20, topP: 0.9 },
+      { temperature: 0.7, minP: 0.05, typicalP: 0.95 },
+      { temperature: 0.6, repetitionPenalty: 1.2, presencePenalty: 0.3, frequencyPenalty: 0.2 },
+      { temperature: 0.6, logitBias: { 11: 2, 13: -5 }, topLogprobs: 2 },
+    ];
+    const before = engine.stats;
+    for (const [i, c] of controls.entries()) {
+      const s = sampling({ ...c, seed: 100 + i, maxTokens: 24 });
+      const plain = await run(engine, { prompt, sampling: s });
+      const lookup = await run(engine, { prompt, sampling: s, promptLookup: 4 });
+      expect(lookup).toEqual(plain);
+      // Reproducible: the same seed again gives the same tokens.
+      if (i === 0) expect(await run(engine, { prompt, sampling: s, promptLookup: 4 })).toEqual(lookup);
+    }
+    const after = engine.stats;
+    expect(after.acceptedTokens).toBeGreaterThan(before.acceptedTokens);
+    // Some drafts were rejected: the sampled rows decided, not the drafts.
+    expect(after.acceptedTokens - before.acceptedTokens).toBeLessThan(after.draftedTokens - before.draftedTokens);
+  });
+
+  it('a seeded lookup stream beside other streams gets the tokens it gets alone', async () => {
+    const engine = await engineWith('always');
+    const requests: EngineRequest[] = [
+      { prompt, sampling: sampling({ temperature: 0.6, seed: 5 }), promptLookup: 6 },
+      { prompt: 'And the king said', sampling: sampling({ temperature: 0.9, seed: 3 }), promptLookup: 3 },
+      { prompt, sampling: sampling({ maxTokens: 25 }) },
+    ];
+    const alone: number[][] = [];
+    for (const r of requests) alone.push(await run(engine, r));
+    const together = await Promise.all(requests.map((r) => run(engine, r)));
+    expect(together).toEqual(alone);
+    expect(engine.stats.maxDecodeBatch).toBeGreaterThan(1);
+  });
+
+  it('a structured-output sequence with lookup follows its schema and equals plain decoding', async () => {
+    const engine = await engineWith('single-token');
+    const schema = { type: 'object', properties: { name: { type: 'string', maxLength: 12 }, count: { type: 'integer' } }, required: ['name', 'count'], additionalProperties: false };
+    const text = '{"name": "light", "count": 3} {"name": "light", "count": 3} {"name": "light", "count": 3} ';
+    const before = engine.stats;
+    for (const over of [{}, { temperature: 0.7, seed: 9 }]) {
+      const s = sampling({ ...over, maxTokens: 60, responseFormat: { type: 'json_schema', schema } });
+      const events: GenerateEvent[] = [];
+      for await (const ev of engine.generate({ prompt: text, sampling: s, promptLookup: 6 } as EngineRequest)) events.push(ev);
+      const done = events.at(-1)!;
+      expect(done.type === 'done' && done.finishReason).toBe('stop');
+      const out = JSON.parse(events.map((e) => (e.type === 'token' ? e.text : e.type === 'done' ? e.text : '')).join('')) as Record<string, unknown>;
+      expect(Object.keys(out).sort()).toEqual(['count', 'name']);
+      expect(typeof out.name).toBe('string');
+      expect(Number.isInteger(out.count)).toBe(true);
+      const ids = events.flatMap((e) => (e.type === 'token' ? [e.tokenId] : []));
+      expect(await run(engine, { prompt: text, sampling: s })).toEqual(ids);
+    }
+    expect(engine.stats.draftedTokens).toBeGreaterThan(before.draftedTokens);
+  });
+
+  it('a bad value is INVALID_ARGUMENT naming promptLookup', async () => {
+    const engine = await engineWith('single-token');
     for (const bad of [-1, 17, 1.5]) {
       await expect(run(engine, { prompt, sampling: sampling(), promptLookup: bad })).rejects.toSatisfy(
         (e: unknown) => TrineError.is(e, 'INVALID_ARGUMENT') && (e as TrineError).field === 'promptLookup',
