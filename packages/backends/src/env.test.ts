@@ -34,4 +34,12 @@ describe('backendSettings', () => {
     expect(field(() => backendSettings({ threads: 0 }, {}))).toBe('--threads');
     expect(parseThreads('1024', 'x')).toBe(1024);
   });
+
+  it('reads the LM head format from --lm-head, else TRINE_LM_HEAD, and names the source of a bad one', () => {
+    expect(backendSettings({}, { TRINE_LM_HEAD: 'q8' })).toEqual({ lmHead: 'q8' });
+    expect(backendSettings({ lmHead: 'f16' }, { TRINE_LM_HEAD: 'q8' })).toEqual({ lmHead: 'f16' });
+    expect(backendSettings({}, { TRINE_LM_HEAD: '' })).toEqual({});
+    expect(field(() => backendSettings({}, { TRINE_LM_HEAD: 'q4' }))).toBe('TRINE_LM_HEAD');
+    expect(field(() => backendSettings({ lmHead: 'Q8' }, {}))).toBe('--lm-head');
+  });
 });

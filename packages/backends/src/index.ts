@@ -13,7 +13,7 @@ export {
   type ImportPackage,
   type LoadedBackend,
 } from './catalog.js';
-export { MAX_THREADS, backendSettings, parseBackendName, parseThreads, type BackendSettings } from './env.js';
+export { LM_HEAD_FORMATS, MAX_THREADS, backendSettings, parseBackendName, parseLmHead, parseThreads, type BackendSettings } from './env.js';
 export { cpuModel, measurementFile, type BackendTrial, type CachedMeasurement, type MeasurementKey } from './cache.js';
 export {
   chooseBackend,

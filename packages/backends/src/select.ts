@@ -265,6 +265,7 @@ export async function loadEngine(
       ...(model !== undefined ? { model } : {}),
       backend: selection.factory,
       ...(settings.threads !== undefined ? { threads: settings.threads } : {}),
+      ...(settings.lmHead !== undefined && load.lmHeadFormat === undefined ? { lmHeadFormat: settings.lmHead } : {}),
     });
     return { engine, selection };
   } catch (e) {

@@ -11,6 +11,8 @@ export interface EngineThreadOptions {
   /** Force a backend by name (TRINE_BACKEND); undefined = @trine/backends' measured choice (cached per host). */
   readonly backend?: string;
   readonly threads?: number;
+  /** LM head storage (TRINE_LM_HEAD); undefined = the file's. */
+  readonly lmHead?: 'f16' | 'f32' | 'q8';
   readonly maxBatch: number;
   readonly context?: number;
 }

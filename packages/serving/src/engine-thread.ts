@@ -27,6 +27,7 @@ async function start(): Promise<Engine> {
     settings: {
       ...(options.backend !== undefined ? { backend: parseBackendName(options.backend, 'TRINE_BACKEND'), forcedBy: 'TRINE_BACKEND' } : {}),
       ...(options.threads !== undefined ? { threads: options.threads } : {}),
+      ...(options.lmHead !== undefined ? { lmHead: options.lmHead } : {}),
     },
     maxBatch: options.maxBatch,
     ...(options.context !== undefined ? { context: options.context } : {}),

@@ -14,17 +14,20 @@ export interface EngineEnv {
   model?: string;
   backend?: string;
   threads?: number;
+  /** TRINE_LM_HEAD: f16, f32 or q8 (absent: the file's). */
+  lmHead?: 'f16' | 'f32' | 'q8';
   maxBatch: number;
   context?: number;
 }
 
 export function engineEnv(env: NodeJS.ProcessEnv = process.env): EngineEnv {
-  const { backend, threads } = backendSettings({}, env);
+  const { backend, threads, lmHead } = backendSettings({}, env);
   const context = env.TRINE_CONTEXT ? envInt(env, 'TRINE_CONTEXT', 0, 1, 1 << 20) : undefined;
   return {
     ...(env.TRINE_MODEL ? { model: env.TRINE_MODEL } : {}),
     ...(backend ? { backend } : {}),
     ...(threads !== undefined ? { threads } : {}),
+    ...(lmHead !== undefined ? { lmHead } : {}),
     ...(context !== undefined ? { context } : {}),
     maxBatch: envInt(env, 'TRINE_MAX_BATCH', 8, 1, 1024),
   };

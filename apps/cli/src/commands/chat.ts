@@ -8,7 +8,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { DEFAULT_SAMPLING, invalidArgument, MAX_PROMPT_LOOKUP, SAMPLING_LIMITS, type ChatMessage, type SamplingParams } from '@trine/core';
 import { parseArgs, type FlagSpec } from '@trine/args';
-import { BACKEND_FLAG, loadEngine, MODEL_FLAG, THREADS_FLAG, type CommandContext } from './common.js';
+import { BACKEND_FLAG, LM_HEAD_FLAG, loadEngine, MODEL_FLAG, THREADS_FLAG, type CommandContext } from './common.js';
 
 export const CHAT_FLAGS: Readonly<Record<string, FlagSpec>> = {
   model: MODEL_FLAG,
@@ -20,6 +20,7 @@ export const CHAT_FLAGS: Readonly<Record<string, FlagSpec>> = {
   lookup: { kind: 'int', min: 0, max: MAX_PROMPT_LOOKUP, value: 'K', help: 'prompt-lookup decoding: draft up to K tokens a step from earlier n-grams of the prompt and output (greedy only; the same tokens, fewer steps on text that repeats; default 0 = off, or $TRINE_PROMPT_LOOKUP)' },
   backend: BACKEND_FLAG,
   threads: THREADS_FLAG,
+  'lm-head': LM_HEAD_FLAG,
 };
 
 const PROMPT = '>>> ';

@@ -9,6 +9,11 @@ export const BACKEND_FLAG: FlagSpec = {
 };
 // A string: the value is parsed with TRINE_THREADS by @trine/backends, the one parser of both.
 export const THREADS_FLAG: FlagSpec = { kind: 'string', short: 't', value: 'N', help: 'CPU threads (default: $TRINE_THREADS, else physical cores)' };
+export const LM_HEAD_FLAG: FlagSpec = {
+  kind: 'string',
+  oneOf: ['f16', 'f32', 'q8'],
+  help: "LM head storage (default: $TRINE_LM_HEAD, else the file's, f16); q8 keeps one 8-bit copy of a tied matrix, embedding included",
+};
 export const MODEL_FLAG: FlagSpec = { kind: 'string', short: 'm', value: 'FILE', help: 'GGUF file or Hugging Face directory (default: the built-in 3.4 M-parameter trained model)' };
 
 /** What every command is told besides its arguments. */
@@ -17,9 +22,9 @@ export interface CommandContext {
   readonly verbose: boolean;
 }
 
-/** --backend / --threads, else TRINE_BACKEND / TRINE_THREADS. */
+/** --backend / --threads / --lm-head, else TRINE_BACKEND / TRINE_THREADS / TRINE_LM_HEAD. */
 export function backendFlags(flags: FlagValues): BackendSettings {
-  return backendSettings({ backend: flags.backend as string | undefined, threads: flags.threads as string | undefined });
+  return backendSettings({ backend: flags.backend as string | undefined, threads: flags.threads as string | undefined, lmHead: flags['lm-head'] as string | undefined });
 }
 
 /** Loads an engine from the common flags on the selected backend, with a progress bar on a terminal. */

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { DEFAULT_SAMPLING, invalidArgument, MAX_PROMPT_LOOKUP, SAMPLING_LIMITS, TrineError, type EngineRequest, type ResponseFormat, type SamplingParams } from '@trine/core';
 import { parseArgs, type FlagSpec } from '@trine/args';
-import { BACKEND_FLAG, loadEngine, MODEL_FLAG, THREADS_FLAG, type CommandContext } from './common.js';
+import { BACKEND_FLAG, LM_HEAD_FLAG, loadEngine, MODEL_FLAG, THREADS_FLAG, type CommandContext } from './common.js';
 
 export const GENERATE_FLAGS: Readonly<Record<string, FlagSpec>> = {
   model: MODEL_FLAG,
@@ -28,6 +28,7 @@ export const GENERATE_FLAGS: Readonly<Record<string, FlagSpec>> = {
   'json-object': { kind: 'boolean', help: 'constrain the output to one JSON object (JSON mode)' },
   backend: BACKEND_FLAG,
   threads: THREADS_FLAG,
+  'lm-head': LM_HEAD_FLAG,
   json: { kind: 'boolean', help: 'print one JSON object (text, token_ids, finish_reason, usage, timings, top_logprobs)' },
 };
 

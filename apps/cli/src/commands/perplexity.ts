@@ -10,12 +10,11 @@ import {
   openModel,
   perplexity,
   type Handles,
-  type MatrixFormat,
 } from '@trine/core';
 import { describeSelection, selectBackend } from '@trine/backends';
 import { readFile } from 'node:fs/promises';
 import { parseArgs, type FlagSpec } from '@trine/args';
-import { BACKEND_FLAG, backendFlags, MODEL_FLAG, THREADS_FLAG, type CommandContext } from './common.js';
+import { BACKEND_FLAG, backendFlags, LM_HEAD_FLAG, MODEL_FLAG, THREADS_FLAG, type CommandContext } from './common.js';
 import { defaultModelPath } from './model-path.js';
 
 export const PERPLEXITY_FLAGS: Readonly<Record<string, FlagSpec>> = {
@@ -24,7 +23,7 @@ export const PERPLEXITY_FLAGS: Readonly<Record<string, FlagSpec>> = {
   ctx: { kind: 'int', short: 'c', min: 4, help: "tokens per window; the second half of each is scored (default: the model's context)" },
   backend: BACKEND_FLAG,
   threads: THREADS_FLAG,
-  'lm-head': { kind: 'string', oneOf: ['f16', 'f32', 'q8'], help: "LM head storage (default: the file's, f16)" },
+  'lm-head': LM_HEAD_FLAG,
   kv: { kind: 'string', oneOf: ['f16', 'f32'], help: 'KV cache element type (default f16)' },
   json: { kind: 'boolean', help: 'print one JSON object' },
 };
@@ -54,7 +53,7 @@ export async function runPerplexity(argv: string[], ctx: CommandContext): Promis
       slots: 1,
       context: window,
       maxBatchTokens: window,
-      ...(flags['lm-head'] !== undefined ? { lmHeadFormat: flags['lm-head'] as MatrixFormat } : {}),
+      ...(settings.lmHead !== undefined ? { lmHeadFormat: settings.lmHead } : {}),
       ...(flags.kv !== undefined ? { kvDtype: flags.kv as 'f16' | 'f32' } : {}),
     });
     const bos = tokenizer.spec.addBos ? tokenizer.bosId : undefined;
