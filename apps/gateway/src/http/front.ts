@@ -14,6 +14,7 @@ import type { GenerateRequest } from '@trine/proto';
 import type { CachedToken } from '../cache.js';
 import type { TlsConfig } from '../config.js';
 import { drained } from '../drain.js';
+import { recordAnswer, requestAttributes } from '../otel/genai.js';
 import type { Pipeline } from '../pipeline/pipeline.js';
 import type { Call, FinalResult, GenerateSink } from '../pipeline/types.js';
 import { retryAfterMs } from '../rate-limit.js';
@@ -159,7 +160,7 @@ export class HttpFront {
     const known = API_ROUTES.has(path) || path === '/' || this.files.has(path);
     const route = known ? `${req.method} ${path}` : `${req.method}`;
     const parent = propagation.extract(ROOT_CONTEXT, req.headers);
-    const span = tracer.startSpan(route, { kind: SpanKind.SERVER, attributes: { 'http.request.method': req.method ?? '', 'url.path': path } }, parent);
+    const span = tracer.startSpan(route, { kind: SpanKind.SERVER, attributes: { 'http.request.method': req.method ?? '', 'url.path': path, ...(known ? { 'http.route': path } : {}) } }, parent);
     const active = trace.setSpan(parent, span);
     try {
       const status = await context.with(active, () => this.route(req, res, path));
@@ -251,8 +252,11 @@ export class HttpFront {
     const stream = parsed?.stream ?? false;
     const n = parsed?.n ?? 1;
     const sink = stream ? this.streamSink(res, answer, n, request.model || this.options.defaultModel(), parsed!.includeUsage, signal) : this.jsonSink(res, answer, n);
+    // The server span (active here) gets the GenAI attributes the gRPC server span gets, once the body is a request.
+    const span = parsed ? trace.getActiveSpan() : undefined;
+    span?.setAttributes(requestAttributes(request));
     try {
-      await this.choices(req, request, n, signal, bad, sink.sinks);
+      await this.choices(req, request, n, signal, bad, recordAnswer(span, request, sink.sinks));
       if (!res.writableEnded) res.end();
       return 200;
     } catch (e) {
