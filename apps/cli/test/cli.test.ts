@@ -21,7 +21,7 @@ function trine(...args: (string | Record<string, string>)[]): { code: number | n
     cwd: root,
     encoding: 'utf8',
     timeout: 60_000,
-    env: { ...process.env, TRINE_CACHE_DIR: cacheDir, TRINE_BACKEND: '', TRINE_THREADS: '', ...env },
+    env: { ...process.env, TRINE_CACHE_DIR: cacheDir, TRINE_BACKEND: '', TRINE_THREADS: '', TRINE_LM_HEAD: '', ...env },
   });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
@@ -127,6 +127,18 @@ describe('trine --verbose', () => {
     const threads = trine('generate', '--prompt', 'hi', { TRINE_THREADS: 'many' });
     expect(threads.code).toBe(2);
     expect(threads.stderr).toMatch(/TRINE_THREADS: must be an integer in \[1, 1024\], got 'many'/);
+    const lm = trine('generate', '--prompt', 'hi', { TRINE_LM_HEAD: 'q4' });
+    expect(lm.code).toBe(2);
+    expect(lm.stderr).toMatch(/TRINE_LM_HEAD: must be f16, f32, q8, got 'q4'/);
+  });
+
+  it('--lm-head q8 (or TRINE_LM_HEAD=q8) loads the one q8 matrix and generates', () => {
+    for (const how of [['--lm-head', 'q8'], [{ TRINE_LM_HEAD: 'q8' }]] as (string | Record<string, string>)[][]) {
+      const r = trine('generate', '--prompt', 'hi', '--max-tokens', '4', '--backend', 'reference', '--json', ...how);
+      expect(r.stderr).toBe('');
+      expect(r.code).toBe(0);
+      expect((JSON.parse(r.stdout) as { usage: { output_tokens: number } }).usage.output_tokens).toBeGreaterThan(0);
+    }
   });
 });
 
