@@ -186,17 +186,27 @@ describe('telemetry across gateway and worker processes', () => {
     const consumer = await until('the worker span', () => spans(dumps.worker).find((s) => s.name === 'worker.generate' && s.traceId === traceId));
     expect(consumer.parentSpanId).toBe(enqueue.spanId);
 
-    // A streamed chat without a traceparent: a trace of its own, operation chat, the answer's usage at the end.
+    // A streamed chat of two choices without a traceparent: a trace of its own, operation chat, a finish reason per
+    // choice and the output tokens of both (the usage chunk's count).
     const chat = await fetch(`http://127.0.0.1:${gwHttpPort}/v1/chat/completions`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ messages: [{ role: 'user', content: 'Hello' }], max_tokens: 4, stream: true, stream_options: { include_usage: true } }),
+      body: JSON.stringify({ messages: [{ role: 'user', content: 'Hello' }], max_tokens: 4, n: 2, seed: 1, stream: true, stream_options: { include_usage: true } }),
     });
-    const frames = (await chat.text()).split('\n\n').filter((f) => f.startsWith('data: {')).map((f) => JSON.parse(f.slice(6)) as { usage?: { completion_tokens: number } | null });
+    type Frame = { usage?: { completion_tokens: number } | null; choices: { index: number; finish_reason: string | null }[] };
+    const frames = (await chat.text()).split('\n\n').filter((f) => f.startsWith('data: {')).map((f) => JSON.parse(f.slice(6)) as Frame);
     const usage = frames.at(-1)!.usage!;
+    const finishes = frames.flatMap((f) => f.choices.filter((c) => c.finish_reason).map((c) => [c.index, c.finish_reason] as const)).sort();
+    expect(finishes.map(([i]) => i)).toEqual([0, 1]);
     const chatSpan = await until('the chat server span', () => spans(dumps.gateway).find((s) => s.kind === KIND.SERVER && s.name === 'POST /v1/chat/completions'));
     expect(chatSpan.parentSpanId).toBeUndefined();
-    expect(chatSpan.attributes).toMatchObject({ 'http.route': '/v1/chat/completions', 'gen_ai.operation.name': 'chat', 'gen_ai.request.max_tokens': 4, 'gen_ai.usage.output_tokens': usage.completion_tokens });
+    expect(chatSpan.attributes).toMatchObject({
+      'http.route': '/v1/chat/completions',
+      'gen_ai.operation.name': 'chat',
+      'gen_ai.request.max_tokens': 4,
+      'gen_ai.usage.output_tokens': usage.completion_tokens,
+      'gen_ai.response.finish_reasons': finishes.map(([, r]) => r),
+    });
   });
 
   it('serves the metrics on each process Prometheus endpoint', async () => {
