@@ -1,6 +1,6 @@
 /**
  * End-to-end decode timing of the CPU backend on a GGUF (not a test; apps/bench is the real report):
- *   pnpm --filter @trine/kernels-cpu bench:decode -- --model FILE [--threads 1] [--variant avx512] [--lm q8] [--batches 8,32] [--ops]
+ *   pnpm --filter @trine/kernels-cpu bench:decode -- --model FILE [--threads 1] [--variant avx512] [--gemv NAME] [--lm q8] [--batches 8,32] [--ops]
  * Prints load time, peak RSS, prefill (128 tokens) and decode (batch 1, 8 and 32) tokens/s with each batch's
  * aggregate as a multiple of batch 1, and the share of decode time spent outside native calls; --ops adds the
  * native time by op. CPU-seconds are printed beside wall time because the machine is shared.
@@ -17,6 +17,7 @@ const model = opt('model', '');
 if (!model) throw new Error('--model FILE is required');
 const threads = Number(opt('threads', '1'));
 const variant = opt('variant', '');
+const gemv = opt('gemv', '');
 const lm = opt('lm', '') as '' | 'q8' | 'f16';
 const decodeTokens = Number(opt('tokens', '32'));
 const batches = opt('batches', '8,32').split(',').map(Number);
@@ -27,7 +28,7 @@ const cpu = () => {
 };
 const wall = () => performance.now() / 1e3;
 
-const inner = createCpuBackend({ threads, ...(variant ? { variant } : {}) });
+const inner = createCpuBackend({ threads, ...(variant ? { variant } : {}), ...(gemv ? { gemv } : {}) });
 const perOp = new Map<string, number>();
 const breakdown = (label: string, steps: number) => {
   const total = [...perOp.values()].reduce((a, b) => a + b, 0);
@@ -63,10 +64,19 @@ let dw = wall() - w0, dc = cpu() - c0;
 breakdown('prefill', 1);
 console.log(`prefill ${P}: ${(P / dw).toFixed(1)} tok/s wall, ${(P / (dc / threads)).toFixed(1)} tok/s per CPU-second/thread`);
 
+// One untimed batch-1 step: a shape's first batch-1 product times the candidate kernels (src/tune.ts).
+w0 = wall();
+logits = m.forward({ tokens: Int32Array.of(next), positions: Int32Array.of(P), slots: Int32Array.of(0), logitsFor: Int32Array.of(0) });
+next = greedy(logits, 1)[0]!;
+perOp.clear();
+console.log(`first decode step ${((wall() - w0) * 1e3).toFixed(0)} ms (batch-1 kernels timed there); chosen per shape:`);
+for (const c of inner.gemvChoices())
+  console.log(`  ${c.shape}: ${c.kernel} (${c.why}${c.microseconds ? `: ${Object.entries(c.microseconds).map(([k, v]) => `${k} ${v} µs`).join(', ')} per call (lower quartile) over ${c.matrices} matrices` : ''})`);
+
 // Decode batch 1.
 w0 = wall(); c0 = cpu();
 for (let i = 0; i < decodeTokens; i++) {
-  logits = m.forward({ tokens: Int32Array.of(next), positions: Int32Array.of(P + i), slots: Int32Array.of(0), logitsFor: Int32Array.of(0) });
+  logits = m.forward({ tokens: Int32Array.of(next), positions: Int32Array.of(P + 1 + i), slots: Int32Array.of(0), logitsFor: Int32Array.of(0) });
   next = greedy(logits, 1)[0]!;
 }
 dw = wall() - w0; dc = cpu() - c0;

@@ -34,6 +34,8 @@ Napi::Function Backend::Define(Napi::Env env) {
                          InstanceMethod("kvStore", &Backend::KvStore),
                          InstanceMethod("attention", &Backend::Attention),
                          InstanceMethod("readBandwidth", &Backend::ReadBandwidth),
+                         InstanceMethod("gemvKernels", &Backend::GemvKernels),
+                         InstanceMethod("setGemv", &Backend::SetGemv),
                      });
 }
 

@@ -81,6 +81,17 @@ using ToF16Fn = void (*)(const float* in, uint16_t* out, int64_t n);
 // Reads n bytes (n a multiple of 256, p 64-byte aligned) and returns a checksum: the memory-bandwidth probe.
 using ReadSumFn = uint64_t (*)(const uint8_t* p, int64_t n);
 
+// Batch-1 ternary kernels (decode): the same sums as TernaryAccFn for nt = 1, by another tiling or instruction width.
+// Integer sums are exact, so every candidate gives the same accumulators bit for bit; which is fastest depends on the
+// CPU (a 512-bit op is one pass on Zen 5 and Intel, two halves on Zen 4) and on how the weights stream from memory,
+// so the backend times them on the model's own matrices and keeps the fastest (src/tune.ts).
+using GemvFn = void (*)(const TernaryMat& w, const int8_t* q, const int32_t* qsum, int64_t n0, int64_t n1, int groups,
+                        int32_t* acc);
+struct GemvKernel {
+  const char* name;
+  GemvFn fn;
+};
+
 struct KernelTable {
   const char* name;
   TernaryAccFn ternary_acc;
@@ -93,6 +104,9 @@ struct KernelTable {
   WsumF16Fn wsum_f16;
   ToF16Fn to_f16;
   ReadSumFn read_sum;
+  // Batch-1 candidates (empty: ternary_acc alone); [0] is used until the backend has measured them.
+  const GemvKernel* gemv = nullptr;
+  int gemv_count = 0;
 };
 
 // Defined in each static library; the glue picks one at run time.

@@ -33,7 +33,8 @@ import {
   type Data,
 } from './handles.js';
 import { cpuKernels } from './kernels/index.js';
-import type { NativeAddon } from './native.js';
+import type { GemvChoice } from './tune.js';
+import type { NativeAddon, NativeBackend } from './native.js';
 
 const TERNARY_FORMAT = { codes: 0, i2_s: 1, tq2_0: 2, tq1_0: 3 } as const;
 const EMPTY_F32 = new Float32Array(0);
@@ -46,6 +47,11 @@ export interface CpuBackendOptions {
   threads?: number;
   /** Force a code path: `scalar`, `avx2`, `avx512`, `neon` (default: env TRINE_CPU_VARIANT, else the best). */
   variant?: string;
+  /**
+   * Force the path's batch-1 ternary kernel by name (`zmm-linear2`, …; default: env TRINE_CPU_GEMV, else the one
+   * measured fastest on the model's matrices, see tune.ts).
+   */
+  gemv?: string;
 }
 
 /** Storage and lifecycle: everything but the kernels (assembled below). */
@@ -59,16 +65,28 @@ class CpuPlumbing implements BackendPlumbing<CpuHandles> {
     variant: string,
     threads: number,
     details: Record<string, string | number | boolean>,
+    gemv?: string,
   ) {
+    let native: NativeBackend;
     try {
-      this.kernelContext = new CpuContext(new addon.NativeCpuBackend(variant, threads));
+      native = new addon.NativeCpuBackend(variant, threads);
     } catch (cause) {
       throw new TrineError('BACKEND_UNAVAILABLE', `cpu backend: variant '${variant}': ${(cause as Error).message}`, {
         field: 'variant',
         cause,
       });
     }
-    this.info = { name: 'cpu', variant: this.kernelContext.native.variant(), threads: this.kernelContext.native.threads(), details };
+    try {
+      this.kernelContext = new CpuContext(native, gemv);
+    } catch (err) {
+      native.destroy();
+      throw err;
+    }
+    const kernels = this.kernelContext.gemv.kernels;
+    this.info = {
+      name: 'cpu', variant: this.kernelContext.native.variant(), threads: this.kernelContext.native.threads(),
+      details: { ...details, ...(kernels.length > 0 ? { gemvKernels: kernels.join(',') } : {}) },
+    };
   }
 
   // ---- storage --------------------------------------------------------------------------------------------------
@@ -110,7 +128,9 @@ class CpuPlumbing implements BackendPlumbing<CpuHandles> {
         cause,
       });
     }
-    return this.kernelContext.track({ rows: t.rows, cols: t.cols, granularity: t.granularity, packed, scales: Float32Array.from(t.scales) });
+    const handle = this.kernelContext.track({ rows: t.rows, cols: t.cols, granularity: t.granularity, packed, scales: Float32Array.from(t.scales) });
+    this.kernelContext.gemv.add(handle);
+    return handle;
   }
 
   uploadMatrix(host: HostTensor<'f16' | 'f32'>, format: MatrixFormat): CpuMatrix {
@@ -184,6 +204,11 @@ class CpuPlumbing implements BackendPlumbing<CpuHandles> {
     if (!Number.isInteger(reps) || reps < 1 || reps > 100)
       throw new TrineError('INVALID_ARGUMENT', 'readBandwidth: reps must be an integer in [1, 100]', { field: 'reps' });
     return this.kernelContext.native.readBandwidth(megabytes, reps);
+  }
+
+  /** The batch-1 ternary kernel chosen for each shape so far, and why (bench reports, `trine info`). */
+  gemvChoices(): GemvChoice[] {
+    return this.kernelContext.gemv.choices();
   }
 
   destroy(): void {

@@ -4,6 +4,7 @@
  */
 import { TrineError } from '@trine/core';
 import type { NativeBackend } from './native.js';
+import { GemvTuner } from './tune.js';
 
 /** The addon's codes for an activation scheme and a matrix format (native/glue/args.h). */
 export const SCHEME = { per_token: 0, per_block256: 1 } as const;
@@ -11,8 +12,12 @@ export const FORMAT = { f32: 0, f16: 1, q8: 2 } as const;
 
 export class CpuContext {
   private readonly owned = new WeakSet<object>();
+  /** The batch-1 ternary kernel per shape, measured on this backend's matrices (tune.ts). */
+  readonly gemv: GemvTuner;
 
-  constructor(private backend: NativeBackend | null) {}
+  constructor(private backend: NativeBackend | null, gemv?: string) {
+    this.gemv = new GemvTuner(this.native, gemv);
+  }
 
   get native(): NativeBackend {
     if (!this.backend) throw new TrineError('INVALID_ARGUMENT', 'cpu backend: used after destroy()', { field: 'backend' });

@@ -12,6 +12,7 @@ export type { CpuBackendOptions } from './backend.js';
 export type { CpuBatch, CpuHandles, CpuKvCache, CpuMatrix, CpuTensor, CpuTernary } from './handles.js';
 export { loadNative, type HostInfo, type NativeAddon } from './native.js';
 export { physicalCores } from './threads.js';
+export type { GemvChoice } from './tune.js';
 
 const MAX_THREADS = 256;
 
@@ -32,13 +33,15 @@ export function createCpuBackend(options: CpuBackendOptions = {}): CpuBackend {
   const envVariant = process.env.TRINE_CPU_VARIANT;
   const variant = options.variant ?? (envVariant !== undefined && envVariant !== '' ? envVariant : host.best);
   const threads = threadsFrom(options);
+  const envGemv = process.env.TRINE_CPU_GEMV;
+  const gemv = options.gemv ?? (envGemv !== undefined && envGemv !== '' ? envGemv : undefined);
   return new CpuBackend(addon, variant, threads, {
     best: host.best,
     avx2: host.avx2,
     avx512vnni: host.avx512vnni,
     neonDot: host.neonDot,
     layout: `T16 (${host.tileRows}x${host.tileCols} weights / ${host.tileBytes} bytes)`,
-  });
+  }, gemv);
 }
 
 export const cpuBackendFactory: BackendFactory = {

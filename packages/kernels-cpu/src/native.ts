@@ -42,6 +42,10 @@ export interface NativeBackend {
   attention(out: Float32Array, q: Float32Array, cache: ArrayBuffer, spec: KvSpecArg, layer: number,
     positions: Int32Array, slots: Int32Array, n: number, heads: number, scale: number, roundProbs: boolean): void;
   readBandwidth(megabytes: number, reps: number): number;
+  /** Names of this path's batch-1 ternary kernels (native/common.h GemvKernel); empty when it has one. */
+  gemvKernels(): string[];
+  /** Use batch-1 kernel `index` for matrices of n rows × k columns. */
+  setGemv(n: number, k: number, index: number): void;
 }
 
 export interface HostInfo {

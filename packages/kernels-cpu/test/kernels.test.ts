@@ -189,6 +189,70 @@ describe('thread pool', () => {
   });
 });
 
+// Every batch-1 kernel a path offers (native/common.h GemvKernel), forced in turn: the measured choice may pick any.
+const gemvCases = variants.flatMap((variant) => {
+  const be = createCpuBackend({ variant, threads: 1 });
+  const names = String(be.info.details?.gemvKernels ?? '').split(',').filter((k) => k !== '');
+  be.destroy();
+  return names.map((gemv) => [variant, gemv] as const);
+});
+
+describe.each(gemvCases)('cpu %s batch-1 kernel %s', (variant, gemv) => {
+  const shapes: [string, 'per_token' | 'per_block256', number, number][] = [
+    ['i2_s', 'per_token', 37, 384],
+    ['i2_s', 'per_token', 300, 2560],
+    ['tq2_0', 'per_block256', 21, 512],
+    ['tq1_0', 'per_block256', 40, 768],
+  ];
+  for (const [format, scheme, n, k] of shapes)
+    it(`ternaryMatmulAcc ${format} ${n}x${k}, one token, is exact (2 threads: rows split mid-matrix)`, () => {
+      const be = createCpuBackend({ variant, gemv, threads: 2 });
+      try {
+        const codes = codesOf(n, k, n * 3 + k);
+        const G = scheme === 'per_token' ? 1 : k / 256;
+        const scales = G === 1 ? Float32Array.of(0.75) : new Float32Array((n * k) / 256).fill(0.5);
+        const w = be.uploadTernary(encodeTernary(codes, n, k, format as 'i2_s', scales));
+        const a = actsOf(be, scheme, 1, k, n);
+        const out = be.alloc('i32', [1, n * G]);
+        be.ternaryMatmulAcc(out, a, w, 1);
+        expect(out.data).toEqual(expectedAcc(codes, a.q.data as Int8Array, 1, n, k, G));
+        expect(be.gemvChoices()).toEqual([{ shape: `${n}x${k}`, kernel: gemv, why: 'forced' }]);
+      } finally {
+        be.destroy();
+      }
+    });
+});
+
+describe('batch-1 kernel choice', () => {
+  it.runIf(gemvCases.length > 0)('times every candidate on the shape\'s own matrices and keeps the fastest', () => {
+    const be = createCpuBackend({ threads: 1 });
+    try {
+      const [n, k] = [64, 512];
+      const ws = [1, 2, 3].map((s) => be.uploadTernary(encodeTernary(codesOf(n, k, s), n, k, 'i2_s', Float32Array.of(1))));
+      const a = actsOf(be, 'per_token', 1, k, 4);
+      const y = be.alloc('f32', [1, n]);
+      be.ternaryMatmul(y, a, ws[0]!, 1);
+      const [choice, ...rest] = be.gemvChoices();
+      expect(rest).toEqual([]);
+      expect(choice).toMatchObject({ shape: `${n}x${k}`, why: 'measured', matrices: 3 });
+      const us = choice!.microseconds!;
+      const names = String(be.info.details?.gemvKernels).split(',');
+      expect(Object.keys(us).sort()).toEqual([...names].sort());
+      expect(us[choice!.kernel]).toBe(Math.min(...Object.values(us)));
+      // Batch > 1 (the GEMM) never triggers it; a second batch-1 call of the same shape does not time again.
+      be.ternaryMatmul(y, a, ws[1]!, 1);
+      expect(be.gemvChoices()).toEqual([choice]);
+    } finally {
+      be.destroy();
+    }
+  });
+
+  it('refuses a batch-1 kernel the path does not have, naming the field', () => {
+    expect(() => createCpuBackend({ variant: 'scalar', gemv: 'zmm-linear2' })).toThrow(
+      expect.objectContaining({ code: 'INVALID_ARGUMENT', field: 'gemv' }));
+  });
+});
+
 describe('options and errors', () => {
   it('refuses an unknown or unrunnable code path with BACKEND_UNAVAILABLE', () => {
     const refused = ['bogus', ...(host.built.includes('neon') ? [] : ['neon']), ...(host.best === 'i8mm' ? [] : ['i8mm']),

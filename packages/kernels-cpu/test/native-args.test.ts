@@ -28,6 +28,20 @@ describe('native argument checks', () => {
     expect(() => addon.quantizeQ8(new Float32Array(4), false, 0, 4)).toThrow(/bad shape/);
   });
 
+  it('refuse a batch-1 kernel index the path does not have, or a shape that is not one', () => {
+    const avx512 = addon.hostInfo().avx512vnni ? new addon.NativeCpuBackend('avx512', 1) : null;
+    const count = avx512?.gemvKernels().length ?? 0;
+    expect(be.gemvKernels()).toEqual([]);
+    expect(() => be.setGemv(16, 256, 0)).toThrow(/index 0 is not one of the 0 batch-1 kernels of scalar/);
+    expect(() => be.setGemv(0, 256, 0)).toThrow(/setGemv: n and k ≥ 1, index ≥ 0/);
+    expect(() => be.setGemv(16, 256, -1)).toThrow(/setGemv: n and k ≥ 1, index ≥ 0/);
+    if (avx512) {
+      expect(() => avx512.setGemv(16, 256, count)).toThrow(new RegExp(`index ${count} is not one of the ${count}`));
+      avx512.setGemv(16, 256, count - 1);
+      avx512.destroy();
+    }
+  });
+
   it('check every token of a kvStore before storing any', () => {
     const spec = { layers: 1, slots: 1, context: 4, kvHeads: 1, headDim: 4, dtype: 'f32' as const };
     const cache = addon.allocAligned(2 * 4 * 4 * 4);

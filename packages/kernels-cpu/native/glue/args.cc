@@ -369,6 +369,15 @@ bool parse(const Napi::CallbackInfo& info, ReadBandwidthArgs& a) {
   return r.ok();
 }
 
+bool parse(const Napi::CallbackInfo& info, SetGemvArgs& a) {
+  Reader r(info);
+  a.n = r.integer(0, "n");
+  a.k = r.integer(1, "k");
+  a.index = r.integer(2, "index");
+  r.check(a.n >= 1 && a.k >= 1 && a.index >= 0, "setGemv: n and k ≥ 1, index ≥ 0");
+  return r.ok();
+}
+
 bool parse(const Napi::CallbackInfo& info, RepackArgs& a) {
   Reader r(info);
   a.format = static_cast<int>(r.integer(0, "format"));

@@ -165,7 +165,13 @@ struct QuantizeQ8Args {
 };
 
 // Each reads and checks one call's arguments; false (with a JS exception pending) when they are unusable.
+// setGemv(n, k, index): the batch-1 kernel for matrices of n rows × k columns (index < the path's candidates).
+struct SetGemvArgs {
+  int64_t n, k, index;
+};
+
 bool parse(const Napi::CallbackInfo& info, BackendArgs& a);
+bool parse(const Napi::CallbackInfo& info, SetGemvArgs& a);
 bool parse(const Napi::CallbackInfo& info, QuantizeArgs& a);
 bool parse(const Napi::CallbackInfo& info, TernaryMatmulArgs& a);
 bool parse(const Napi::CallbackInfo& info, LmHeadArgs& a);

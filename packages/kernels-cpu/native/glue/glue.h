@@ -71,6 +71,8 @@ class Backend : public Napi::ObjectWrap<Backend> {
   Napi::Value KvStore(const Napi::CallbackInfo& info);         // kv_store.cc
   Napi::Value Attention(const Napi::CallbackInfo& info);       // attention.cc
   Napi::Value ReadBandwidth(const Napi::CallbackInfo& info);   // read_bandwidth.cc
+  Napi::Value GemvKernels(const Napi::CallbackInfo& info);     // ternary_matmul.cc
+  Napi::Value SetGemv(const Napi::CallbackInfo& info);         // ternary_matmul.cc
 
   // A decode step ropes Q and K of every layer at the same positions (60 calls for 2B4T): the angles (a pow, a
   // cos and a sin per pair) are computed once per position and kept in a small ring (rope.cc).
@@ -84,6 +86,12 @@ class Backend : public Napi::ObjectWrap<Backend> {
   const float* rope_cs(double theta, int64_t rd, int32_t pos);
 
   const KernelTable* kt_ = nullptr;
+  // The batch-1 kernel (an index into kt_->gemv) per matrix shape, as measured (src/tune.ts); [0] when unset.
+  struct GemvPick {
+    int64_t n, k;
+    int index;
+  };
+  std::vector<GemvPick> gemv_pick_;
   std::unique_ptr<ThreadPool> pool_;
   // Scratch kept across calls (grown, never shrunk).
   std::vector<int8_t> qpad_;

@@ -1,6 +1,7 @@
 // ternaryMatmul: the integer kernel over chunks of 16-row groups, then (unless the caller wants the raw
 // accumulators) the scheme's float epilogue on the same chunk.
 #include <cstring>
+#include <string>
 
 #include "glue.h"
 
@@ -10,6 +11,7 @@ namespace {
 
 struct TernaryJob {
   const KernelTable* kt;
+  GemvFn gemv;  // batch 1 (nt = 1): the kernel measured fastest for this shape
   TernaryMat w;
   const int8_t* q;
   const int32_t* qsum;
@@ -28,7 +30,10 @@ struct TernaryJob {
 void ternary_job(void* ctx, int, int) {
   TernaryJob& j = *static_cast<TernaryJob*>(ctx);
   j.chunks.each([&](int64_t n0, int64_t n1) {
-    j.kt->ternary_acc(j.w, j.q, j.qsum, j.nt, n0, n1, j.groups, j.acc, j.acc_stride);
+    if (j.gemv != nullptr)
+      j.gemv(j.w, j.q, j.qsum, n0, n1, j.groups, j.acc);
+    else
+      j.kt->ternary_acc(j.w, j.q, j.qsum, j.nt, n0, n1, j.groups, j.acc, j.acc_stride);
     if (j.out == nullptr) return;
     const int64_t n_out = j.w.rows;
     for (int t = 0; t < j.nt; t++) {
@@ -83,6 +88,13 @@ Napi::Value Backend::TernaryMatmul(const Napi::CallbackInfo& info) {
 
   TernaryJob job;
   job.kt = kt_;
+  job.gemv = nullptr;
+  if (a.rows == 1 && kt_->gemv_count > 0) {
+    int index = 0;
+    for (const GemvPick& p : gemv_pick_)
+      if (p.n == a.n && p.k == a.k) index = p.index;
+    job.gemv = kt_->gemv[index].fn;
+  }
   job.w = w;
   job.q = qptr;
   job.qsum = qsum_.data();
@@ -104,6 +116,39 @@ Napi::Value Backend::TernaryMatmul(const Napi::CallbackInfo& info) {
   job.chunks.total = a.n;
   job.chunks.chunk = chunk_rows(a.n, pool_->size(), a.rows > 1 ? 16 : 32, kTileRows);
   pool_->run(ternary_job, &job);
+  return env.Undefined();
+}
+
+// gemvKernels() → the names of this path's batch-1 candidates (empty: the path has one kernel).
+Napi::Value Backend::GemvKernels(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!alive(env)) return env.Undefined();
+  Napi::Array names = Napi::Array::New(env, static_cast<size_t>(kt_->gemv_count));
+  for (int i = 0; i < kt_->gemv_count; i++) names.Set(static_cast<uint32_t>(i), kt_->gemv[i].name);
+  return names;
+}
+
+Napi::Value Backend::SetGemv(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  SetGemvArgs a;
+  if (!alive(env) || !parse(info, a)) return env.Undefined();
+  if (a.index >= kt_->gemv_count) {
+    Napi::RangeError::New(env, "setGemv: index " + std::to_string(a.index) + " is not one of the " +
+                                   std::to_string(kt_->gemv_count) + " batch-1 kernels of " + kt_->name)
+        .ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  for (GemvPick& p : gemv_pick_)
+    if (p.n == a.n && p.k == a.k) {
+      p.index = static_cast<int>(a.index);
+      return env.Undefined();
+    }
+  // One entry per distinct shape a model has (a handful); refuse an unbounded list.
+  if (gemv_pick_.size() >= 256) {
+    Napi::RangeError::New(env, "setGemv: more than 256 shapes").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  gemv_pick_.push_back({a.n, a.k, static_cast<int>(a.index)});
   return env.Undefined();
 }
 

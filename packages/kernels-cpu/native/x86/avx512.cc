@@ -165,6 +165,98 @@ void ternary_acc_avx512(const TernaryMat& w, const int8_t* q, const int32_t* qsu
   }
 }
 
+// ---- Batch-1 candidates (common.h GemvKernel), timed per host by the backend.
+
+// One 16-row group at a time, U tiles per step (4·U accumulators, enough to cover vpdpbusd's latency): since the
+// groups follow each other in memory, the whole matrix is read as one linear stream, which the hardware
+// prefetchers follow without software prefetches (four interleaved group streams need them, and miss more).
+template <int U>
+void gemv_linear(const TernaryMat& w, const int8_t* q, const int32_t* qsum, int64_t n0, int64_t n1, int groups,
+                 int32_t* out) {
+  static_assert(kColPad / kTileCols % U == 0, "a 256-column group is a whole number of U-tile steps");
+  const __m512i m0 = _mm512_set1_epi8(0x03), m1 = _mm512_set1_epi8(0x0c), m2 = _mm512_set1_epi8(0x30),
+                m3 = _mm512_set1_epi8(static_cast<char>(0xc0));
+  const int64_t cols = w.kp / groups;
+  for (int64_t gi = n0 / kTileRows; gi * kTileRows < n1; gi++)
+    for (int g = 0; g < groups; g++) {
+      __m512i acc[U][4];
+      for (int u = 0; u < U; u++)
+        for (int s = 0; s < 4; s++) acc[u][s] = _mm512_setzero_si512();
+      for (int64_t k0 = g * cols; k0 < (g + 1) * cols; k0 += U * kTileCols) {
+        const uint8_t* p = w.tile(gi, k0);
+        for (int u = 0; u < U; u++) {
+          const __m512i v = _mm512_load_si512(p + u * kTileBytes);
+          const int8_t* qk = q + k0 + u * kTileCols;
+          acc[u][0] = dpbusd_bcast(acc[u][0], _mm512_and_si512(v, m0), qk);
+          acc[u][1] = dpbusd_bcast(acc[u][1], _mm512_and_si512(v, m1), qk + 4);
+          acc[u][2] = dpbusd_bcast(acc[u][2], _mm512_and_si512(v, m2), qk + 8);
+          acc[u][3] = dpbusd_bcast(acc[u][3], _mm512_and_si512(v, m3), qk + 12);
+        }
+      }
+      for (int u = 1; u < U; u++)
+        for (int s = 0; s < 4; s++) acc[0][s] = _mm512_add_epi32(acc[0][s], acc[u][s]);
+      // Stage s holds multiples of 4^s (see gemv_groups): the shifts are exact.
+      const __m512i sums = _mm512_add_epi32(_mm512_add_epi32(acc[0][0], _mm512_srai_epi32(acc[0][1], 2)),
+                                            _mm512_add_epi32(_mm512_srai_epi32(acc[0][2], 4), _mm512_srai_epi32(acc[0][3], 6)));
+      store_rows(sums, qsum[g], w, gi, n1, groups, g, out);
+    }
+}
+
+inline __m256i dpbusd256_bcast(__m256i acc, __m256i u, const int8_t* four) {
+  asm("vpdpbusd %2%{1to8%}, %1, %0" : "+v"(acc) : "v"(u), "m"(*reinterpret_cast<const int32_t*>(four)));
+  return acc;
+}
+
+// gemv_linear with 256-bit vpdpbusd (AVX512-VL): each tile as two 8-row halves. Where a 512-bit op issues as two
+// 256-bit halves (Zen 4) this does the same work without the 512-bit ops' extra cost.
+void gemv_linear_ymm(const TernaryMat& w, const int8_t* q, const int32_t* qsum, int64_t n0, int64_t n1, int groups,
+                     int32_t* out) {
+  const __m256i m0 = _mm256_set1_epi8(0x03), m1 = _mm256_set1_epi8(0x0c), m2 = _mm256_set1_epi8(0x30),
+                m3 = _mm256_set1_epi8(static_cast<char>(0xc0));
+  const int64_t cols = w.kp / groups;
+  for (int64_t gi = n0 / kTileRows; gi * kTileRows < n1; gi++)
+    for (int g = 0; g < groups; g++) {
+      __m256i acc[2][4];
+      for (int h = 0; h < 2; h++)
+        for (int s = 0; s < 4; s++) acc[h][s] = _mm256_setzero_si256();
+      for (int64_t k0 = g * cols; k0 < (g + 1) * cols; k0 += kTileCols) {
+        const uint8_t* p = w.tile(gi, k0);
+        const int8_t* qk = q + k0;
+        for (int h = 0; h < 2; h++) {
+          const __m256i v = _mm256_load_si256(reinterpret_cast<const __m256i*>(p + 32 * h));
+          acc[h][0] = dpbusd256_bcast(acc[h][0], _mm256_and_si256(v, m0), qk);
+          acc[h][1] = dpbusd256_bcast(acc[h][1], _mm256_and_si256(v, m1), qk + 4);
+          acc[h][2] = dpbusd256_bcast(acc[h][2], _mm256_and_si256(v, m2), qk + 8);
+          acc[h][3] = dpbusd256_bcast(acc[h][3], _mm256_and_si256(v, m3), qk + 12);
+        }
+      }
+      __m256i half[2];
+      for (int h = 0; h < 2; h++)
+        half[h] = _mm256_add_epi32(_mm256_add_epi32(acc[h][0], _mm256_srai_epi32(acc[h][1], 2)),
+                                   _mm256_add_epi32(_mm256_srai_epi32(acc[h][2], 4), _mm256_srai_epi32(acc[h][3], 6)));
+      store_rows(_mm512_inserti64x4(_mm512_castsi256_si512(half[0]), half[1], 1), qsum[g], w, gi, n1, groups, g, out);
+    }
+}
+
+// Four group streams at once with software prefetches (the batch-1 path of ternary_acc_avx512).
+void gemv_groups4(const TernaryMat& w, const int8_t* q, const int32_t* qsum, int64_t n0, int64_t n1, int groups,
+                  int32_t* out) {
+  ternary_acc_avx512(w, q, qsum, 1, n0, n1, groups, out, 0);
+}
+
+// The AVX2 path's kernel (vpmaddubsw, 256-bit): a candidate too, as it was the fastest on Zen 4 in issue 23.
+void gemv_avx2(const TernaryMat& w, const int8_t* q, const int32_t* qsum, int64_t n0, int64_t n1, int groups,
+               int32_t* out) {
+  kAvx2Table.ternary_acc(w, q, qsum, 1, n0, n1, groups, out, 0);
+}
+
+const GemvKernel kAvx512Gemv[] = {
+    {"zmm-linear2", gemv_linear<2>},
+    {"zmm-groups4", gemv_groups4},
+    {"ymm-linear", gemv_linear_ymm},
+    {"avx2-maddubs", gemv_avx2},
+};
+
 // LM head matrix rows (f16 or f32) as the Load of the tiles below. Prefetches may run past the matrix's end:
 // a prefetch never faults.
 template <typename E>
@@ -493,6 +585,7 @@ uint64_t read_sum_avx512(const uint8_t* p, int64_t n) {
 }  // namespace
 
 const KernelTable kAvx512Table = {"avx512vnni",    ternary_acc_avx512,     lm_f16_avx512,  lm_f32_avx512,
-                                  lm_q8_avx512,    quant_per_token_avx512, quant_block256_scalar, scores_f16_avx512, wsum_f16_avx512, to_f16_avx512, read_sum_avx512};
+                                  lm_q8_avx512,    quant_per_token_avx512, quant_block256_scalar, scores_f16_avx512, wsum_f16_avx512, to_f16_avx512, read_sum_avx512,
+                                  kAvx512Gemv,     sizeof(kAvx512Gemv) / sizeof(kAvx512Gemv[0])};
 
 }  // namespace trine

@@ -11,6 +11,10 @@ export function matmul(c: CpuContext, out: CpuTensor, a: QuantizedActs<CpuTensor
   c.mine(w, 'w');
   if (a.scheme === 'per_token' && w.granularity === 'block256')
     throw new TrineError('UNSUPPORTED', 'ternaryMatmul: per_token cannot run block256-scaled weights', { field: 'a.scheme' });
-  c.native.ternaryMatmul(out.data as Float32Array | Int32Array, acc, SCHEME[a.scheme], a.q.data as Int8Array,
-    a.scales.data as Float32Array, w.cols, w.packed, w.rows, w.scales, w.granularity === 'block256' ? 1 : 0, rows);
+  const run = (m: CpuTernary) =>
+    c.native.ternaryMatmul(out.data as Float32Array | Int32Array, acc, SCHEME[a.scheme], a.q.data as Int8Array,
+      a.scales.data as Float32Array, m.cols, m.packed, m.rows, m.scales, m.granularity === 'block256' ? 1 : 0, rows);
+  // A shape's first batch-1 product times the candidate kernels on its matrices (same activations, same output).
+  if (rows === 1) c.gemv.ensure(w, run);
+  run(w);
 }
