@@ -77,7 +77,7 @@ export async function startStandalone(env: NodeJS.ProcessEnv = process.env, log:
     ...(config.rateLimit ? { rateLimiter: new MemoryRateLimiter(config.rateLimit) } : {}),
     ...(config.cacheTtlMs > 0 ? { cache: new MemoryResponseCache(config.cacheTtlMs) } : {}),
   });
-  instrumentGateway(server.metrics, undefined, { backend: host.info.backend, variant: host.info.backendVariant });
+  instrumentGateway(server.metrics, undefined, { backend: host.info.backend, variant: host.info.backendVariant }, () => host.engineStats());
   const port = await server.listen();
   server.ready(new SingleModelCatalog(host));
   log('serving', { listen: config.listen, port, httpPort: server.httpPort, tls: Boolean(config.tls), auth: config.apiKeys.length > 0 });

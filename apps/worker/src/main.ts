@@ -39,7 +39,7 @@ async function main(): Promise<void> {
     prefixRouting: prefixRoutingEnabled(process.env),
     log,
   });
-  instrumentWorker(service);
+  instrumentWorker(service, () => host.engineStats());
   health?.serving(host.info.backend);
   const grace = envInt(process.env, 'TRINE_SHUTDOWN_GRACE_MS', 10_000, 0);
   let stopping = false;

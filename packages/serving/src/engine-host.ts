@@ -6,7 +6,7 @@ import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { context, propagation } from '@opentelemetry/api';
-import { TrineError, type EngineRequest, type GenerateEvent } from '@trine/core';
+import { TrineError, type EngineRequest, type EngineStats, type GenerateEvent } from '@trine/core';
 import type { EngineThreadOptions, FromThread, HeldPrefixes, ServedModelInfo, ToThread } from './engine-messages.js';
 import type { QueueHost } from './model-host.js';
 import type { InferenceJob, RunOutcome, StopReason, WireError } from './protocol.js';
@@ -109,6 +109,9 @@ export class EngineHost implements QueueHost {
       case 'prefixes':
         this.answer(m.rid, undefined, m.held);
         break;
+      case 'stats':
+        this.answer(m.rid, undefined, m.stats);
+        break;
       case 'ran':
         this.answer(m.rid, m.error ?? (m.outcome ? undefined : { code: 'INTERNAL', message: 'run ended without an outcome' }), { outcome: m.outcome, attempt: m.attempt ?? 0 });
         break;
@@ -153,6 +156,12 @@ export class EngineHost implements QueueHost {
   heldPrefixes(): Promise<HeldPrefixes> {
     const rid = this.nextId++;
     return this.call(rid, { type: 'prefixes', rid });
+  }
+
+  /** The engine's counters now (prefix-cache hits and bytes held, prompt-lookup drafts), read by the metrics endpoint. */
+  engineStats(): Promise<EngineStats> {
+    const rid = this.nextId++;
+    return this.call(rid, { type: 'stats', rid });
   }
 
   connectQueue(redisUrl: string): Promise<void> {

@@ -1,5 +1,5 @@
 /** Messages between the main thread (EngineHost) and the engine thread (engine-thread.ts). */
-import type { EngineRequest, GenerateEvent } from '@trine/core';
+import type { EngineRequest, EngineStats, GenerateEvent } from '@trine/core';
 import type { InferenceJob, RunOutcome, StopReason, WireError } from './protocol.js';
 import type { BackendTrial } from '@trine/backends';
 
@@ -48,6 +48,8 @@ export type ToThread =
   | { readonly type: 'stop'; readonly rid: number; readonly reason: StopReason }
   /** The prefix-cache block keys the engine's slots hold (a worker's routing report); answered by 'prefixes'. */
   | { readonly type: 'prefixes'; readonly rid: number }
+  /** The engine's counters (prefix cache, prompt lookup) for the metrics endpoint; answered by 'stats'. */
+  | { readonly type: 'stats'; readonly rid: number }
   | { readonly type: 'close' };
 
 /** One generation's event, or its failure (its last item). */
@@ -61,6 +63,7 @@ export type FromThread =
   | { readonly type: 'tokenized'; readonly rid: number; readonly ids?: number[]; readonly error?: WireError }
   | { readonly type: 'connected'; readonly rid: number }
   | { readonly type: 'prefixes'; readonly rid: number; readonly held: HeldPrefixes }
+  | { readonly type: 'stats'; readonly rid: number; readonly stats: EngineStats }
   /** A queued job's end: its outcome and attempt, or why it failed (its events could not be written). */
   | { readonly type: 'ran'; readonly rid: number; readonly outcome?: RunOutcome; readonly attempt?: number; readonly error?: WireError }
   | { readonly type: 'log'; readonly msg: string; readonly fields: Record<string, unknown> }

@@ -156,6 +156,9 @@ start().then(
         case 'prefixes':
           send({ type: 'prefixes', rid: m.rid, held: { ...engine.heldPrefixes(), hitTokens: engine.stats.prefixHitTokens } });
           break;
+        case 'stats':
+          send({ type: 'stats', rid: m.rid, stats: engine.stats });
+          break;
         case 'tokenize':
           try {
             send({ type: 'tokenized', rid: m.rid, ids: engine.tokenize(m.text, { chat: m.chat }) });

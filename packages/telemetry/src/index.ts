@@ -8,7 +8,9 @@ export {
   observeCounts,
   observeQueue,
   observeBackend,
+  observeEngine,
   observeProcess,
   type RequestInstruments,
   type EngineInstruments,
+  type EngineCounters,
 } from './instruments.js';

@@ -93,6 +93,35 @@ export function observeQueue(meter: Meter, counts: () => Promise<Record<string, 
   });
 }
 
+/** The engine counters a process exports (core's EngineStats has them). */
+export interface EngineCounters {
+  readonly prefixHitTokens: number;
+  readonly prefixHeldBytes: number;
+  readonly draftedTokens: number;
+  readonly acceptedTokens: number;
+}
+
+/**
+ * Prefix-cache and prompt-lookup counters, read once per collection from the engine (a message to its thread). A
+ * thread busy with a long step must not stall a scrape: after 1 s the previous reading is reported.
+ */
+export function observeEngine(meter: Meter, read: () => Promise<EngineCounters>): void {
+  const hits = meter.createObservableCounter(METRIC.prefixCacheHitTokens, { unit: '{token}', description: 'Prompt positions served from the prefix cache instead of prefilled' });
+  const held = meter.createObservableGauge(METRIC.prefixCacheHeldBytes, { unit: 'By', description: 'KV bytes the free slots hold for reuse by later prompts' });
+  const lookup = meter.createObservableCounter(METRIC.promptLookupTokens, { unit: '{token}', description: 'Prompt-lookup tokens by kind (drafted, accepted)' });
+  let last: EngineCounters | undefined;
+  meter.addBatchObservableCallback(async (r) => {
+    const fresh = read().then((c) => (last = c));
+    fresh.catch(() => undefined);
+    await Promise.race([fresh, new Promise((res) => setTimeout(res, 1000).unref())]).catch(() => undefined);
+    if (!last) return;
+    r.observe(hits, last.prefixHitTokens);
+    r.observe(held, last.prefixHeldBytes);
+    r.observe(lookup, last.draftedTokens, { kind: 'drafted' });
+    r.observe(lookup, last.acceptedTokens, { kind: 'accepted' });
+  }, [hits, held, lookup]);
+}
+
 /** The chosen backend as an info gauge (value 1, identity in labels). */
 export function observeBackend(meter: Meter, info: () => { backend: string; variant: string } | undefined): void {
   meter.createObservableGauge(METRIC.backendInfo, { description: 'The kernel backend this worker chose (value 1)' }).addCallback((r) => {

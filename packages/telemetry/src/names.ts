@@ -66,6 +66,12 @@ export const METRIC = {
   backendInfo: 'trine.worker.backend.info',
   batchSize: 'trine.engine.batch.size',
   stepDuration: 'trine.engine.step.duration',
+  /** Prompt positions served from the prefix cache instead of prefilled. */
+  prefixCacheHitTokens: 'trine.engine.prefix_cache.hit_tokens',
+  /** Bytes of KV the free slots hold for reuse. */
+  prefixCacheHeldBytes: 'trine.engine.prefix_cache.held_bytes',
+  /** Prompt-lookup tokens by `kind`: drafted, accepted. */
+  promptLookupTokens: 'trine.engine.prompt_lookup.tokens',
   // Every process.
   cpuTime: 'trine.process.cpu.time',
   memoryRss: 'trine.process.memory.rss',

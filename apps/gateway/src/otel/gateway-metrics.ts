@@ -5,7 +5,7 @@
 import { metrics } from '@opentelemetry/api';
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { METRIC, QUEUE_STATES, observeBackend, observeCounts, observeQueue } from '@trine/telemetry';
+import { METRIC, QUEUE_STATES, observeBackend, observeCounts, observeEngine, observeQueue, type EngineCounters } from '@trine/telemetry';
 import { keys } from '@trine/serving';
 import type { GatewayMetrics } from '../metrics.js';
 
@@ -13,10 +13,14 @@ export interface GatewayTelemetry {
   close(): Promise<void>;
 }
 
-/** `redis`: the distributed queue's connection (backlog gauge); `backend`: the engine this process runs (standalone). */
-export function instrumentGateway(m: GatewayMetrics, redis?: Redis, backend?: { backend: string; variant: string }): GatewayTelemetry {
+/**
+ * `redis`: the distributed queue's connection (backlog gauge); `backend` and `engine` (its counters): the engine this
+ * process runs (standalone).
+ */
+export function instrumentGateway(m: GatewayMetrics, redis?: Redis, backend?: { backend: string; variant: string }, engine?: () => Promise<EngineCounters>): GatewayTelemetry {
   const meter = metrics.getMeter('@trine/gateway');
   if (backend) observeBackend(meter, () => backend);
+  if (engine) observeEngine(meter, engine);
   observeCounts(meter, METRIC.requestsReceived, 'Generate and Tokenize requests received, by front (grpc, http)', 'transport', () => ({ ...m.received }));
   observeCounts(meter, METRIC.requests, 'Requests by outcome', 'status', () => {
     const rejected = Object.values(m.rejections).reduce((a, b) => a + b, 0);

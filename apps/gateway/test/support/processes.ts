@@ -68,6 +68,8 @@ export interface WorkerJobs {
 
 export interface MeteredWorker extends Proc {
   jobs(): Promise<WorkerJobs>;
+  /** One series' value from the worker's Prometheus endpoint (0 when absent); `label` picks a labelled series. */
+  metric(name: string, label?: string): Promise<number>;
   /**
    * The counts once every started job has its outcome: a client reads a job's last event before the worker
    * counts the job, so counts read right after a response may still miss it.
@@ -91,12 +93,16 @@ export async function startMeteredWorker(env: Record<string, string>): Promise<M
   const metrics = await p.waitFor('metrics listening', 90_000);
   await p.waitFor('worker ready', 90_000);
   const url = `http://127.0.0.1:${Number(metrics.port)}/metrics`;
-  const jobs = async (): Promise<WorkerJobs> => {
+  const scrape = async (): Promise<(name: string, label?: string) => number> => {
     const text = await (await fetch(url, { signal: AbortSignal.timeout(5000) })).text();
-    const value = (name: string, label = ''): number => {
+    return (name, label = '') => {
       const line = text.split('\n').find((l) => (l.startsWith(`${name}{`) || l.startsWith(`${name} `)) && l.includes(label));
       return line ? Number(line.slice(line.lastIndexOf(' ') + 1)) : 0;
     };
+  };
+  const metric = async (name: string, label?: string): Promise<number> => (await scrape())(name, label);
+  const jobs = async (): Promise<WorkerJobs> => {
+    const value = await scrape();
     const outcome = (o: string): number => value('trine_worker_jobs_total', `outcome="${o}"`);
     return {
       started: outcome('started'),
@@ -117,5 +123,5 @@ export async function startMeteredWorker(env: Record<string, string>): Promise<M
       await new Promise((r) => setTimeout(r, 50));
     }
   };
-  return Object.assign(p, { jobs, settled });
+  return Object.assign(p, { jobs, settled, metric });
 }

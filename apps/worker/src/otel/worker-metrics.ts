@@ -1,9 +1,10 @@
 /** Worker metrics over what WorkerService and EngineHost already count (no second count). */
 import { metrics } from '@opentelemetry/api';
-import { METRIC, observeBackend, observeCounts } from '@trine/telemetry';
+import { METRIC, observeBackend, observeCounts, observeEngine, type EngineCounters } from '@trine/telemetry';
 import type { WorkerService } from '../worker-service.js';
 
-export function instrumentWorker(service: WorkerService): void {
+/** `engine`: reads the engine's prefix-cache and prompt-lookup counters (EngineHost.engineStats). */
+export function instrumentWorker(service: WorkerService, engine?: () => Promise<EngineCounters>): void {
   const meter = metrics.getMeter('@trine/worker');
   const OUTCOMES = { started: 'started', done: 'done', failed: 'failed', cancelled: 'cancelled', expired: 'expired', handedBack: 'handed_back' } as const;
   observeCounts(meter, METRIC.workerJobs, 'Jobs by outcome (started counts every attempt)', 'outcome', () => {
@@ -13,6 +14,7 @@ export function instrumentWorker(service: WorkerService): void {
     return out;
   });
   meter.createObservableGauge(METRIC.workerActive, { unit: '{job}', description: 'Jobs running on this worker' }).addCallback((r) => r.observe(service.activeJobs));
+  if (engine) observeEngine(meter, engine);
   observeBackend(meter, () => {
     const m = service.metrics();
     return { backend: m.backend, variant: m.variant };

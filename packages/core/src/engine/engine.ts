@@ -100,6 +100,8 @@ export interface EngineStats {
   readonly prefixHitTokens: number;
   /** Positions the KV slots hold for reuse now. */
   readonly prefixHeldTokens: number;
+  /** Bytes of KV those positions take (F16 K and V rows of every layer). */
+  readonly prefixHeldBytes: number;
   /** Prompt lookup: tokens drafted, and those the model's own choice confirmed, so far. */
   readonly draftedTokens: number;
   readonly acceptedTokens: number;
@@ -304,6 +306,7 @@ export class Engine implements TextGenerator {
       maxDecodeBatch: this.maxDecodeBatch,
       prefixHitTokens: this.prefixes.hitTokens,
       prefixHeldTokens: this.prefixes.heldTokens,
+      prefixHeldBytes: this.prefixes.heldTokens * 2 * 2 * this.model.config.layers * this.model.config.kvHeads * this.model.config.headDim,
       draftedTokens: this.drafted,
       acceptedTokens: this.accepted,
     };
