@@ -51,6 +51,11 @@ const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
     signal?.addEventListener('abort', () => (clearTimeout(t), resolve()), { once: true });
   });
 
+/** What grpc-js rejects a call cancelled on the client with, for a signal that aborted before a call was made. */
+function cancelled(): ServiceError {
+  return Object.assign(new Error(`${status.CANCELLED} CANCELLED: Cancelled on client`), { code: status.CANCELLED, details: 'Cancelled on client', metadata: new Metadata() });
+}
+
 function isUnavailable(e: unknown): boolean {
   return typeof e === 'object' && e !== null && (e as ServiceError).code === status.UNAVAILABLE;
 }
@@ -85,6 +90,8 @@ export class TrineClient {
   private async unary<T>(o: CallOpts | undefined, start: (md: Metadata, opts: CallOptions, cb: (e: ServiceError | null, v?: T) => void) => { cancel(): void }): Promise<T> {
     const deadline = Date.now() + (o?.deadlineMs ?? this.deadlineMs);
     for (let attempt = 1; ; attempt++) {
+      // A signal that aborted before this attempt (or during the backoff before it) fires no 'abort' event again.
+      if (o?.signal?.aborted) throw cancelled();
       try {
         return await new Promise<T>((resolve, reject) => {
           const call = start(this.metadata(), this.callOptions(deadline), (e, v) => (e ? reject(e) : resolve(v as T)));
@@ -108,6 +115,7 @@ export class TrineClient {
     const req = GenerateRequest.fromPartial(input);
     const deadline = Date.now() + (o?.deadlineMs ?? this.deadlineMs);
     for (let attempt = 1; ; attempt++) {
+      if (o?.signal?.aborted) throw cancelled();
       const call = this.stub.generateStream(req, this.metadata(), this.callOptions(deadline));
       const onAbort = (): void => call.cancel();
       o?.signal?.addEventListener('abort', onAbort, { once: true });
