@@ -76,6 +76,25 @@ export function classIntersects(cls: CharClass, lo: number, hi: number): boolean
   return next <= hi;
 }
 
+/** Whether every code point in [lo, hi] is in the class. */
+export function classCovers(cls: CharClass, lo: number, hi: number): boolean {
+  const r = cls.ranges;
+  if (cls.negated) {
+    for (let i = 0; i < r.length; i += 2) if (r[i]! <= hi && r[i + 1]! >= lo) return false;
+    return true;
+  }
+  const sorted: [number, number][] = [];
+  for (let i = 0; i < r.length; i += 2) sorted.push([r[i]!, r[i + 1]!]);
+  sorted.sort((a, b) => a[0] - b[0]);
+  let next = lo;
+  for (const [a, b] of sorted) {
+    if (a > next) return false;
+    if (b >= next) next = b + 1;
+    if (next > hi) return true;
+  }
+  return false;
+}
+
 class Parser {
   private i = 0;
   private depth = 0;

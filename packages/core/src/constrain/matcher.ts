@@ -4,12 +4,17 @@
  * A matcher state is a set of pushdown stacks over the grammar program (gbnf.ts) plus a partial UTF-8 character.
  * Stacks are interned (equal stacks are one object) and states too, so each state caches its transition on each
  * byte and its mask: inside a JSON string the state after one more character is the same state, and the walk over
- * the vocabulary's byte trie costs one array lookup per trie node. Subtrees the grammar rejects are skipped whole.
+ * the vocabulary's byte trie costs one array lookup per trie node. Subtrees the grammar rejects are skipped whole, and
+ * a large subtree whose every byte leads to one live state (string characters) is taken whole.
+ *
+ * A new state's mask is not one walk over the whole trie: it is the union of precomputed parts, one per distinct top
+ * three frames of its stacks, plus a walk of the few subtrees that reach below those frames (xgrammar's split of
+ * context-independent and context-dependent tokens; docs/decisions/constrained-mask.md).
  *
  * States are immutable and shared by every sequence with the same grammar and vocabulary; each sequence holds only
  * its current state (continuous batching needs nothing more).
  */
-import { ELEMENT, classIntersects, classMatches, type GrammarProgram } from './gbnf.js';
+import { ELEMENT, classCovers, classIntersects, classMatches, type GrammarProgram } from './gbnf.js';
 
 /** The vocabulary's decoded byte strings as a trie in preorder: a rejected node skips to `skip[i]`. */
 export interface TokenTrie {
@@ -18,12 +23,25 @@ export interface TokenTrie {
   readonly byte: Uint8Array;
   readonly depth: Uint16Array;
   readonly skip: Int32Array;
+  /** Per node: its parent's index (-1 under the root), to spell a node's prefix. */
+  readonly parent: Int32Array;
+  /**
+   * Per node with a subtree of at least SPAN_MIN nodes: the offset in `spanBytes` of the 8-word set of the bytes in
+   * its subtree (-1 for smaller ones), so a walk can take a whole subtree at once where every one of them loops.
+   */
+  readonly spanAt: Int32Array;
+  readonly spanBytes: Uint32Array;
+  /** Per such subtree (index spanAt / 8): how many bytes its longest token spells below the parent. */
+  readonly spanHeight: Uint16Array;
   /** Tokens spelled exactly by node i: tokens[tokenStart[i] .. tokenStart[i + 1]). */
   readonly tokenStart: Int32Array;
   readonly tokens: Int32Array;
   /** End-of-generation tokens (allowed only where the grammar accepts). */
   readonly eog: Int32Array;
 }
+
+/** Subtrees smaller than this are walked node by node (the byte sets of bigger ones are kept). */
+const SPAN_MIN = 16;
 
 /** Builds the trie from each token's bytes (empty pieces — control tokens — never match a grammar). */
 export function buildTokenTrie(vocabSize: number, pieceBytes: (id: number) => Uint8Array, eog: readonly number[]): TokenTrie {
@@ -64,13 +82,30 @@ export function buildTokenTrie(vocabSize: number, pieceBytes: (id: number) => Ui
   }
   const n = byte.length;
   const skip = new Int32Array(n);
+  const parent = new Int32Array(n);
   // Preorder: a node's subtree ends at the next node of the same or smaller depth.
   const open: number[] = [];
   for (let i = 0; i < n; i++) {
     while (open.length > 0 && depth[open[open.length - 1]!]! >= depth[i]!) skip[open.pop()!] = i;
+    parent[i] = open.length > 0 ? open[open.length - 1]! : -1;
     open.push(i);
   }
   for (const i of open) skip[i] = n;
+  const spanAt = new Int32Array(n).fill(-1);
+  let spans = 0;
+  for (let i = 0; i < n; i++) if (skip[i]! - i >= SPAN_MIN) spanAt[i] = 8 * spans++;
+  const spanBytes = new Uint32Array(8 * spans);
+  const spanHeight = new Uint16Array(spans);
+  for (let i = 0; i < n; i++) {
+    const at = spanAt[i]!;
+    if (at < 0) continue;
+    let deepest = 0;
+    for (let j = i; j < skip[i]!; j++) {
+      spanBytes[at + (byte[j]! >>> 5)]! |= 1 << (byte[j]! & 31);
+      deepest = Math.max(deepest, depth[j]!);
+    }
+    spanHeight[at >>> 3] = deepest - depth[i]! + 1;
+  }
   const tokenStart = new Int32Array(n + 1);
   const tokens: number[] = [];
   for (let i = 0; i < n; i++) {
@@ -83,6 +118,10 @@ export function buildTokenTrie(vocabSize: number, pieceBytes: (id: number) => Ui
     byte: Uint8Array.from(byte),
     depth: Uint16Array.from(depth),
     skip,
+    parent,
+    spanAt,
+    spanBytes,
+    spanHeight,
     tokenStart,
     tokens: Int32Array.from(tokens),
     eog: Int32Array.from(eogSet),
@@ -103,12 +142,23 @@ export interface MatchState {
   readonly stacks: readonly StackNode[];
   /** The grammar may end here (a stack emptied) — only at a character boundary. */
   readonly accepting: boolean;
-  /** Continuation bytes still due for the current UTF-8 character (0: at a boundary), the bits so far, its length. */
+  /** A truncated stack (see `part`) ran below its cut here: what follows depends on the frames cut off. */
+  readonly escaped: boolean;
+  /**
+   * Continuation bytes still due for the current UTF-8 character (0: at a boundary), the bits so far (-1: any
+   * completion is a valid character every stack takes, so the bits no longer matter), its length.
+   */
   readonly need: number;
   readonly bits: number;
   readonly len: number;
   /** Transition per byte: undefined not computed yet, null rejected. */
   next: (MatchState | null | undefined)[] | undefined;
+  /**
+   * Bytes known to lead to the one state `uniformTo` (words 0–7) and known not to (8–15), learnt where large
+   * subtrees are walked: inside a string every ordinary character leads to the same state (itself, or the next count).
+   */
+  uniform: Uint32Array | undefined;
+  uniformTo: MatchState | null | undefined;
   /** Allowed tokens as a bitset over the vocabulary, cached. */
   mask: Uint32Array | undefined;
   /** The grammar is complete here: nothing but end-of-generation may follow. */
@@ -120,7 +170,22 @@ export interface MatchState {
 const MAX_STATES = 4096; // each holds up to 256 transitions
 const MAX_NODES = 1 << 20;
 const MAX_MASKS = 128; // 16 KiB each at a 128k vocabulary
+/** Frames of a stack its precomputed part looks at (see `part`); deeper frames are cut. */
+const PART_FRAMES = 3;
+/** Bytes the precomputed parts of one grammar and vocabulary may hold (least recently used go first). */
+const PART_BUDGET = 8 << 20;
 
+/**
+ * What the top frames of one stack decide about every token, whatever lies below them: `accepted` tokens (a bitset,
+ * or their ids when fewer than its words) are allowed in any context; tokens under the trie nodes in `uncertain` ran
+ * out of the frames and are checked against the whole state; every other token is rejected.
+ */
+interface MaskPart {
+  readonly accepted: Uint32Array | Int32Array;
+  readonly dense: boolean;
+  readonly uncertain: Int32Array;
+  readonly bytes: number;
+}
 /** A grammar over one vocabulary: its interned stacks and states, their transitions and masks. */
 export class GrammarIndex {
   readonly program: GrammarProgram;
@@ -132,16 +197,24 @@ export class GrammarIndex {
   private nextStateId = 1;
   private epoch = 0;
   private readonly width: number;
+  private readonly words: number;
+  /** Stands for the frames a truncated stack cut off; popping into it sets `escaped`. */
+  private readonly bottom: StackNode;
+  /** Precomputed parts by the positions of their frames (not node ids, so they outlive `reset`), oldest first. */
+  private parts = new Map<string, MaskPart>();
+  private partBytes = 0;
   readonly initial: MatchState;
 
   constructor(program: GrammarProgram, trie: TokenTrie) {
     this.program = program;
     this.trie = trie;
     this.width = program.kind.length + 1;
+    this.words = (trie.vocabSize + 31) >>> 5;
+    this.bottom = { id: this.nextNodeId++, pos: -1, rest: null };
     const out: StackNode[] = [];
-    let accepting = false;
-    for (const start of program.alternatives[program.root]!) accepting = this.expand(start, null, out) || accepting;
-    this.initial = this.intern(out, accepting, 0, 0, 0)!;
+    let flags = 0;
+    for (const start of program.alternatives[program.root]!) flags |= this.expand(start, null, out);
+    this.initial = this.intern(out, (flags & 1) !== 0, 0, 0, 0)!;
   }
 
   private node(pos: number, rest: StackNode | null): StackNode {
@@ -166,15 +239,15 @@ export class GrammarIndex {
 
   /**
    * Pushes every stack reachable from `pos` (with `rest` below) whose top is a character class into `out`;
-   * returns whether some alternative ran to the bottom (the grammar may end). No left recursion (gbnf.ts), so
-   * this terminates.
+   * returns 1 when some alternative ran to the bottom (the grammar may end), | 2 when one popped into `bottom`. No
+   * left recursion (gbnf.ts), so this terminates.
    */
-  private expand(pos: number, rest: StackNode | null, out: StackNode[]): boolean {
+  private expand(pos: number, rest: StackNode | null, out: StackNode[]): number {
     // A work list, not recursion: a chain of returns (alternatives ending together) is as deep as the output is
     // nested, and the JS stack must not be what bounds it.
     const { kind, arg, alternatives } = this.program;
     const work: (number | StackNode | null)[] = [pos, rest];
-    let accepting = false;
+    let flags = 0;
     while (work.length > 0) {
       let r = work.pop() as StackNode | null;
       let p = work.pop() as number;
@@ -187,7 +260,11 @@ export class GrammarIndex {
         }
         if (k === ELEMENT.end) {
           if (r === null) {
-            accepting = true;
+            flags |= 1;
+            break;
+          }
+          if (r === this.bottom) {
+            flags |= 2;
             break;
           }
           p = r.pos;
@@ -202,18 +279,18 @@ export class GrammarIndex {
         r = below;
       }
     }
-    return accepting;
+    return flags;
   }
 
-  private intern(stacks: StackNode[], accepting: boolean, need: number, bits: number, len: number): MatchState | null {
-    if (stacks.length === 0 && !(accepting && need === 0)) return null;
+  private intern(stacks: StackNode[], accepting: boolean, need: number, bits: number, len: number, escaped = false): MatchState | null {
+    if (stacks.length === 0 && !(accepting && need === 0) && !escaped) return null;
     stacks.sort((a, b) => a.id - b.id);
-    let key = `${need},${bits},${len},${accepting ? 1 : 0}`;
+    let key = `${need},${bits},${len},${accepting ? 1 : 0}${escaped ? 'e' : ''}`;
     for (const s of stacks) key += `,${s.id}`;
     let st = this.states.get(key);
     if (st === undefined) {
       if (this.states.size >= MAX_STATES) this.reset();
-      st = { id: this.nextStateId++, stacks, accepting, need, bits, len, next: undefined, mask: undefined, done: false, epoch: this.epoch };
+      st = { id: this.nextStateId++, stacks, accepting, escaped, need, bits, len, next: undefined, uniform: undefined, uniformTo: undefined, mask: undefined, done: false, epoch: this.epoch };
       this.states.set(key, st);
     }
     return st;
@@ -240,6 +317,7 @@ export class GrammarIndex {
       return this.partial(s, len - 1, b & (0xff >> (len + 1)), len);
     }
     if ((b & 0xc0) !== 0x80) return null;
+    if (s.bits === -1) return s.need > 1 ? this.intern([...s.stacks], false, s.need - 1, -1, s.len) : this.advance(s, -1);
     const bits = (s.bits << 6) | (b & 0x3f);
     if (s.need > 1) return this.partial(s, s.need - 1, bits, s.len);
     const min = s.len === 2 ? 0x80 : s.len === 3 ? 0x800 : 0x10000;
@@ -259,17 +337,24 @@ export class GrammarIndex {
     if (hi > 0xdfff) parts.push([Math.max(lo, 0xe000), hi]);
     const { classes, arg } = this.program;
     const live = s.stacks.filter((n) => parts.some(([a, b]) => classIntersects(classes[arg[n.pos]!]!, a, b)));
+    // Inside a string every non-ASCII character is as good as any other: one state for all of them, not one per
+    // prefix (a 128k vocabulary spells thousands of distinct prefixes).
+    const first = bits << (6 * need);
+    const last = first | ((1 << (6 * need)) - 1);
+    const valid = first >= (len === 2 ? 0x80 : len === 3 ? 0x800 : 0x10000) && last <= 0x10ffff && (last < 0xd800 || first > 0xdfff);
+    if (valid && live.every((n) => classCovers(classes[arg[n.pos]!]!, first, last))) return this.intern(live, false, need, -1, len);
     return this.intern(live, false, need, bits, len);
   }
 
+  /** Past one whole character `cp` (-1: one every stack takes). */
   private advance(s: MatchState, cp: number): MatchState | null {
     const { classes, arg } = this.program;
     const out: StackNode[] = [];
-    let accepting = false;
+    let flags = 0;
     for (const n of s.stacks) {
-      if (classMatches(classes[arg[n.pos]!]!, cp)) accepting = this.expand(n.pos + 1, n.rest, out) || accepting;
+      if (cp === -1 || classMatches(classes[arg[n.pos]!]!, cp)) flags |= this.expand(n.pos + 1, n.rest, out);
     }
-    return this.intern(out, accepting, 0, 0, 0);
+    return this.intern(out, (flags & 1) !== 0, 0, 0, 0, (flags & 2) !== 0);
   }
 
   /** The state after a token's bytes, or null where the grammar rejects them. */
@@ -279,37 +364,215 @@ export class GrammarIndex {
     return t;
   }
 
-  /** Allowed tokens in state `s` (bit i of word i >> 5), end-of-generation included where the grammar may end. */
+  /**
+   * Allowed tokens in state `s` (bit i of word i >> 5), end-of-generation included where the grammar may end.
+   *
+   * A state's mask is the union of its stacks' masks, and what a stack allows depends mostly on its top frames: each
+   * stack's `part` (precomputed once per top frames, cached) gives the tokens those frames accept in any context and
+   * the few trie subtrees that reach below them, which alone are walked against the whole state here.
+   */
   mask(s: MatchState): Uint32Array {
     if (s.mask !== undefined && s.epoch === this.epoch) return s.mask;
     const trie = this.trie;
-    const mask = new Uint32Array((trie.vocabSize + 31) >>> 5);
-    const path: MatchState[] = [s];
-    const n = trie.byte.length;
-    let any = false;
-    for (let i = 0; i < n; ) {
-      const d = trie.depth[i]!;
-      const t = this.step(path[d - 1]!, trie.byte[i]!);
-      if (t === null) {
-        i = trie.skip[i]!;
-        continue;
+    const mask = new Uint32Array(this.words);
+    if (s.need !== 0) {
+      // Mid-character (after a token that split one): parts start at a character boundary, so walk it whole.
+      this.walk([s], 0, trie.byte.length, mask);
+    } else {
+      const roots: number[] = [];
+      for (const top of s.stacks) {
+        const part = this.part(top);
+        const acc = part.accepted;
+        if (part.dense) for (let w = 0; w < acc.length; w++) mask[w]! |= acc[w]!;
+        else for (let k = 0; k < acc.length; k++) mask[acc[k]! >>> 5]! |= 1 << (acc[k]! & 31);
+        for (let k = 0; k < part.uncertain.length; k++) roots.push(part.uncertain[k]!);
       }
-      path[d] = t;
-      for (let k = trie.tokenStart[i]!, end = trie.tokenStart[i + 1]!; k < end; k++) {
-        const id = trie.tokens[k]!;
-        mask[id >>> 5]! |= 1 << (id & 31);
-        any = true;
+      roots.sort((a, b) => a - b);
+      const prefix: number[] = [];
+      let covered = 0; // a root inside a subtree walked already is covered by it
+      for (const r of roots) {
+        if (r < covered) continue;
+        covered = trie.skip[r]!;
+        prefix.length = 0;
+        for (let p = trie.parent[r]!; p >= 0; p = trie.parent[p]!) prefix.push(trie.byte[p]!);
+        let t: MatchState | null = s;
+        for (let k = prefix.length - 1; k >= 0 && t !== null; k--) t = this.step(t, prefix[k]!);
+        if (t === null) continue;
+        const path: MatchState[] = [];
+        path[trie.depth[r]! - 1] = t;
+        this.walk(path, r, covered, mask);
       }
-      i++;
     }
+    return this.finish(s, mask);
+  }
+
+  /** The mask by one walk over the whole trie, without precomputed parts: what `mask` must equal (tests, bench). */
+  plainMask(s: MatchState): Uint32Array {
+    const mask = new Uint32Array(this.words);
+    this.walk([s], 0, this.trie.byte.length, mask);
+    return this.finish(s, mask, false);
+  }
+
+  /** Adds end-of-generation where the grammar may end, sets `done`, caches the mask on the state. */
+  private finish(s: MatchState, mask: Uint32Array, cache = true): Uint32Array {
+    let any = false;
+    for (let w = 0; w < mask.length && !any; w++) any = mask[w] !== 0;
     const ends = s.accepting && s.need === 0;
-    if (ends) for (const id of trie.eog) mask[id >>> 5]! |= 1 << (id & 31);
+    if (ends) for (const id of this.trie.eog) mask[id >>> 5]! |= 1 << (id & 31);
     s.done = ends && !any;
+    if (!cache) return mask;
     s.mask = mask;
     s.epoch = this.epoch;
     this.masked.push(s);
     if (this.masked.length > MAX_MASKS) this.masked.shift()!.mask = undefined;
     return mask;
+  }
+
+  /**
+   * Sets the bits of the tokens under trie nodes [from, to) that the grammar accepts, `path[depth(from) - 1]` being
+   * the state before node `from`; a rejected node's subtree is skipped whole.
+   */
+  private walk(path: MatchState[], from: number, to: number, mask: Uint32Array): void {
+    const { byte, depth, skip, tokenStart, tokens, spanAt } = this.trie;
+    for (let i = from; i < to; ) {
+      const d = depth[i]!;
+      const prev = path[d - 1]!;
+      if (spanAt[i]! >= 0 && this.allAlive(prev, i)) {
+        for (let k = tokenStart[i]!, end = tokenStart[skip[i]!]!; k < end; k++) mask[tokens[k]! >>> 5]! |= 1 << (tokens[k]! & 31);
+        i = skip[i]!;
+        continue;
+      }
+      const b = byte[i]!;
+      let t = prev.epoch === this.epoch ? prev.next?.[b] : undefined;
+      if (t === undefined) t = this.step(prev, b);
+      if (t === null) {
+        i = skip[i]!;
+        continue;
+      }
+      path[d] = t;
+      for (let k = tokenStart[i]!, end = tokenStart[i + 1]!; k < end; k++) {
+        const id = tokens[k]!;
+        mask[id >>> 5]! |= 1 << (id & 31);
+      }
+      i++;
+    }
+  }
+
+  /**
+   * Whether every token in the subtree of trie node `i` (one with a byte set) is alive from `s`: each of its bytes
+   * leads from `s` to one state, and from that one on, as deep as the subtree goes. A subtree of string characters
+   * is taken whole this way.
+   */
+  private allAlive(s: MatchState, i: number): boolean {
+    const { spanBytes, spanAt, spanHeight } = this.trie;
+    const at = spanAt[i]!;
+    let cur: MatchState = s;
+    for (let h = spanHeight[at >>> 3]!; h > 0; h--) {
+      const next = this.uniformOver(cur, at);
+      if (next === null) return false;
+      if (next === cur) return true; // a loop: as deep as any subtree
+      cur = next;
+    }
+    return true;
+  }
+
+  /** The one state every byte of span `at` leads to from `s`, or null where they do not all lead to one live state. */
+  private uniformOver(s: MatchState, at: number): MatchState | null {
+    const { spanBytes } = this.trie;
+    const known = (s.uniform ??= new Uint32Array(16));
+    for (let w = 0; w < 8; w++) if ((spanBytes[at + w]! & known[8 + w]!) !== 0) return null;
+    for (let w = 0; w < 8; w++) {
+      for (let v = spanBytes[at + w]! & ~known[w]!; v !== 0; v &= v - 1) {
+        const bit = v & -v;
+        const t = this.step(s, (w << 5) | (31 - Math.clz32(bit)));
+        if (s.uniformTo === undefined && t !== null) s.uniformTo = t;
+        if (t === null || t !== s.uniformTo) {
+          known[8 + w]! |= bit;
+          return null;
+        }
+        known[w]! |= bit;
+      }
+    }
+    return s.uniformTo ?? null;
+  }
+
+  /** The precomputed part of a stack: its top PART_FRAMES frames walked over the whole trie once, then cached. */
+  private part(top: StackNode): MaskPart {
+    const frames: number[] = [];
+    let r: StackNode | null = top;
+    while (r !== null && frames.length < PART_FRAMES) {
+      frames.push(r.pos);
+      r = r.rest;
+    }
+    const key = `${frames.join(',')}${r === null ? '.' : '+'}`;
+    const hit = this.parts.get(key);
+    if (hit !== undefined) {
+      this.parts.delete(key); // most recently used last
+      this.parts.set(key, hit);
+      return hit;
+    }
+    let cut: StackNode | null = r === null ? null : this.bottom;
+    for (let k = frames.length - 1; k >= 0; k--) cut = this.node(frames[k]!, cut);
+    const part = this.computePart(this.intern([cut!], false, 0, 0, 0)!);
+    this.parts.set(key, part);
+    this.partBytes += part.bytes;
+    for (const [k, old] of this.parts) {
+      if (this.partBytes <= PART_BUDGET || old === part) break;
+      this.parts.delete(k);
+      this.partBytes -= old.bytes;
+    }
+    return part;
+  }
+
+  /**
+   * One walk from a truncated stack's state: a token is accepted where the walk reaches it alive (the frames below
+   * only add ways to go on); a subtree the walk rejects after some prefix escaped below the cut is uncertain; any
+   * other rejected subtree is rejected in every context.
+   */
+  private computePart(start: MatchState): MaskPart {
+    const { byte, depth, skip, tokenStart, tokens, spanAt } = this.trie;
+    const n = byte.length;
+    const bits = new Uint32Array(this.words);
+    const uncertain: number[] = [];
+    const path: MatchState[] = [start];
+    let count = 0;
+    let escapedAt = Infinity; // the smallest depth on the current path whose state escaped
+    for (let i = 0; i < n; ) {
+      const d = depth[i]!;
+      if (escapedAt >= d) escapedAt = Infinity; // that node is off the path now
+      const prev = path[d - 1]!;
+      if (spanAt[i]! >= 0 && this.allAlive(prev, i)) {
+        // Every token below stays alive (whatever escaped on the way): all accepted, none uncertain.
+        for (let k = tokenStart[i]!, end = tokenStart[skip[i]!]!; k < end; k++) {
+          bits[tokens[k]! >>> 5]! |= 1 << (tokens[k]! & 31);
+          count++;
+        }
+        i = skip[i]!;
+        continue;
+      }
+      const t = this.step(prev, byte[i]!);
+      if (t === null) {
+        if (escapedAt < d) uncertain.push(i);
+        i = skip[i]!;
+        continue;
+      }
+      path[d] = t;
+      if (t.escaped && d < escapedAt) escapedAt = d;
+      for (let k = tokenStart[i]!, end = tokenStart[i + 1]!; k < end; k++) {
+        const id = tokens[k]!;
+        bits[id >>> 5]! |= 1 << (id & 31);
+        count++;
+      }
+      i++;
+    }
+    const dense = count >= this.words;
+    let accepted: Uint32Array | Int32Array = bits;
+    if (!dense) {
+      accepted = new Int32Array(count);
+      let k = 0;
+      for (let w = 0; w < bits.length; w++) for (let v = bits[w]!; v !== 0; v &= v - 1) accepted[k++] = (w << 5) | (31 - Math.clz32(v & -v));
+    }
+    return { accepted, dense, uncertain: Int32Array.from(uncertain), bytes: accepted.byteLength + 4 * uncertain.length + 64 };
   }
 }
 
