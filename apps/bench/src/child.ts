@@ -16,6 +16,8 @@ export async function runJob(job: Job): Promise<JobAnswer> {
       return (await import('./suites/bandwidth.js')).runBandwidthJob(job);
     case 'serving':
       return (await import('./suites/serving.js')).runServingJob(job);
+    case 'constrain':
+      return (await import('./suites/constrain.js')).runConstrainJob(job);
   }
 }
 

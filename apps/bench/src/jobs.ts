@@ -76,7 +76,15 @@ export interface ServingJob {
   readonly context: number;
 }
 
-export type Job = ModelJob | BatchedJob | KernelJob | BandwidthJob | ServingJob;
+/** Constrained decoding: the token mask's cost per token at a 128k vocabulary (suites/constrain.ts). */
+export interface ConstrainJob {
+  readonly kind: 'constrain';
+  /** `llama3-shaped` (drawn, model/vocab.ts) or the path of a tiktoken file (LLaMA 3's tokenizer.model). */
+  readonly vocab: string;
+  readonly quick: boolean;
+}
+
+export type Job = ModelJob | BatchedJob | KernelJob | BandwidthJob | ServingJob | ConstrainJob;
 
 export interface Skipped {
   readonly what: string;

@@ -30,6 +30,10 @@ export interface BenchOptions {
   readonly concurrency: readonly number[];
   /** The long hardening run (200 streams, fault loops; apps/gateway/scripts/hardening-long.ts). Opt-in. */
   readonly hardening: boolean;
+  /** Constrained decoding: mask cost per token at a 128k vocabulary, and its share of a 2B4T decode step. Opt-in. */
+  readonly constrain: boolean;
+  /** `llama3-shaped`, or a tiktoken file (LLaMA 3's tokenizer.model) for the real vocabulary. */
+  readonly constrainVocab: string;
   readonly decodeTokens: number;
   readonly prefillTokens: number;
   readonly reps: number;
@@ -56,6 +60,8 @@ export const BENCH_FLAGS: FlagTable = {
   'no-serving': { kind: 'boolean', help: 'skip the serving suite' },
   concurrency: listOf(1, 1024, 'serving concurrency levels (default 1,32)'),
   hardening: { kind: 'boolean', help: 'the long hardening run: 200 streams, worker SIGKILL and Redis-crash loops (about 5 minutes)' },
+  constrain: { kind: 'boolean', help: 'constrained decoding: token mask cost per token (JSON, a 20-property schema, a regex, a GBNF grammar; batch 1 and 8) at a 128k vocabulary, schema compile time, and the share of a 2B4T decode step at 1 thread' },
+  'constrain-vocab': path('a tiktoken vocabulary (LLaMA 3 tokenizer.model) for --constrain instead of the drawn LLaMA-3-shaped one'),
   'decode-tokens': { kind: 'int', short: 'n', min: 1, max: 4096, default: 64, help: 'greedy tokens timed per decode run' },
   'prefill-tokens': { kind: 'int', short: 'p', min: 1, max: 8192, default: 128, help: 'prompt tokens timed per prefill run' },
   reps: { kind: 'int', short: 'r', min: 1, max: 100, help: 'repetitions of each measurement (default 3; quick: 1)' },
@@ -109,6 +115,8 @@ export function parseArgs(argv: readonly string[]): BenchOptions | 'help' | 'hos
     batched: f['no-batched'] !== true && (f.batch !== undefined || !quick),
     concurrency: f['no-serving'] ? [] : ints('concurrency', f.serving || !quick ? [1, 32] : []),
     hardening: f.hardening === true,
+    constrain: f.constrain === true || f['constrain-vocab'] !== undefined,
+    constrainVocab: str('constrain-vocab') ?? 'llama3-shaped',
     decodeTokens: f['decode-tokens'] as number,
     prefillTokens: f['prefill-tokens'] as number,
     reps: (f.reps as number | undefined) ?? (quick ? 1 : 3),

@@ -25,6 +25,7 @@ import { REPORT_SCHEMA, type BenchReport, type BenchResult, type EngineRatio, ty
 import { renderCharts } from './report/svg.js';
 import { describe, runInChild } from './spawn.js';
 import { BANDWIDTH_SOURCE } from './suites/bandwidth.js';
+import { maskShareOfStep } from './suites/constrain.js';
 
 /** The backends probed when none is named, by the catalog's priority (quick runs the first that starts). */
 const PROBED = CATALOG.filter((e) => e.name !== 'reference')
@@ -227,6 +228,16 @@ export async function runBench(opts: BenchOptions, log: (s: string) => void = (s
       }
   }
 
+  // Constrained decoding: the mask's cost per token, then its share of the 2B4T decode step at 1 thread of this run.
+  if (opts.constrain) {
+    await run({ kind: 'constrain', vocab: opts.constrainVocab, quick: opts.quick });
+    const step = (): boolean => results.some((r) => r.suite === 'decode' && r.engine === 'trine' && r.shape === '2b4t' && r.threads === 1 && r.batch === 1);
+    const m = models['2b4t'];
+    if (!step() && m)
+      await run({ kind: 'model', backend: backends[0]!, threads: 1, shape: '2b4t', modelPath: m.path, lmHead: 'f16', decodeTokens: opts.decodeTokens, prefillTokens: opts.prefillTokens, contexts: [contexts[0]!], reps: opts.reps, suites: ['decode'], driftSteps: 0 });
+    if (!step()) skipped.push({ what: 'constrain: share of a decode step', reason: 'no 2B4T decode at 1 thread in this run (--shapes must include 2b4t)' });
+    results.push(...maskShareOfStep(results));
+  }
   if (opts.hardening) {
     log('▶ hardening (long run)');
     const h = await runHardeningLong(log);

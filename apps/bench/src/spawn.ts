@@ -59,5 +59,7 @@ export function describe(job: Job): string {
       return `read bandwidth ${job.threads}t`;
     case 'serving':
       return `serving ${job.backend} ${job.shape} ${job.threads}t concurrency ${job.concurrency.join('/')}`;
+    case 'constrain':
+      return `constrained decoding masks (${job.vocab} vocabulary)`;
   }
 }
