@@ -70,6 +70,8 @@ export type EngineRequest = GenerateRequest & { readonly promptLookup?: number }
 export const MAX_PROMPT_LOOKUP = 16;
 /** Longest n-gram matched when drafting; shorter ones are tried when it has no earlier occurrence. */
 const LOOKUP_NGRAM = 3;
+/** After drafts rejected outright a sequence waits up to 2^this − 1 decode steps before drafting again. */
+const LOOKUP_BACKOFF_LOG2 = 4;
 
 /**
  * Prompt-lookup drafting over the `len` tokens `at(0…len-1)` (prompt then output): up to `k` tokens that followed
@@ -670,19 +672,33 @@ export class Engine implements TextGenerator {
     batch.forEach((s, i) => {
       const f = fed[i]!;
       this.drafted += f.length - 1;
-      for (let j = 0; j < f.length; j++) {
-        // Row j's input (the pending token, or draft j) was what plain decoding would have fed: it is valid.
-        this.prefixes.written(s.slot, s.cached, [f[j]!], this.canonical(true));
-        s.cached++;
-        s.pending = -1;
-        const token = this.choose(s, first[i]! + j, choices);
-        if (!this.emit(s, token)) return;
-        if (j + 1 < f.length) {
-          if (token.tokenId !== f[j + 1]) return;
-          this.accepted++;
-        }
+      const kept = this.verify(s, f, first[i]!, choices);
+      this.accepted += kept;
+      // A draft rejected outright cost its rows for nothing: wait 1, 3, 7, then 15 steps before drafting again (any
+      // accepted token resets it), so text where drafts fail pays for few of them. Tokens never depend on drafts.
+      if (f.length > 1) {
+        s.lookupMisses = kept > 0 ? 0 : Math.min(s.lookupMisses + 1, LOOKUP_BACKOFF_LOG2);
+        s.lookupWait = 2 ** s.lookupMisses - 1;
       }
     });
+  }
+
+  /** Emits the tokens chosen on one sequence's rows while its drafts equal them; returns the drafts accepted. */
+  private verify(s: Sequence, fed: readonly number[], firstRow: number, choices: { ids?: Int32Array; rows?: Float32Array }): number {
+    let kept = 0;
+    for (let j = 0; j < fed.length; j++) {
+      // Row j's input (the pending token, or draft j) was what plain decoding would have fed: it is valid.
+      this.prefixes.written(s.slot, s.cached, [fed[j]!], this.canonical(true));
+      s.cached++;
+      s.pending = -1;
+      const token = this.choose(s, firstRow + j, choices);
+      if (!this.emit(s, token)) return kept;
+      if (j + 1 < fed.length) {
+        if (token.tokenId !== fed[j + 1]) return kept;
+        kept++;
+      }
+    }
+    return kept;
   }
 
   /**
@@ -691,6 +707,10 @@ export class Engine implements TextGenerator {
    */
   private draft(s: Sequence, room: number): number[] {
     if (s.lookup === 0 || room <= 0) return [];
+    if (s.lookupWait > 0) {
+      s.lookupWait--;
+      return [];
+    }
     const k = Math.min(s.lookup, room, this.config.context - s.cached - 1, s.sampling.maxTokens - s.generated - 1);
     if (k <= 0) return [];
     const P = s.promptTokens.length;

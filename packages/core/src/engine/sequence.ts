@@ -29,6 +29,9 @@ export class Sequence {
   readonly output: number[] = [];
   /** Prompt lookup: tokens a decode step may draft after the pending one (0: off). */
   lookup = 0;
+  /** Prompt lookup backoff: drafts rejected outright in a row, and decode steps to wait before drafting again. */
+  lookupMisses = 0;
+  lookupWait = 0;
   cancelled = false;
   finished = false;
 
