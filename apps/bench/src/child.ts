@@ -18,6 +18,8 @@ export async function runJob(job: Job): Promise<JobAnswer> {
       return (await import('./suites/serving.js')).runServingJob(job);
     case 'constrain':
       return (await import('./suites/constrain.js')).runConstrainJob(job);
+    case 'reuse':
+      return (await import('./suites/reuse.js')).runReuseJob(job);
   }
 }
 

@@ -76,6 +76,23 @@ export interface ServingJob {
   readonly context: number;
 }
 
+/** Prefix cache and prompt lookup through the engine (suites/reuse.ts). */
+export interface ReuseJob {
+  readonly kind: 'reuse';
+  readonly backend: string;
+  readonly threads: number;
+  readonly shape: string;
+  readonly modelPath: string;
+  readonly systemTokens: number;
+  readonly replyTokens: number;
+  /** Tokens decoded per prompt-lookup run, and the draft length K. */
+  readonly decodeTokens: number;
+  readonly lookupK: number;
+  /** A prompt whose continuation the model repeats from earlier text. */
+  readonly lookupPrompt: string;
+  readonly reps: number;
+}
+
 /** Constrained decoding: the token mask's cost per token at a 128k vocabulary (suites/constrain.ts). */
 export interface ConstrainJob {
   readonly kind: 'constrain';
@@ -84,7 +101,7 @@ export interface ConstrainJob {
   readonly quick: boolean;
 }
 
-export type Job = ModelJob | BatchedJob | KernelJob | BandwidthJob | ServingJob | ConstrainJob;
+export type Job = ModelJob | BatchedJob | KernelJob | BandwidthJob | ServingJob | ReuseJob | ConstrainJob;
 
 export interface Skipped {
   readonly what: string;

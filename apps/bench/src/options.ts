@@ -34,6 +34,10 @@ export interface BenchOptions {
   readonly constrain: boolean;
   /** `llama3-shaped`, or a tiktoken file (LLaMA 3's tokenizer.model) for the real vocabulary. */
   readonly constrainVocab: string;
+  /** Prefix cache (chat turn-5 TTFT) and prompt lookup (decode speed-up) rows, on each shape and the trained model. */
+  readonly reuse: boolean;
+  /** Skip the model matrix (load, prefill, decode, q8, batched): with --reuse, only the reuse rows. */
+  readonly noModel: boolean;
   readonly decodeTokens: number;
   readonly prefillTokens: number;
   readonly reps: number;
@@ -62,6 +66,9 @@ export const BENCH_FLAGS: FlagTable = {
   hardening: { kind: 'boolean', help: 'the long hardening run: 200 streams, worker SIGKILL and Redis-crash loops (about 5 minutes)' },
   constrain: { kind: 'boolean', help: 'constrained decoding: token mask cost per token (JSON, a 20-property schema, a regex, a GBNF grammar; batch 1 and 8) at a 128k vocabulary, schema compile time, and the share of a 2B4T decode step at 1 thread' },
   'constrain-vocab': path('a tiktoken vocabulary (LLaMA 3 tokenizer.model) for --constrain instead of the drawn LLaMA-3-shaped one'),
+  reuse: { kind: 'boolean', help: 'prefix cache and prompt lookup rows with --quick (chat turn-5 TTFT with/without the cache, lookup decode speed-up), on each shape and the trained default model' },
+  'no-reuse': { kind: 'boolean', help: 'skip the reuse rows' },
+  'no-model': { kind: 'boolean', help: 'skip the model matrix (load, prefill, decode, q8, batched), e.g. --quick --reuse --no-model --no-kernels' },
   'decode-tokens': { kind: 'int', short: 'n', min: 1, max: 4096, default: 64, help: 'greedy tokens timed per decode run' },
   'prefill-tokens': { kind: 'int', short: 'p', min: 1, max: 8192, default: 128, help: 'prompt tokens timed per prefill run' },
   reps: { kind: 'int', short: 'r', min: 1, max: 100, help: 'repetitions of each measurement (default 3; quick: 1)' },
@@ -117,6 +124,8 @@ export function parseArgs(argv: readonly string[]): BenchOptions | 'help' | 'hos
     hardening: f.hardening === true,
     constrain: f.constrain === true || f['constrain-vocab'] !== undefined,
     constrainVocab: str('constrain-vocab') ?? 'llama3-shaped',
+    reuse: f['no-reuse'] !== true && (f.reuse === true || !quick),
+    noModel: f['no-model'] === true,
     decodeTokens: f['decode-tokens'] as number,
     prefillTokens: f['prefill-tokens'] as number,
     reps: (f.reps as number | undefined) ?? (quick ? 1 : 3),

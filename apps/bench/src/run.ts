@@ -8,6 +8,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { TrineError } from '@trine/core';
 import { CATALOG, createBackend, threaded } from '@trine/backends';
 import { llamaBenchResults, runLlamaBench } from './external/llama-bench.js';
@@ -26,6 +27,18 @@ import { renderCharts } from './report/svg.js';
 import { describe, runInChild } from './spawn.js';
 import { BANDWIDTH_SOURCE } from './suites/bandwidth.js';
 import { maskShareOfStep } from './suites/constrain.js';
+
+/** The trained default model (core's asset), measured by the reuse rows beside the random-weight shapes. */
+const TRAINED_MODEL = fileURLToPath(new URL('../../../packages/core/assets/trine-default.gguf', import.meta.url));
+/**
+ * Prompt-lookup prompts: an edit that repeats code (random weights: greedy decoding falls into loops whatever the
+ * prompt, and lookup drafts the loop), and for the trained model (a 3M-parameter model trained on scripture) text it
+ * continues by copying its repeats.
+ */
+const LOOKUP_PROMPTS = {
+  edit: 'Rename count to total and print the code again.\nfunction sum(items) {\n  let count = 0;\n  for (const x of items) count += x;\n  return count;\n}\nResult:\nfunction sum(items) {\n  let total = 0;',
+  trained: 'And God said, Let there be light: and there was light. And God said, Let there be light: and there was light. And God said, Let there be',
+} as const;
 
 /** The backends probed when none is named, by the catalog's priority (quick runs the first that starts). */
 const PROBED = CATALOG.filter((e) => e.name !== 'reference')
@@ -187,7 +200,7 @@ export async function runBench(opts: BenchOptions, log: (s: string) => void = (s
 
   // Trine on every model × threads × backend, each thread count followed by the external engines at it.
   const contexts = opts.contexts;
-  for (const [key, m] of Object.entries(models)) {
+  for (const [key, m] of opts.noModel ? [] : Object.entries(models)) {
     for (const threads of opts.threads) {
       for (const backend of backends) {
         // A single-threaded backend runs once, in the first thread-count round, labelled 1 thread.
@@ -200,6 +213,20 @@ export async function runBench(opts: BenchOptions, log: (s: string) => void = (s
           await run({ kind: 'batched', ...common, batches: opts.batches, steps: opts.quick ? 8 : 24, promptTokens: 8 });
       }
       await external(key, m.path, threads);
+    }
+  }
+
+  // Prefix cache and prompt lookup through the engine: each shape's file and the trained default model, on the
+  // first backend at its highest thread count.
+  if (opts.reuse) {
+    const files: [string, string][] = [...Object.entries(models).map(([k, m]): [string, string] => [k, m.path]), ['trine-default', TRAINED_MODEL]];
+    for (const [shape, modelPath] of files) {
+      const backend = backends[0]!;
+      const trained = modelPath === TRAINED_MODEL;
+      await run({
+        kind: 'reuse', backend, threads: Math.max(...threadsFor(backend)), shape, modelPath, systemTokens: 300,
+        replyTokens: opts.quick ? 8 : 16, decodeTokens: opts.quick ? 48 : 128, lookupK: 8, lookupPrompt: trained ? LOOKUP_PROMPTS.trained : LOOKUP_PROMPTS.edit, reps: opts.reps,
+      });
     }
   }
 

@@ -61,5 +61,7 @@ export function describe(job: Job): string {
       return `serving ${job.backend} ${job.shape} ${job.threads}t concurrency ${job.concurrency.join('/')}`;
     case 'constrain':
       return `constrained decoding masks (${job.vocab} vocabulary)`;
+    case 'reuse':
+      return `reuse (prefix cache, prompt lookup) ${job.backend} ${job.shape} ${job.threads}t`;
   }
 }

@@ -30,7 +30,7 @@ export interface HostFacts {
   readonly loadAverage?: { readonly start: number; readonly end: number };
 }
 
-export type Suite = 'decode' | 'prefill' | 'batched' | 'kernel' | 'load' | 'serving' | 'quality' | 'hardening' | 'constrain';
+export type Suite = 'decode' | 'prefill' | 'batched' | 'kernel' | 'load' | 'serving' | 'quality' | 'hardening' | 'reuse' | 'constrain';
 
 export interface BenchResult {
   readonly suite: Suite;

@@ -17,7 +17,7 @@ export const CHAT_FLAGS: Readonly<Record<string, FlagSpec>> = {
   temperature: { kind: 'number', aliases: ['temp'], min: 0, max: SAMPLING_LIMITS.maxTemperature, help: 'sampling temperature; 0 = greedy (default 0)' },
   'top-p': { kind: 'number', above: 0, max: 1, help: 'nucleus sampling mass in (0, 1] (default 1)' },
   seed: { kind: 'int', short: 's', help: 'PRNG seed for every reply' },
-  lookup: { kind: 'int', min: 0, max: MAX_PROMPT_LOOKUP, value: 'K', help: 'prompt-lookup decoding: draft up to K tokens a step from earlier n-grams of the prompt and output (greedy only; the same tokens, fewer steps on text that repeats; default 0 = off, or $TRINE_PROMPT_LOOKUP)' },
+  lookup: { kind: 'int', min: 0, max: MAX_PROMPT_LOOKUP, value: 'K', help: 'prompt-lookup decoding: draft up to K tokens a step from earlier n-grams of the prompt and output (greedy or seeded sampling: the same tokens as without, fewer steps on text that repeats; default 0 = off, or $TRINE_PROMPT_LOOKUP)' },
   backend: BACKEND_FLAG,
   threads: THREADS_FLAG,
   'lm-head': LM_HEAD_FLAG,

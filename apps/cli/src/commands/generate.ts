@@ -21,7 +21,7 @@ export const GENERATE_FLAGS: Readonly<Record<string, FlagSpec>> = {
   'logit-bias': { kind: 'strings', value: 'ID=BIAS', help: 'add BIAS in [-100, 100] to token ID\'s logit (repeatable; -100 bans, +100 forces)' },
   'ignore-eos': { kind: 'boolean', help: 'never stop at end-of-generation: run to --max-tokens' },
   stop: { kind: 'strings', value: 'TEXT', help: 'stop before this string' },
-  lookup: { kind: 'int', min: 0, max: MAX_PROMPT_LOOKUP, value: 'K', help: 'prompt-lookup decoding: draft up to K tokens a step from earlier n-grams of the prompt and output (greedy only; the same tokens, fewer steps on text that repeats; default 0 = off, or $TRINE_PROMPT_LOOKUP)' },
+  lookup: { kind: 'int', min: 0, max: MAX_PROMPT_LOOKUP, value: 'K', help: 'prompt-lookup decoding: draft up to K tokens a step from earlier n-grams of the prompt and output (greedy or seeded sampling: the same tokens as without, fewer steps on text that repeats; default 0 = off, or $TRINE_PROMPT_LOOKUP)' },
   'json-schema': { kind: 'string', value: 'FILE', help: 'constrain the output to JSON valid under this JSON Schema file' },
   grammar: { kind: 'string', value: 'FILE', help: "constrain the output to this GBNF grammar file (llama.cpp's format, from rule root)" },
   regex: { kind: 'string', value: 'PATTERN', help: 'constrain the output to text this regular expression matches whole' },

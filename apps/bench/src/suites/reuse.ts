@@ -1,0 +1,163 @@
+/**
+ * Less work per token (issue 21), through the engine as a server runs it: the time to first token of turn 5 of a
+ * 5-turn chat with a 300-token system prompt, with and without the prefix cache; and decode speed with prompt
+ * lookup against without it, on text whose continuation repeats earlier text (drafts accepted) and on sampled text
+ * where drafts fail. Every pair runs in one process on one loaded model, interleaved, so ratios within a run hold
+ * on a loaded machine where absolute figures drift.
+ */
+import { parseBackendName, loadEngine } from '@trine/backends';
+import { DEFAULT_SAMPLING, type ChatMessage, type Engine, type EngineRequest, type GenerateEvent, type SamplingParams } from '@trine/core';
+import type { JobAnswer, ReuseJob } from '../jobs.js';
+import type { BenchResult } from '../report/schema.js';
+
+const now = (): number => performance.now();
+
+function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor((s.length - 1) / 2)]!;
+}
+
+interface Run {
+  readonly text: string;
+  readonly inputTokens: number;
+  readonly tokens: number;
+  readonly ttftMs: number;
+  readonly decodeMs: number;
+}
+
+/** One request to the end: wall time to its first token, and the engine's decode time after it. */
+async function generate(engine: Engine, request: EngineRequest): Promise<Run> {
+  const t0 = now();
+  let ttftMs = 0;
+  let text = '';
+  let tokens = 0;
+  let decodeMs = 0;
+  let inputTokens = 0;
+  for await (const ev of engine.generate(request) as AsyncIterable<GenerateEvent>) {
+    if (ev.type === 'token') {
+      if (tokens++ === 0) ttftMs = now() - t0;
+      text += ev.text;
+    } else if (ev.type === 'done') {
+      text += ev.text;
+      decodeMs = ev.timings.decodeMs;
+      inputTokens = ev.usage.inputTokens;
+    }
+  }
+  return { text, inputTokens, tokens, ttftMs, decodeMs };
+}
+
+/** About `n` tokens of varied instructions (numbered, so no two sentences tokenize alike). */
+function systemPrompt(engine: Engine, n: number, variant: number): string {
+  const rules = ['answer briefly', 'cite the source of each fact', 'say when you are unsure', 'use plain words', 'ask before you assume', 'keep lists short'];
+  let text = 'You are a careful assistant.';
+  for (let i = 1; engine.tokenize(text).length < n; i++) text += ` Rule ${i + variant * 100}: ${rules[i % rules.length]} when the question is about topic ${i * 7 + variant}.`;
+  return text;
+}
+
+const greedy = (maxTokens: number): SamplingParams => ({ ...DEFAULT_SAMPLING, maxTokens });
+
+/** One sequence at the model's whole context. */
+async function open(job: ReuseJob, prefixCacheTokens: number): Promise<Engine> {
+  const { engine } = await loadEngine({
+    model: job.modelPath,
+    settings: { backend: parseBackendName(job.backend, 'backend'), threads: job.threads },
+    maxBatch: 1,
+    prefixCacheTokens,
+    measure: false,
+  });
+  return engine;
+}
+
+export async function runReuseJob(job: ReuseJob): Promise<JobAnswer> {
+  const results: BenchResult[] = [];
+  const skipped: { what: string; reason: string }[] = [];
+  const base = { suite: 'reuse' as const, engine: 'trine', backend: job.backend, shape: job.shape, threads: job.threads, batch: 1 };
+  const what = `${job.backend} ${job.shape} ${job.threads}t reuse`;
+
+  // Turn 5 with and without the prefix cache. The cached engine runs the 5 turns as a chat client would, idle
+  // between turns (the user reading and typing: the engine prefills the last reply again then); the uncached one
+  // gets the same turn-5 messages, after a warm-up request.
+  let engine = await open(job, Number.MAX_SAFE_INTEGER);
+  try {
+    const cached: number[] = [];
+    const messagesByRep: ChatMessage[][] = [];
+    const reuse: string[] = [];
+    for (let rep = 0; rep < job.reps; rep++) {
+      const history: ChatMessage[] = [{ role: 'system', content: systemPrompt(engine, job.systemTokens, rep) }];
+      for (let turn = 1; turn <= 5; turn++) {
+        history.push({ role: 'user', content: `Question ${turn}: what does rule ${turn * 3 + rep} ask of me, and why?` });
+        const hitsBefore = engine.stats.prefixHitTokens;
+        const r = await generate(engine, { messages: history, sampling: greedy(job.replyTokens) });
+        if (turn === 5) {
+          cached.push(r.ttftMs);
+          messagesByRep.push([...history]);
+          reuse.push(`${engine.stats.prefixHitTokens - hitsBefore} of ${r.inputTokens} prompt tokens reused`);
+        }
+        history.push({ role: 'assistant', content: r.text });
+        await engine.idle();
+      }
+    }
+    await engine.close();
+    engine = await open(job, 0);
+    await generate(engine, { prompt: 'warm-up', sampling: greedy(1) });
+    const uncached: number[] = [];
+    for (const messages of messagesByRep) uncached.push((await generate(engine, { messages, sampling: greedy(1) })).ttftMs);
+    const note = `${job.systemTokens}-token system prompt, ${job.replyTokens}-token replies; ${reuse[0]}`;
+    const [c, u] = [median(cached), median(uncached)];
+    results.push(
+      { ...base, variant: 'prefix-cache', metric: 'chat_turn5_ttft_ms', value: c, unit: 'ms', higherIsBetter: false, note },
+      { ...base, variant: 'no-prefix-cache', metric: 'chat_turn5_ttft_ms', value: u, unit: 'ms', higherIsBetter: false, note },
+      { ...base, metric: 'prefix_cache_ttft_speedup', value: u / c, unit: '×', higherIsBetter: true, note: 'turn-5 TTFT without / with the cache (target ≥ 5)' },
+    );
+  } catch (e) {
+    skipped.push({ what: `${what} chat`, reason: e instanceof Error ? e.message : String(e) });
+  } finally {
+    await engine.close();
+  }
+
+  // Decode with prompt lookup K against without, alternating which runs first.
+  engine = await open(job, 0);
+  try {
+    await generate(engine, { prompt: 'warm-up', sampling: greedy(2) });
+    const cases = [
+      { name: 'repeating', request: { prompt: job.lookupPrompt, sampling: greedy(job.decodeTokens) } },
+      { name: 'drafts-fail', request: { prompt: job.lookupPrompt, sampling: { ...DEFAULT_SAMPLING, maxTokens: job.decodeTokens, temperature: 1, seed: 7 } } },
+    ] as const;
+    for (const c of cases) {
+      const rate: Record<'off' | 'on', number[]> = { off: [], on: [] };
+      let drafted = 0;
+      let accepted = 0;
+      let same = true;
+      let tokens = 0;
+      for (let rep = 0; rep < job.reps; rep++) {
+        const order = rep % 2 === 0 ? (['off', 'on'] as const) : (['on', 'off'] as const);
+        const texts: Record<string, string> = {};
+        for (const mode of order) {
+          const s = engine.stats;
+          const r = await generate(engine, { ...c.request, promptLookup: mode === 'on' ? job.lookupK : 0 });
+          if (mode === 'on') {
+            drafted += engine.stats.draftedTokens - s.draftedTokens;
+            accepted += engine.stats.acceptedTokens - s.acceptedTokens;
+          }
+          texts[mode] = r.text;
+          tokens = r.tokens;
+          rate[mode].push((r.tokens - 1) / (r.decodeMs / 1000));
+        }
+        same &&= texts.on === texts.off;
+      }
+      const [off, on] = [median(rate.off), median(rate.on)];
+      const note = `${c.name}: ${tokens} tokens, K = ${job.lookupK}, ${drafted} drafted, ${accepted} accepted${same ? ', same text' : ', TEXT DIFFERS'}`;
+      results.push(
+        { ...base, variant: `${c.name} lookup-off`, metric: 'decode_tokens_per_s', value: off, unit: 'tok/s', higherIsBetter: true, note },
+        { ...base, variant: `${c.name} lookup-K${job.lookupK}`, metric: 'decode_tokens_per_s', value: on, unit: 'tok/s', higherIsBetter: true, note },
+        { ...base, variant: c.name, metric: 'prompt_lookup_speedup', value: on / off, unit: '×', higherIsBetter: true, note: `${note} (target: ≥ 1.5 repeating, ≥ 0.98 drafts-fail)` },
+        { ...base, variant: c.name, metric: 'prompt_lookup_acceptance', value: drafted > 0 ? accepted / drafted : 0, unit: 'fraction', higherIsBetter: true, note },
+      );
+    }
+  } catch (e) {
+    skipped.push({ what: `${what} prompt lookup`, reason: e instanceof Error ? e.message : String(e) });
+  } finally {
+    await engine.close();
+  }
+  return { results, skipped };
+}
