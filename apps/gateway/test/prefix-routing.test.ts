@@ -1,5 +1,5 @@
 /**
- * Prefix routing (TRINE_PREFIX_ROUTING) with a real redis-server, the real gateway and three real worker processes:
+ * Prefix routing (TRINE_PREFIX_ROUTING) with a real redis-server, the real gateway and four real worker processes:
  * a chat's next turn goes to the worker whose prefix cache holds its start (and that worker reports the hit); a job
  * routed to a worker that then dies still completes on another; with routing off, jobs take the shared queue.
  */
@@ -26,7 +26,8 @@ const workerEnv = (): Record<string, string> => ({
   // Short locks so a dead worker's started job is taken up again within about a second of its queue being adopted.
   TRINE_LOCK_DURATION_MS: '1000',
   TRINE_STALLED_INTERVAL_MS: '300',
-  TRINE_SHUTDOWN_GRACE_MS: '100',
+  // SIGTERM hands a running job back at once (with a grace, the small model often finishes it first).
+  TRINE_SHUTDOWN_GRACE_MS: '0',
 });
 
 async function startWorker(): Promise<string> {
@@ -44,7 +45,8 @@ beforeAll(async () => {
     startDistributedGateway({ REDIS_URL: redis.url, TRINE_LISTEN: '127.0.0.1:0', TRINE_BACKEND: 'reference', TRINE_CACHE_TTL_MS: '0', TRINE_PREFIX_ROUTING: '1' }),
     TokenizerCatalog.load(),
   ]);
-  await Promise.all([startWorker(), startWorker(), startWorker()]);
+  // One for each test that ends a worker, and one left for the last.
+  await Promise.all([startWorker(), startWorker(), startWorker(), startWorker()]);
 }, 180_000);
 
 afterAll(async () => {
@@ -150,13 +152,15 @@ describe('prefix routing (real workers)', () => {
     expect(t2.ids).toEqual(plain.ids);
   }, 60_000);
 
-  it('a job a routed worker had started continues on another when that worker is SIGKILLed', async () => {
-    const { worker: victim, next } = await firstTurn(20);
-    const plain = await turn(gw.port, next, 48);
+  /** Turn 2 of a chat streamed while `end` stops the worker that runs it, after its first tokens. */
+  async function interrupted(k: number, end: (p: Proc) => void): Promise<{ victim: string; plain: Turn; got: number[]; restarted: boolean; id: string }> {
+    const { worker: victim, next } = await firstTurn(k);
+    // Long enough that the worker is still generating when it is stopped.
+    const plain = await turn(gw.port, next, 64);
     const c = client(gw.port);
     const got: number[] = [];
     let restarted = false;
-    const s = c.generateStream(req({ messages: next, maxTokens: 48, temperature: 0 }), metadata(), { deadline: Date.now() + 30_000 });
+    const s = c.generateStream(req({ messages: next, maxTokens: 64, temperature: 0 }), metadata(), { deadline: Date.now() + 30_000 });
     let firstId = '';
     const done = new Promise<void>((resolve, reject) => {
       s.on('data', (m: { tokens: { id: number }[]; restarted: boolean; id: string }) => {
@@ -168,9 +172,14 @@ describe('prefix routing (real workers)', () => {
       s.on('error', reject);
     });
     await until(async () => got.length >= 2, 'the first tokens');
-    workers.get(victim)!.child.kill('SIGKILL');
+    end(workers.get(victim)!);
     await done;
     c.close();
+    return { victim, plain, got, restarted, id: firstId };
+  }
+
+  it('a job a routed worker had started continues on another when that worker is SIGKILLed', async () => {
+    const { victim, plain, got, restarted, id: firstId } = await interrupted(20, (p) => p.child.kill('SIGKILL'));
     expect(restarted).toBe(false);
     expect(got).toEqual(plain.ids);
     const ran = await ranOn(firstId);
@@ -178,6 +187,22 @@ describe('prefix routing (real workers)', () => {
     expect(ran.attempts).toBe(2);
     // It ran from the dead worker's own queue (adopted by a live worker), not through the shared queue.
     expect(await db.exists(`${keys.prefix}:${routing.queueName(victim)}:${firstId}`)).toBe(1);
+  }, 60_000);
+
+  it('SIGTERM: a worker hands its routed job back to its own queue, deletes its report, and another finishes the job', async () => {
+    let exited: Promise<{ code: number | null }> | undefined;
+    const { victim, plain, got, restarted, id } = await interrupted(40, (p) => {
+      p.child.kill('SIGTERM');
+      exited = p.exited();
+    });
+    expect(await exited).toMatchObject({ code: 0 });
+    expect(await db.exists(routing.report(victim))).toBe(0);
+    expect(restarted).toBe(false);
+    expect(got).toEqual(plain.ids);
+    const ran = await ranOn(id);
+    expect(ran.worker).not.toBe(victim);
+    expect(ran.attempts).toBe(2);
+    expect(await db.exists(`${keys.prefix}:${routing.queueName(victim)}:${id}`)).toBe(1);
   }, 60_000);
 
   it('with routing off at the gateway, every job takes the shared queue, as before', async () => {

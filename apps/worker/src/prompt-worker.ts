@@ -72,6 +72,12 @@ export class PromptWorker<D, R> extends Worker<D, R> {
           await new Promise((r) => setImmediate(r));
           continue;
         }
+        if (this.closing || this.paused) {
+          // A claim blocked in Redis when the pause came still takes the next job (BullMQ claims once the marker
+          // arrives, paused or not) — on shutdown, the very job this worker just handed back. Give it back at once.
+          await job.moveToWait(token).catch((e: unknown) => this.emit('error', e as Error));
+          break;
+        }
         const run: Promise<unknown> = this.processJob(job, token, () => false).finally(() => active.delete(run));
         active.add(run);
       }
