@@ -39,12 +39,19 @@ export function rejectReasonOf(e: unknown): RejectReason | undefined {
   return TrineError.is(e) ? REJECT[e.code] : undefined;
 }
 
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+/** Text that grpc-js can send: it percent-encodes the status message and throws (URIError) on a lone surrogate. */
+const wellFormed = (s: string): string => s.replace(LONE_SURROGATE, '\uFFFD');
+/** A field path may hold a client's names (a schema's property): metadata values must be printable ASCII, so others
+ *  are percent-encoded (decodeURIComponent gives the path back). */
+const asciiField = (f: string): string => (/^[ -~]*$/.test(f) ? f : encodeURIComponent(wellFormed(f)));
+
 export function toServiceError(e: unknown): Partial<ServiceError> {
   const metadata = new Metadata();
   if (TrineError.is(e)) {
-    if (e.field) metadata.set('trine-field', e.field);
+    if (e.field) metadata.set('trine-field', asciiField(e.field));
     metadata.set('trine-code', e.code);
-    return { code: STATUS[e.code] ?? status.UNKNOWN, details: e.message, metadata };
+    return { code: STATUS[e.code] ?? status.UNKNOWN, details: wellFormed(e.message), metadata };
   }
   return { code: status.INTERNAL, details: 'internal error', metadata };
 }

@@ -154,6 +154,10 @@ describe('bad values are INVALID_ARGUMENT naming the field, before anything is q
     expect(await refused({ responseFormat: { type: ResponseFormat_Type.TYPE_GRAMMAR, jsonSchema: '', regex: '', grammar: 'root ::= missing' } })).toMatch(/^response_format\.grammar:/);
     expect(await refused({ responseFormat: { type: ResponseFormat_Type.TYPE_GRAMMAR, jsonSchema: '', regex: '', grammar: 'x'.repeat(65 * 1024) } })).toMatch(/^response_format\.grammar: longer than 65536 bytes/);
     expect(await refused({ responseFormat: { type: 42 as ResponseFormat_Type, jsonSchema: '', regex: '', grammar: '' } })).toMatch(/^response_format\.type:/);
+    // A client's own names in the path (not ASCII: percent-encoded in the trine-field metadata), and a JSON error
+    // message cut inside a character: typed refusals, not a crash of the status encoding.
+    expect(await refused(schemaFormat({ type: 'object', properties: { 'température 😀': { type: 'number', maximum: 1 } } }))).toMatch(/^response_format\.json_schema\.properties\.température 😀\.maximum:/);
+    expect(await refused(schemaFormat(`{"${'😀'.repeat(150)}`))).toMatch(/^response_format\.json_schema: is not valid JSON/);
   });
 });
 

@@ -6,7 +6,7 @@
  */
 import { status, type ServiceError } from '@grpc/grpc-js';
 import fc from 'fast-check';
-import { GenerateRequest, type InferenceClient } from '@trine/proto';
+import { GenerateRequest, ResponseFormat_Type, type InferenceClient, type ResponseFormat } from '@trine/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startStandalone, type Running } from '../../src/index.js';
 import { client, generate, healthCheck, metadata, req } from '../support/grpc.js';
@@ -42,6 +42,8 @@ interface Case {
   readonly bytes: Uint8Array;
 }
 
+const oneOf = <T>(...xs: T[]) => fc.constantFrom(...xs);
+const format = (type: ResponseFormat_Type, f: Partial<ResponseFormat> = {}): ResponseFormat => ({ type, jsonSchema: '', regex: '', grammar: '', ...f });
 const str = (max: number) => fc.string({ unit: 'grapheme', minLength: 1, maxLength: max });
 const base = fc.record({
   prompt: str(24),
@@ -52,9 +54,16 @@ const base = fc.record({
   seed: fc.option(fc.bigInt({ min: 0n, max: 2n ** 53n - 1n }), { nil: undefined }),
   stop: fc.array(str(8), { maxLength: 3 }),
   topLogprobs: fc.integer({ min: 0, max: 5 }),
+  minP: fc.option(fc.double({ min: 0, max: 1, noNaN: true }), { nil: undefined }),
+  typicalP: fc.option(fc.double({ min: 0.05, max: 1, noNaN: true }), { nil: undefined }),
+  presencePenalty: fc.option(fc.double({ min: -2, max: 2, noNaN: true }), { nil: undefined }),
+  frequencyPenalty: fc.option(fc.double({ min: -2, max: 2, noNaN: true }), { nil: undefined }),
+  logitBias: fc.dictionary(fc.integer({ min: 0, max: 255 }).map(String), fc.double({ min: -100, max: 100, noNaN: true }), { maxKeys: 4 }),
+  ignoreEos: fc.option(fc.boolean(), { nil: undefined }),
+  promptLookup: fc.option(fc.integer({ min: 0, max: 16 }), { nil: undefined }),
+  responseFormat: fc.option(oneOf(format(ResponseFormat_Type.TYPE_JSON_OBJECT), format(ResponseFormat_Type.TYPE_REGEX, { regex: 'a+' }), format(ResponseFormat_Type.TYPE_JSON_SCHEMA, { jsonSchema: '{"type":"boolean"}' })), { nil: undefined }),
 });
 
-const oneOf = <T>(...xs: T[]) => fc.constantFrom(...xs);
 const badFloat = (lo: number, hi: number) => fc.oneof(oneOf(Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY), fc.double({ max: lo, noNaN: true, maxExcluded: true }), fc.double({ min: hi, noNaN: true, minExcluded: true })).filter((x) => !(x >= lo && x <= hi)); // -0 is not below 0
 const roles = oneOf('system', 'user', 'assistant');
 
@@ -79,6 +88,20 @@ const defects = fc.oneof(
   fc.string({ minLength: 1, maxLength: 40 }).filter((m) => m !== '').map((m) => ['model', { model: `no-such-${m}` }]),
   fc.tuple(fc.nat(3), fc.string({ maxLength: 12 })).filter(([, r]) => !['system', 'user', 'assistant'].includes(r))
     .map(([i, role]) => [`messages[${i}].role`, { prompt: '', messages: [...Array.from({ length: i }, () => ({ role: 'user', content: 'hi' })), { role, content: 'x' }] }]),
+  badFloat(0, 1).map((x) => ['min_p', { minP: x }]),
+  fc.oneof(badFloat(0, 1), fc.constant(0)).map((x) => ['typical_p', { typicalP: x }]),
+  badFloat(-2, 2).map((x) => ['presence_penalty', { presencePenalty: x }]),
+  badFloat(-2, 2).map((x) => ['frequency_penalty', { frequencyPenalty: x }]),
+  fc.tuple(fc.nat(255), badFloat(-100, 100)).map(([id, b]) => [`logit_bias[${id}]`, { logitBias: { [id]: b } }]),
+  fc.integer({ min: 1 << 20, max: 2 ** 32 - 1 }).map((id) => [`logit_bias[${id}]`, { logitBias: { [id]: 1 } }]),
+  // Zero biases encode small: the count, not the message size, must refuse them.
+  fc.integer({ min: 1025, max: 2000 }).map((n) => ['logit_bias', { logitBias: Object.fromEntries(Array.from({ length: n }, (_, i) => [i, 0])) }]),
+  fc.integer({ min: 17, max: 1 << 30 }).map((n) => ['prompt_lookup', { promptLookup: n }]),
+  oneOf('minimum', 'maximum', 'not', 'oneOf', 'allOf', 'multipleOf', 'if').map((k) => [`response_format.json_schema.properties.x.${k}`, { responseFormat: format(ResponseFormat_Type.TYPE_JSON_SCHEMA, { jsonSchema: JSON.stringify({ type: 'object', properties: { x: { [k]: 1 } } }) }) }]),
+  str(12).filter((t) => { try { JSON.parse(t); return false; } catch { return true; } }).map((t) => ['response_format.json_schema', { responseFormat: format(ResponseFormat_Type.TYPE_JSON_SCHEMA, { jsonSchema: t }) }]),
+  oneOf('(', '[a-', 'a{3,1}', '\\').map((r) => ['response_format.regex', { responseFormat: format(ResponseFormat_Type.TYPE_REGEX, { regex: r }) }]),
+  str(12).map((g) => ['response_format.grammar', { responseFormat: format(ResponseFormat_Type.TYPE_GRAMMAR, { grammar: `root ::= undefined-${g.length}` }) }]),
+  fc.integer({ min: 6, max: 1000 }).map((t) => ['response_format.type', { responseFormat: format(t as ResponseFormat_Type) }]),
   fc.integer({ min: 257, max: 400 }).map((n) => ['messages', { prompt: '', messages: Array.from({ length: n }, () => ({ role: 'user', content: 'a' })) }]),
   fc.array(roles, { minLength: 1, maxLength: 4 }).map((rs) => ['messages', { prompt: '', messages: rs.map((role) => ({ role, content: '' })) }]),
 ) as fc.Arbitrary<[string, Partial<GenerateRequest>]>; // the .map tuples widen to arrays

@@ -164,6 +164,18 @@ describe('stochastic sampling with fixed seeds', () => {
     expect(run(123)).toEqual(run(123));
     expect(run(123)).not.toEqual(run(124));
   });
+
+  it('a subnormal temperature is greedy and never leaves the mask (1/T overflows to Infinity)', () => {
+    // Token 0 is masked out; tokens 1 and 3 are allowed and 3 is the likelier.
+    const allowed = () => Uint32Array.of(0b1010);
+    for (const temperature of [5e-324, 7.4e-323, 1e-300]) {
+      const s = new Sampler(params({ temperature, seed: 1, typicalP: 0.05, topK: 30, topP: 0.7 }), [], allowed);
+      // Every allowed logit negative: scaled by 1/T = Infinity they all became -Infinity, and the draw fell on token 0.
+      for (let i = 0; i < 8; i++) expect(s.sample(Float32Array.of(9, -2, 8, -1)).tokenId).toBe(3);
+      const plain = new Sampler(params({ temperature, seed: 2 }), [], allowed);
+      for (let i = 0; i < 8; i++) expect(plain.sample(Float32Array.of(9, 1, 8, 2)).tokenId).toBe(3);
+    }
+  });
 });
 
 describe('validateSampling', () => {

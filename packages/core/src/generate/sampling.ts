@@ -86,6 +86,13 @@ export function validateSampling(s: SamplingParams, maxTokensLimit = Number.MAX_
   }
 }
 
+/** The largest entry (-Infinity for none). */
+function maxOf(x: ArrayLike<number>): number {
+  let max = -Infinity;
+  for (let i = 0; i < x.length; i++) if (x[i]! > max) max = x[i]!;
+  return max;
+}
+
 /** Index of the first maximum (NaN never wins). -1 only for an empty array. */
 export function argmaxFirst(x: ArrayLike<number>): number {
   let best = -1;
@@ -356,8 +363,16 @@ export class Sampler {
     if (p.temperature === 0) {
       tokenId = Math.max(argmaxFirst(z), 0);
     } else {
+      // Scaled relative to the maximum: a tiny temperature (down to subnormals, where 1/T is Infinity) then gives
+      // 0 for the best tokens and -Infinity for the rest (greedy), never Infinity - Infinity = NaN weights that would
+      // let the draw fall on a token outside the mask.
+      const zMax = maxOf(z);
       const invT = 1 / p.temperature;
-      for (let i = 0; i < V; i++) z[i] = z[i]! * invT;
+      if (zMax > -Infinity)
+        for (let i = 0; i < V; i++) {
+          const d = z[i]! - zMax;
+          z[i] = d === 0 ? 0 : d * invT;
+        }
       if ((p.minP ?? 0) > 0) applyMinP(z, p.minP!);
       if ((p.typicalP ?? 1) < 1) applyTypicalP(z, p.typicalP!);
       const { ids, weights } = nucleus(z, p.topK, p.topP);
