@@ -70,6 +70,7 @@ export class WorkerService {
   private reporting: Promise<void> | undefined;
   private reportAgain = false;
   private lastReport: string | undefined;
+  private sweeping = false;
   private stopping = false;
   /** `lockRenewalFailed` and `stalled` count BullMQ's events: both stay 0 unless the event loop starved or a worker died. */
   readonly counters = { started: 0, done: 0, failed: 0, cancelled: 0, expired: 0, handedBack: 0, lockRenewalFailed: 0, stalled: 0 };
@@ -258,7 +259,16 @@ export class WorkerService {
    * once empty and its worker silent for FORGET_AFTER_MS.
    */
   private async sweep(): Promise<void> {
-    if (this.stopping) return;
+    if (this.stopping || this.sweeping) return;
+    this.sweeping = true;
+    try {
+      await this.sweepOnce();
+    } finally {
+      this.sweeping = false;
+    }
+  }
+
+  private async sweepOnce(): Promise<void> {
     const redis = this.bullConnection;
     const [entries, time] = await Promise.all([redis.zrange(routing.workers, '0', '-1', 'WITHSCORES'), redis.time()]);
     const now = Number(time[0]) * 1000 + Math.floor(Number(time[1]) / 1000);
@@ -322,8 +332,11 @@ export class WorkerService {
     const adopted = [...this.adopted.values()];
     // Gateways stop routing here and live workers start consuming this worker's own queue (what it hands back).
     if (this.opts.prefixRouting) {
-      await this.reporting;
-      await this.bullConnection.del(routing.report(this.workerId)).catch(() => undefined);
+      // Bounded: with Redis down these would wait for it (the connection queues commands); the report then expires.
+      const bounded = (p: Promise<unknown> | undefined): Promise<unknown> =>
+        Promise.race([p?.catch(() => undefined), new Promise((r) => setTimeout(r, 1000).unref())]);
+      await bounded(this.reporting);
+      await bounded(this.bullConnection.del(routing.report(this.workerId)));
     }
     await Promise.all([...this.workers, ...adopted].map((w) => w.pause(true)));
     const deadline = Date.now() + graceMs;
