@@ -45,6 +45,7 @@ describe('pnpm bench --quick --shapes tiny --backends reference', () => {
       'quality|trine|reference|q8-lm-head|tiny|t1|b1|c|q8_logit_nmse',
       'quality|trine|reference|q8-lm-head|tiny|t1|b1|c|q8_top1_agreement',
       'batched|trine|reference||tiny|t1|b2|c|aggregate_tokens_per_s',
+      'batched|trine|reference||tiny|t1|b2|c|aggregate_vs_batch1',
       'kernel|trine|reference|gemv|256x256|t1|b1|c|gbps',
       'kernel|trine|reference|gemv|512x256|t1|b1|c|roofline_pct',
       'kernel|trine|reference|lm_head f16|lm_head 960x256|t1|b1|c|gops',
