@@ -82,6 +82,7 @@ describe('response_format', () => {
     expect(await bad({ guided_json: minimum })).toBe('guided_json.properties.degrees.minimum');
     expect(await bad({ json_schema: minimum })).toBe('json_schema.properties.degrees.minimum');
     expect(await bad({ response_format: { type: 'xml' } })).toBe('response_format.type');
+    expect(await bad({ response_format: { type: 'constructor' } })).toBe('response_format.type');
     expect(await bad({ response_format: { type: 'json_schema' } })).toBe('response_format.json_schema');
     expect(await bad({ guided_regex: '(' })).toBe('guided_regex');
     expect(await bad({ grammar: 'root ::= nothing' })).toBe('grammar');

@@ -198,7 +198,7 @@ function responseFormat(body: Json): Format | undefined {
   const rf = body.response_format;
   if (given(rf)) {
     if (!isObject(rf)) throw new BadParam('response_format', 'must be an object');
-    const type = typeof rf.type === 'string' ? FORMAT_TYPES[rf.type] : undefined;
+    const type = typeof rf.type === 'string' && Object.hasOwn(FORMAT_TYPES, rf.type) ? FORMAT_TYPES[rf.type] : undefined;
     if (type === undefined) throw new BadParam('response_format.type', `must be one of ${Object.keys(FORMAT_TYPES).join(', ')}`);
     if (type === ResponseFormat_Type.TYPE_JSON_SCHEMA) {
       const js = rf.json_schema;
