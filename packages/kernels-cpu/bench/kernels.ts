@@ -63,6 +63,7 @@ function row(cells: (string | number)[]): string {
 
 const lines: string[] = [];
 const bandwidth: string[] = [];
+const chosen: string[] = [];
 for (const threads of threadList) {
   const be = createCpuBackend({ threads, ...(variant ? { variant } : {}) });
   // The read-only ceiling (STREAM-like sweep, same threads and load width) that GB/s is compared with.
@@ -105,6 +106,10 @@ for (const threads of threadList) {
   });
   lines.push(row([be.info.variant, threads, `GEMV all ternary (${(totalBytes / sweeps / 1e6).toFixed(0)} MB/token)`, (totalTime / sweeps * 1e3).toFixed(2) + ' ms', (totalBytes / totalTime / 1e9).toFixed(1), pct(totalBytes / totalTime / 1e9), (totalBytes / (totalCpu / threads) / 1e9).toFixed(1)]));
 
+  // The batch-1 kernel each shape got (timed in the warm-up sweep, src/tune.ts).
+  for (const c of be.gemvChoices())
+    chosen.push(`${threads} thread(s) ${c.shape}: ${c.kernel} (${c.why}${c.microseconds ? `: ${Object.entries(c.microseconds).map(([k, v]) => `${k} ${v}`).join(', ')} µs` : ''})`);
+
   // Prefill-shaped GEMM: 128 tokens through one 6912x2560 and one 2560x6912 matrix.
   for (const [si, rows] of [[2, 128], [3, 128], [2, 8]] as const) {
     const s = shapes[si]!;
@@ -142,6 +147,7 @@ for (const threads of threadList) {
   be.destroy();
 }
 console.log(`read bandwidth (readBandwidth, 1 GiB): ${bandwidth.join('; ')}`);
+if (chosen.length > 0) console.log(`batch-1 kernel per shape:\n  ${chosen.join('\n  ')}`);
 console.log(row(['variant', 'threads', 'kernel', 'µs/call (wall)', 'GB/s (wall)', '% of read BW', 'per CPU-second']));
 console.log(row(['---', '---', '---', '---', '---', '---', '---']));
 for (const l of lines) console.log(l);
