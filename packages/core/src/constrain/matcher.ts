@@ -388,18 +388,32 @@ export class GrammarIndex {
         for (let k = 0; k < part.uncertain.length; k++) roots.push(part.uncertain[k]!);
       }
       roots.sort((a, b) => a - b);
-      const prefix: number[] = [];
+      // Roots come in preorder, so their prefixes share ancestors: the state after each ancestor is kept by depth
+      // (it depends on the node alone), and only the part of a prefix not seen yet is stepped.
+      const { parent, depth, byte, skip } = trie;
+      const atNode: number[] = [];
+      const after: (MatchState | null)[] = [];
+      const fresh: number[] = [];
       let covered = 0; // a root inside a subtree walked already is covered by it
       for (const r of roots) {
         if (r < covered) continue;
-        covered = trie.skip[r]!;
-        prefix.length = 0;
-        for (let p = trie.parent[r]!; p >= 0; p = trie.parent[p]!) prefix.push(trie.byte[p]!);
-        let t: MatchState | null = s;
-        for (let k = prefix.length - 1; k >= 0 && t !== null; k--) t = this.step(t, prefix[k]!);
+        covered = skip[r]!;
+        fresh.length = 0;
+        let p = parent[r]!;
+        while (p >= 0 && atNode[depth[p]!] !== p) {
+          fresh.push(p);
+          p = parent[p]!;
+        }
+        let t: MatchState | null = p < 0 ? s : after[depth[p]!]!;
+        for (let k = fresh.length - 1; k >= 0; k--) {
+          const a = fresh[k]!;
+          if (t !== null) t = this.step(t, byte[a]!);
+          atNode[depth[a]!] = a;
+          after[depth[a]!] = t;
+        }
         if (t === null) continue;
         const path: MatchState[] = [];
-        path[trie.depth[r]! - 1] = t;
+        path[depth[r]! - 1] = t;
         this.walk(path, r, covered, mask);
       }
     }
