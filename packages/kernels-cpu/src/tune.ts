@@ -15,8 +15,11 @@ export interface GemvChoice {
   /** `${rows}x${cols}`. */
   readonly shape: string;
   readonly kernel: string;
-  /** `measured`, `forced` (gemv option / TRINE_CPU_GEMV) or `only` (the path has one kernel). */
-  readonly why: 'measured' | 'forced' | 'only';
+  /**
+   * `measured`, `measured earlier` (by another backend of this process with the same path and threads, e.g. the
+   * backend selection trial's), `forced` (gemv option / TRINE_CPU_GEMV) or `only` (the path has one kernel).
+   */
+  readonly why: 'measured' | 'measured earlier' | 'forced' | 'only';
   /** Lower quartile of µs per call of each candidate (measured only). */
   readonly microseconds?: Readonly<Record<string, number>>;
   /** Matrices of this shape the timing swept. */
@@ -31,13 +34,19 @@ const ROUNDS = 3;
 /** At most this many matrices per sweep (a 2B4T shape has 30 or 60; more adds time, not information). */
 const MAX_MATRICES = 64;
 
+/** Choices measured in this process, by path, thread count and shape: a later backend like it reuses them. */
+const measuredInProcess = new Map<string, GemvChoice>();
+
 export class GemvTuner {
   private readonly byShape = new Map<string, WeakRef<CpuTernary>[]>();
   private readonly chosen = new Map<string, GemvChoice>();
   readonly kernels: readonly string[];
   private readonly forced: number;
 
+  private readonly processKey: string;
+
   constructor(private readonly native: NativeBackend, forced: string | undefined) {
+    this.processKey = `${native.variant()}/${native.threads()}`;
     this.kernels = native.gemvKernels();
     this.forced = -1;
     if (forced !== undefined && forced !== '') {
@@ -70,6 +79,13 @@ export class GemvTuner {
       this.chosen.set(key, { shape: key, kernel: this.kernels[this.forced]!, why: 'forced' });
       return;
     }
+    const earlier = measuredInProcess.get(`${this.processKey}/${key}/${w.granularity}`);
+    const index = earlier ? this.kernels.indexOf(earlier.kernel) : -1;
+    if (earlier && index >= 0) {
+      this.native.setGemv(w.rows, w.cols, index);
+      this.chosen.set(key, { ...earlier, why: 'measured earlier' });
+      return;
+    }
     const live = (this.byShape.get(key) ?? []).map((r) => r.deref()).filter((m): m is CpuTernary => m !== undefined && m.packed.byteLength > 0 && m.granularity === w.granularity);
     const mats = live.length > 0 ? live.slice(0, MAX_MATRICES) : [w];
     const samples = this.kernels.map(() => [] as number[]);
@@ -88,13 +104,15 @@ export class GemvTuner {
     let best = 0;
     for (let c = 1; c < us.length; c++) if (us[c]! < us[best]!) best = c;
     this.native.setGemv(w.rows, w.cols, best);
-    this.chosen.set(key, {
+    const choice: GemvChoice = {
       shape: key,
       kernel: this.kernels[best]!,
       why: 'measured',
       microseconds: Object.fromEntries(this.kernels.map((k, i) => [k, Math.round(us[i]! * 10) / 10])),
       matrices: mats.length,
-    });
+    };
+    this.chosen.set(key, choice);
+    measuredInProcess.set(`${this.processKey}/${key}/${w.granularity}`, choice);
   }
 
   /** The choices made so far, one per shape. */

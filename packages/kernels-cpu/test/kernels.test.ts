@@ -239,9 +239,19 @@ describe('batch-1 kernel choice', () => {
       const names = String(be.info.details?.gemvKernels).split(',');
       expect(Object.keys(us).sort()).toEqual([...names].sort());
       expect(us[choice!.kernel]).toBe(Math.min(...Object.values(us)));
-      // Batch > 1 (the GEMM) never triggers it; a second batch-1 call of the same shape does not time again.
+      // A second batch-1 call of the same shape does not time again; a later backend with the same path and threads
+      // in this process reuses the choice (the selection trial's backend, then the engine's).
       be.ternaryMatmul(y, a, ws[1]!, 1);
       expect(be.gemvChoices()).toEqual([choice]);
+      const later = createCpuBackend({ threads: 1 });
+      try {
+        const w = later.uploadTernary(encodeTernary(codesOf(n, k, 9), n, k, 'i2_s', Float32Array.of(1)));
+        const a2 = actsOf(later, 'per_token', 1, k, 5);
+        later.ternaryMatmul(later.alloc('f32', [1, n]), a2, w, 1);
+        expect(later.gemvChoices()).toEqual([{ ...choice, why: 'measured earlier' }]);
+      } finally {
+        later.destroy();
+      }
     } finally {
       be.destroy();
     }
