@@ -192,8 +192,32 @@ function validateFormat(req: GenerateRequest): ResponseFormat | undefined {
   return format;
 }
 
-/** A JSON Schema's text as a value; JSON.parse's own failures (syntax, nesting too deep for the stack) are the client's. */
+/** Nesting a schema document may have: the converter and the engine recurse over it (and over `const` values). */
+const MAX_SCHEMA_NESTING = 128;
+
+/** The deepest nesting of arrays and objects in JSON text (brackets inside strings do not count). */
+function jsonNesting(text: string): number {
+  let depth = 0;
+  let max = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) max = Math.max(max, ++depth);
+    else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return max;
+}
+
+/**
+ * A JSON Schema's text as a value; JSON.parse's failures are the client's. Nesting is bounded first: JSON.parse reads
+ * any depth, but JSON.stringify (of a deep `const`) and the converter recurse, and a stack overflow is no answer.
+ */
 export function parseSchema(text: string, field: string): unknown {
+  if (jsonNesting(text) > MAX_SCHEMA_NESTING) throw invalidArgument(field, `nests deeper than ${MAX_SCHEMA_NESTING} levels`);
   try {
     return JSON.parse(text) as unknown;
   } catch (e) {

@@ -83,6 +83,12 @@ describe('response_format', () => {
     expect(await bad({ json_schema: minimum })).toBe('json_schema.properties.degrees.minimum');
     expect(await bad({ response_format: { type: 'xml' } })).toBe('response_format.type');
     expect(await bad({ response_format: { type: 'constructor' } })).toBe('response_format.type');
+    // Nested past any stack (400 kB of brackets, within the body limit): refused, not a 500.
+    // (sent as text: the SDK itself cannot stringify it)
+    const deep = `{"messages": [{"role": "user", "content": "x"}], "guided_json": {"items": ${'['.repeat(200_000)}${']'.repeat(200_000)}}}`;
+    const res = await fetch(`http://127.0.0.1:${gw.server.httpPort}/v1/chat/completions`, { method: 'POST', body: deep, headers: { 'content-type': 'application/json' } });
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { error: { param: string } }).error.param).toBe('guided_json');
     expect(await bad({ response_format: { type: 'json_schema' } })).toBe('response_format.json_schema');
     expect(await bad({ guided_regex: '(' })).toBe('guided_regex');
     expect(await bad({ grammar: 'root ::= nothing' })).toBe('grammar');

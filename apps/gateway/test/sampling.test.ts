@@ -158,6 +158,9 @@ describe('bad values are INVALID_ARGUMENT naming the field, before anything is q
     // message cut inside a character: typed refusals, not a crash of the status encoding.
     expect(await refused(schemaFormat({ type: 'object', properties: { 'température 😀': { type: 'number', maximum: 1 } } }))).toMatch(/^response_format\.json_schema\.properties\.température 😀\.maximum:/);
     expect(await refused(schemaFormat(`{"${'😀'.repeat(150)}`))).toMatch(/^response_format\.json_schema: is not valid JSON/);
+    // A deep `const` (the converter stringifies it: recursion past the stack) is refused by its nesting.
+    expect(await refused(schemaFormat(`{"const": ${'['.repeat(20_000)}${']'.repeat(20_000)}}`))).toMatch(/^response_format\.json_schema: nests deeper than 128 levels/);
+    expect((await generate(c, req({ prompt, maxTokens: 30, ...schemaFormat({ const: [[['[{"}']]] }) }))).text).toBe('[[["[{\\"}"]]]');
   });
 });
 

@@ -181,8 +181,13 @@ const FORMAT_TYPES: Record<string, ResponseFormat_Type> = {
 /** A JSON Schema given as an object (or, as vLLM's guided_json allows, as JSON text), as the pipeline's JSON text. */
 function schemaText(v: unknown, param: string): string {
   if (typeof v === 'string') return str({ v }, 'v', param)!;
-  if (v === true || isObject(v)) return JSON.stringify(v);
-  throw new BadParam(param, 'must be a JSON Schema object');
+  if (v !== true && !isObject(v)) throw new BadParam(param, 'must be a JSON Schema object');
+  try {
+    return JSON.stringify(v);
+  } catch {
+    // JSON.parse read the body iteratively; stringify recurses, and a schema nested past the stack is the client's.
+    throw new BadParam(param, 'nests too deeply');
+  }
 }
 
 type Format = { readonly format: ResponseFormat; readonly rename: Record<string, string> };
