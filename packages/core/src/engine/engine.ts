@@ -71,7 +71,7 @@ export const MAX_PROMPT_LOOKUP = 16;
 /** Longest n-gram matched when drafting; shorter ones are tried when it has no earlier occurrence. */
 const LOOKUP_NGRAM = 3;
 /** After drafts rejected outright a sequence waits up to 2^this − 1 decode steps before drafting again. */
-const LOOKUP_BACKOFF_LOG2 = 4;
+const LOOKUP_BACKOFF_LOG2 = 5;
 
 /**
  * Prompt-lookup drafting over the `len` tokens `at(0…len-1)` (prompt then output): up to `k` tokens that followed
@@ -674,11 +674,14 @@ export class Engine implements TextGenerator {
       this.drafted += f.length - 1;
       const kept = this.verify(s, f, first[i]!, choices);
       this.accepted += kept;
-      // A draft rejected outright cost its rows for nothing: wait 1, 3, 7, then 15 steps before drafting again (any
-      // accepted token resets it), so text where drafts fail pays for few of them. Tokens never depend on drafts.
+      // A draft rejected outright cost its rows for nothing: the next is one token, after waiting 1, 3, 7, … 31
+      // steps; accepted drafts let the length grow back (doubling while all are accepted), so text where drafts
+      // fail pays for few rows. Tokens never depend on drafts, so this moves only speed.
       if (f.length > 1) {
+        const n = f.length - 1;
         s.lookupMisses = kept > 0 ? 0 : Math.min(s.lookupMisses + 1, LOOKUP_BACKOFF_LOG2);
         s.lookupWait = 2 ** s.lookupMisses - 1;
+        s.lookupLimit = kept === 0 ? 1 : kept === n ? Math.min(2 * n, MAX_PROMPT_LOOKUP) : kept + 1;
       }
     });
   }
@@ -711,7 +714,7 @@ export class Engine implements TextGenerator {
       s.lookupWait--;
       return [];
     }
-    const k = Math.min(s.lookup, room, this.config.context - s.cached - 1, s.sampling.maxTokens - s.generated - 1);
+    const k = Math.min(s.lookup, s.lookupLimit, room, this.config.context - s.cached - 1, s.sampling.maxTokens - s.generated - 1);
     if (k <= 0) return [];
     const P = s.promptTokens.length;
     return lookupDraft(P + s.output.length, (i) => (i < P ? s.promptTokens[i]! : s.output[i - P]!), k);

@@ -32,6 +32,8 @@ export class Sequence {
   /** Prompt lookup backoff: drafts rejected outright in a row, and decode steps to wait before drafting again. */
   lookupMisses = 0;
   lookupWait = 0;
+  /** Prompt lookup: most tokens the next draft may have (1 after a miss, growing while drafts are accepted). */
+  lookupLimit = Number.MAX_SAFE_INTEGER;
   cancelled = false;
   finished = false;
 
