@@ -225,7 +225,7 @@ export async function runBench(opts: BenchOptions, log: (s: string) => void = (s
       const trained = modelPath === TRAINED_MODEL;
       await run({
         kind: 'reuse', backend, threads: Math.max(...threadsFor(backend)), shape, modelPath, systemTokens: 300,
-        replyTokens: opts.quick ? 8 : 16, decodeTokens: opts.quick ? 48 : 128, lookupK: 8, lookupPrompt: trained ? LOOKUP_PROMPTS.trained : LOOKUP_PROMPTS.edit, reps: opts.reps,
+        replyTokens: 8, decodeTokens: opts.quick ? 48 : 128, lookupK: 8, lookupPrompt: trained ? LOOKUP_PROMPTS.trained : LOOKUP_PROMPTS.edit, reps: opts.reps,
       });
     }
   }

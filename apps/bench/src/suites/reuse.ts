@@ -159,5 +159,53 @@ export async function runReuseJob(job: ReuseJob): Promise<JobAnswer> {
   } finally {
     await engine.close();
   }
+
+  // What verifying costs on this model: a decode step of K + 1 rows of one sequence (as prompt lookup feeds it)
+  // against a step of one row, timed directly on the engine's model (its slot is free; the engine is idle and keeps
+  // no prefix cache). Where drafts are never accepted (random weights rarely repeat text) this is the figure that
+  // says what lookup would give: K + 1 tokens per verify step when every draft is accepted, so cost / (K + 1) is the
+  // time per token then, and the rows rejected drafts cost when none is.
+  engine = await open(job, 0);
+  try {
+    const be = engine.model.backend;
+    const from = 32;
+    await generate(engine, { prompt: job.lookupPrompt, sampling: greedy(2) });
+    const out = be.alloc('i32', [job.lookupK + 1]);
+    const step = async (rows: number): Promise<number> => {
+      const t0 = now();
+      const logits = await engine.model.forward({
+        tokens: Int32Array.from({ length: rows }, (_, i) => 1 + i),
+        positions: Int32Array.from({ length: rows }, (_, i) => from + i),
+        slots: new Int32Array(rows),
+        logitsFor: Int32Array.from({ length: rows }, (_, i) => i),
+        decode: true,
+      });
+      be.argmax(out, logits, rows);
+      await be.read(out, rows);
+      return now() - t0;
+    };
+    const one: number[] = [];
+    const many: number[] = [];
+    try {
+      await step(1);
+      await step(job.lookupK + 1);
+      for (let r = 0; r < Math.max(5, job.reps * 3); r++) {
+        one.push(await step(1));
+        many.push(await step(job.lookupK + 1));
+      }
+    } finally {
+      be.dispose(out);
+    }
+    const cost = median(many) / median(one);
+    const note = `decode step of ${job.lookupK + 1} rows of one sequence vs 1 row (median ${median(many).toFixed(1)} vs ${median(one).toFixed(1)} ms)`;
+    results.push(
+      { ...base, variant: `K${job.lookupK}`, metric: 'lookup_verify_step_cost', value: cost, unit: '×', higherIsBetter: false, note },
+      { ...base, variant: `K${job.lookupK}`, metric: 'lookup_speedup_ceiling', value: (job.lookupK + 1) / cost, unit: '×', higherIsBetter: true, note: `every draft accepted: ${job.lookupK + 1} tokens per verify step; ${note}` },
+    );
+  } catch (e) {
+    skipped.push({ what: `${what} verify step`, reason: e instanceof Error ? e.message : String(e) });
+  } finally {
+    await engine.close();
+  }
   return { results, skipped };
 }
