@@ -149,7 +149,7 @@ describe('sampling controls through the engine', () => {
 });
 
 describe('beside prompt-lookup decoding', () => {
-  it('a constrained stream batched with a drafting greedy stream still validates (drafts are for unmasked greedy only)', async () => {
+  it('a constrained stream batched with a drafting greedy stream still validates', async () => {
     const schema = SCHEMAS.arrayOfObjects as object;
     const drafting = (async () => {
       let n = 0;
