@@ -64,25 +64,11 @@ export function classIntersects(cls: CharClass, lo: number, hi: number): boolean
     return false;
   }
   // Complement: [lo, hi] must not be covered entirely by the (possibly overlapping) ranges.
-  const sorted: [number, number][] = [];
-  for (let i = 0; i < r.length; i += 2) sorted.push([r[i]!, r[i + 1]!]);
-  sorted.sort((a, b) => a[0] - b[0]);
-  let next = lo;
-  for (const [a, b] of sorted) {
-    if (a > next) return true;
-    if (b >= next) next = b + 1;
-    if (next > hi) return false;
-  }
-  return next <= hi;
+  return !rangesCover(r, lo, hi);
 }
 
-/** Whether every code point in [lo, hi] is in the class. */
-export function classCovers(cls: CharClass, lo: number, hi: number): boolean {
-  const r = cls.ranges;
-  if (cls.negated) {
-    for (let i = 0; i < r.length; i += 2) if (r[i]! <= hi && r[i + 1]! >= lo) return false;
-    return true;
-  }
+/** Whether the union of the (possibly overlapping) [lo, hi] pairs in `r` covers [lo, hi]. */
+function rangesCover(r: Int32Array, lo: number, hi: number): boolean {
   const sorted: [number, number][] = [];
   for (let i = 0; i < r.length; i += 2) sorted.push([r[i]!, r[i + 1]!]);
   sorted.sort((a, b) => a[0] - b[0]);
@@ -92,7 +78,17 @@ export function classCovers(cls: CharClass, lo: number, hi: number): boolean {
     if (b >= next) next = b + 1;
     if (next > hi) return true;
   }
-  return false;
+  return next > hi;
+}
+
+/** Whether every code point in [lo, hi] is in the class. */
+export function classCovers(cls: CharClass, lo: number, hi: number): boolean {
+  const r = cls.ranges;
+  if (cls.negated) {
+    for (let i = 0; i < r.length; i += 2) if (r[i]! <= hi && r[i + 1]! >= lo) return false;
+    return true;
+  }
+  return rangesCover(r, lo, hi);
 }
 
 class Parser {
