@@ -11,12 +11,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_SAMPLING, Engine, lookupDraft, type EngineRequest, type GenerateEvent, type SamplingParams } from '@trine/core';
 import { cpuBackendFactory } from '@trine/kernels-cpu';
 
-// On the trained default model this text's continuations often repeat its words, so at temperature 0.5 drafts are
-// proposed about twice a run and accepted about 40 % of the time: the acceptance rule decides many outcomes.
-const prompt = 'O LORD, and said, and said, and said, and said, and said, and said,';
+// On the trained default model (step 1850) this text's continuations often repeat its words, so at temperature 0.3
+// drafts are proposed about 4 times a run and accepted about half the time: the acceptance rule decides many outcomes.
+// (Retrain the model and this may need another prompt: the first assertions below say so.)
+const prompt = 'and the LORD, and the LORD, and the LORD, and the LORD, and the LORD, and the LORD,';
 const TOKENS = 6;
 const RUNS = 1000;
-const sampling = (seed: number): SamplingParams => ({ ...DEFAULT_SAMPLING, maxTokens: TOKENS, temperature: 0.5, seed });
+const sampling = (seed: number): SamplingParams => ({ ...DEFAULT_SAMPLING, maxTokens: TOKENS, temperature: 0.3, seed });
 
 let dir: string;
 let engine: Engine;
