@@ -5,21 +5,14 @@
  */
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startDistributedGateway, type Running } from '../src/index.js';
 import { client, collect, metadata, req } from './support/grpc.js';
-import { spawnTs, startMeteredWorker, type MeteredWorker, type Proc } from './support/processes.js';
-import { startRedis, type RedisServer } from './support/redis-server.js';
+import { scraper, spawnTs, type Proc } from './support/processes.js';
+import { startDistributedStack, type DistributedStack } from './support/stack.js';
 
 // Over three 32-token blocks, so its second run reuses whole blocks; the trained default model copies its repeats.
 const prompt =
   'And God said, Let there be light: and there was light. And God said, Let there be light: and there was light. ' +
   'And God saw the light, that it was good: and God divided the light from the darkness. And God said, Let there be';
-
-/** A series' value from Prometheus text (0 when absent). */
-function seriesValue(text: string, name: string, label = ''): number {
-  const line = text.split('\n').find((l) => (l.startsWith(`${name}{`) || l.startsWith(`${name} `)) && l.includes(label));
-  return line ? Number(line.slice(line.lastIndexOf(' ') + 1)) : 0;
-}
 
 const NAMES = {
   hits: 'trine_engine_prefix_cache_hit_tokens_total',
@@ -51,26 +44,18 @@ function expectMoved({ before, after }: { before: Counters; after: Counters }): 
 }
 
 describe('engine metrics: a worker process', () => {
-  let redis: RedisServer;
-  let worker: MeteredWorker;
-  let gw: Running;
+  let stack: DistributedStack;
 
   beforeAll(async () => {
-    redis = await startRedis();
-    worker = await startMeteredWorker({ REDIS_URL: redis.url, TRINE_BACKEND: 'reference', TRINE_MAX_BATCH: '2' });
-    gw = await startDistributedGateway({ REDIS_URL: redis.url, TRINE_LISTEN: '127.0.0.1:0', TRINE_BACKEND: 'reference', TRINE_API_KEYS: 'k1', TRINE_CACHE_TTL_MS: '0' });
+    stack = await startDistributedStack({ TRINE_MAX_BATCH: '2' });
   }, 120_000);
 
   afterAll(async () => {
-    await gw?.stop(1000);
-    if (worker && worker.child.exitCode === null) {
-      worker.child.kill('SIGTERM');
-      await worker.exited();
-    }
-    await redis?.stop();
+    await stack?.stop();
   });
 
   it('prefix-cache hit tokens and bytes held, drafted and accepted tokens move', async () => {
+    const { worker, gw } = stack;
     const read = async (): Promise<Counters> => {
       await worker.settled();
       return {
@@ -87,7 +72,7 @@ describe('engine metrics: a worker process', () => {
 describe('engine metrics: the standalone server', () => {
   let server: Proc;
   let port = 0;
-  let metricsUrl = '';
+  let scrape: ReturnType<typeof scraper>;
 
   beforeAll(async () => {
     const bootstrap = fileURLToPath(new URL('../src/otel/register.mjs', import.meta.url));
@@ -104,7 +89,7 @@ describe('engine metrics: the standalone server', () => {
     });
     const metrics = await server.waitFor('metrics listening', 90_000);
     port = Number((await server.waitFor('serving', 90_000)).port);
-    metricsUrl = `http://127.0.0.1:${Number(metrics.port)}/metrics`;
+    scrape = scraper(`http://127.0.0.1:${Number(metrics.port)}/metrics`);
   }, 120_000);
 
   afterAll(async () => {
@@ -116,12 +101,12 @@ describe('engine metrics: the standalone server', () => {
 
   it('prefix-cache hit tokens and bytes held, drafted and accepted tokens move', async () => {
     const read = async (): Promise<Counters> => {
-      const text = await (await fetch(metricsUrl, { signal: AbortSignal.timeout(5000) })).text();
+      const value = await scrape();
       return {
-        hits: seriesValue(text, NAMES.hits),
-        held: seriesValue(text, NAMES.held),
-        drafted: seriesValue(text, NAMES.lookup, 'kind="drafted"'),
-        accepted: seriesValue(text, NAMES.lookup, 'kind="accepted"'),
+        hits: value(NAMES.hits),
+        held: value(NAMES.held),
+        drafted: value(NAMES.lookup, 'kind="drafted"'),
+        accepted: value(NAMES.lookup, 'kind="accepted"'),
       };
     };
     expectMoved(await exercise(port, read));

@@ -6,29 +6,23 @@
 import { request as httpRequest } from 'node:http';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { startDistributedGateway, type Running } from '../src/index.js';
 import { ResponseFormat_Type } from '@trine/proto';
+import type { Running } from '../src/index.js';
 import { client, collect, metadata, req } from './support/grpc.js';
-import { startMeteredWorker, type MeteredWorker } from './support/processes.js';
-import { startRedis, type RedisServer } from './support/redis-server.js';
+import type { MeteredWorker } from './support/processes.js';
+import { startDistributedStack, type DistributedStack } from './support/stack.js';
 
-let redis: RedisServer;
+let stack: DistributedStack;
 let worker: MeteredWorker;
 let gw: Running;
 
 beforeAll(async () => {
-  redis = await startRedis();
-  worker = await startMeteredWorker({ REDIS_URL: redis.url, TRINE_BACKEND: 'reference', TRINE_MAX_BATCH: '4' });
-  gw = await startDistributedGateway({ REDIS_URL: redis.url, TRINE_LISTEN: '127.0.0.1:0', TRINE_BACKEND: 'reference', TRINE_API_KEYS: 'k1', TRINE_CACHE_TTL_MS: '0' });
+  stack = await startDistributedStack({ TRINE_MAX_BATCH: '4' });
+  ({ worker, gw } = stack);
 }, 120_000);
 
 afterAll(async () => {
-  await gw?.stop(1000);
-  if (worker && worker.child.exitCode === null) {
-    worker.child.kill('SIGTERM');
-    await worker.exited();
-  }
-  await redis?.stop();
+  await stack?.stop();
 });
 
 const sdk = (apiKey = 'k1') => new OpenAI({ baseURL: `http://127.0.0.1:${gw.server.httpPort}/v1`, apiKey, maxRetries: 0 });

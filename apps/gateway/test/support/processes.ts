@@ -55,6 +55,17 @@ export function spawnTs(file: string, env: Record<string, string>): Proc {
   };
 }
 
+/** A reader of a Prometheus endpoint: each call scrapes once and returns a series' value by name and label (0 when absent). */
+export function scraper(url: string): () => Promise<(name: string, label?: string) => number> {
+  return async () => {
+    const text = await (await fetch(url, { signal: AbortSignal.timeout(5000) })).text();
+    return (name, label = '') => {
+      const line = text.split('\n').find((l) => (l.startsWith(`${name}{`) || l.startsWith(`${name} `)) && l.includes(label));
+      return line ? Number(line.slice(line.lastIndexOf(' ') + 1)) : 0;
+    };
+  };
+}
+
 /** Jobs by outcome and the jobs running now, as a worker process exports them (`trine.worker.*` metrics). */
 export interface WorkerJobs {
   readonly started: number;
@@ -92,14 +103,7 @@ export async function startMeteredWorker(env: Record<string, string>): Promise<M
   });
   const metrics = await p.waitFor('metrics listening', 90_000);
   await p.waitFor('worker ready', 90_000);
-  const url = `http://127.0.0.1:${Number(metrics.port)}/metrics`;
-  const scrape = async (): Promise<(name: string, label?: string) => number> => {
-    const text = await (await fetch(url, { signal: AbortSignal.timeout(5000) })).text();
-    return (name, label = '') => {
-      const line = text.split('\n').find((l) => (l.startsWith(`${name}{`) || l.startsWith(`${name} `)) && l.includes(label));
-      return line ? Number(line.slice(line.lastIndexOf(' ') + 1)) : 0;
-    };
-  };
+  const scrape = scraper(`http://127.0.0.1:${Number(metrics.port)}/metrics`);
   const metric = async (name: string, label?: string): Promise<number> => (await scrape())(name, label);
   const jobs = async (): Promise<WorkerJobs> => {
     const value = await scrape();
