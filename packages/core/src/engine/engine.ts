@@ -38,6 +38,8 @@ export interface StepModel {
   forward(step: ForwardStep): TensorDesc | Promise<TensorDesc>;
   /** When attention rounds probabilities to f16 (absent: 'single-token', the policy that allows the least reuse). */
   readonly roundProbsF16?: RoundProbsPolicy;
+  /** Element type of the KV cache (absent: f16), for the bytes the prefix cache holds. */
+  readonly kvDtype?: 'f16' | 'f32';
 }
 
 export interface EngineConfig {
@@ -102,7 +104,7 @@ export interface EngineStats {
   readonly prefixHitTokens: number;
   /** Positions the KV slots hold for reuse now. */
   readonly prefixHeldTokens: number;
-  /** Bytes of KV those positions take (F16 K and V rows of every layer). */
+  /** Bytes of KV those positions take (K and V rows of every layer, in the cache's element type). */
   readonly prefixHeldBytes: number;
   /** Prompt lookup: tokens drafted, and those the model's own choice confirmed, so far. */
   readonly draftedTokens: number;
@@ -308,7 +310,8 @@ export class Engine implements TextGenerator {
       maxDecodeBatch: this.maxDecodeBatch,
       prefixHitTokens: this.prefixes.hitTokens,
       prefixHeldTokens: this.prefixes.heldTokens,
-      prefixHeldBytes: this.prefixes.heldTokens * 2 * 2 * this.model.config.layers * this.model.config.kvHeads * this.model.config.headDim,
+      // K and V rows of every layer per position.
+      prefixHeldBytes: this.prefixes.heldTokens * 2 * (this.model.kvDtype === 'f32' ? 4 : 2) * this.model.config.layers * this.model.config.kvHeads * this.model.config.headDim,
       draftedTokens: this.drafted,
       acceptedTokens: this.accepted,
     };

@@ -38,11 +38,11 @@ let trainedPath: string;
 const shape = { maxBatch: 2, context: 160, maxBatchTokens: 16, maxQueue: 4, prefixBlockTokens: 8 } as const;
 
 /** An engine on the random default model whose attention rounds probabilities by `policy`. */
-async function engineWith(policy: RoundProbsPolicy, prefixCacheTokens: number, path = modelPath): Promise<Engine> {
+async function engineWith(policy: RoundProbsPolicy, prefixCacheTokens: number, path = modelPath, kvDtype: 'f16' | 'f32' = 'f16'): Promise<Engine> {
   const source = await openModel(path);
   try {
     const backend = await referenceBackendFactory.create();
-    const model = await BitNetModel.load(source, backend, { slots: shape.maxBatch, context: shape.context, maxBatchTokens: shape.maxBatchTokens, roundProbsF16: policy });
+    const model = await BitNetModel.load(source, backend, { slots: shape.maxBatch, context: shape.context, maxBatchTokens: shape.maxBatchTokens, roundProbsF16: policy, kvDtype });
     const engine = new Engine(model, createTokenizer(source.tokenizer), { ...shape, name: 'default', prefixCacheTokens });
     engine.onClose = () => {
       model.dispose();
@@ -150,6 +150,8 @@ describe('prefix cache: tokens on a reused prefix equal those without it (refere
       expect(r.ids.length).toBe(20);
       // 19 of the 20 tokens were fed back (the last one never was).
       expect(engine.stats.prefixHeldTokens).toBe(ids.length + 19);
+      const c = engine.model.config;
+      expect(engine.stats.prefixHeldBytes).toBe((ids.length + 19) * 2 * 2 * c.layers * c.kvHeads * c.headDim); // f16 K and V
       // The prompt followed by its reply: reused up to where the text re-tokenizes differently, in whole blocks.
       const longer = prompt + r.text;
       const again = engine.tokenize(longer);
@@ -193,6 +195,22 @@ describe('prefix cache: tokens on a reused prefix equal those without it (refere
     expect(off.stats.prefixHitTokens).toBe(0);
     expect(off.stats.prefixHeldTokens).toBe(0);
     expect(small.stats.prefixHeldTokens).toBeLessThanOrEqual(24);
+  });
+
+  it('bytes held count the KV cache in its own element type', async () => {
+    const f16 = await engineWith('single-token', 10_000);
+    const f32 = await engineWith('single-token', 10_000, modelPath, 'f32');
+    engines.push(f16, f32);
+    for (const e of [f16, f32]) {
+      await run(e, { prompt: system, sampling: sampling({ maxTokens: 2 }) });
+      await settled(e);
+    }
+    const c = f16.model.config;
+    const perElement = 2 * c.layers * c.kvHeads * c.headDim; // K and V of every layer
+    expect(f16.stats.prefixHeldTokens).toBeGreaterThan(0);
+    expect(f32.stats.prefixHeldTokens).toBeGreaterThan(0);
+    expect(f16.stats.prefixHeldBytes).toBe(f16.stats.prefixHeldTokens * perElement * 2);
+    expect(f32.stats.prefixHeldBytes).toBe(f32.stats.prefixHeldTokens * perElement * 4);
   });
 });
 

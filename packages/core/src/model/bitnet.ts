@@ -113,6 +113,7 @@ export class BitNetModel<H extends Handles> {
   readonly slots: number;
   readonly maxBatchTokens: number;
   readonly roundProbsF16: RoundProbsPolicy;
+  readonly kvDtype: 'f16' | 'f32';
   private readonly be: KernelBackend<H>;
   private disposed = false;
 
@@ -123,8 +124,9 @@ export class BitNetModel<H extends Handles> {
     readonly weights: BitNetWeights<H>,
     readonly state: RunState<H>,
     readonly kv: H['kv'],
-    opts: { context: number; slots: number; maxBatchTokens: number; roundProbsF16: RoundProbsPolicy },
+    opts: { context: number; slots: number; maxBatchTokens: number; roundProbsF16: RoundProbsPolicy; kvDtype: 'f16' | 'f32' },
   ) {
+    this.kvDtype = opts.kvDtype;
     this.be = be;
     this.context = opts.context;
     this.slots = opts.slots;
@@ -232,7 +234,7 @@ export class BitNetModel<H extends Handles> {
       const kv = be.createKvCache({ layers: c.layers, slots: opts.slots, context, kvHeads: Hkv, headDim: Dh, dtype: kvDtype });
       owned.push(kv);
       const state = allocState(be, c, maxBatchTokens, (t) => owned.push(t));
-      return new BitNetModel(c, backend, be, weights, state, kv, { context, slots: opts.slots, maxBatchTokens, roundProbsF16 });
+      return new BitNetModel(c, backend, be, weights, state, kv, { context, slots: opts.slots, maxBatchTokens, roundProbsF16, kvDtype });
     } catch (e) {
       for (const h of owned) backend.dispose(h);
       throw e;
