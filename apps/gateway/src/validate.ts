@@ -5,9 +5,8 @@
 import {
   compileGrammarCached,
   invalidArgument,
-  jsonSchemaToGbnf,
   MAX_PROMPT_LOOKUP,
-  regexToGbnf,
+  responseFormatGrammar,
   TrineError,
   validateSampling,
   type ChatMessage,
@@ -162,33 +161,29 @@ function validateFormat(req: GenerateRequest): ResponseFormat | undefined {
     return value;
   };
   let format: ResponseFormat;
-  let grammar: string;
+  let field: string;
   switch (f.type) {
     case ResponseFormat_Type.TYPE_UNSPECIFIED:
     case ResponseFormat_Type.TYPE_TEXT:
       return undefined;
     case ResponseFormat_Type.TYPE_JSON_OBJECT:
       return { type: 'json_object' };
-    case ResponseFormat_Type.TYPE_JSON_SCHEMA: {
-      const schema = parseSchema(required('json_schema', f.jsonSchema, FORMAT_LIMITS.maxSchemaBytes), 'response_format.json_schema');
-      format = { type: 'json_schema', schema };
-      grammar = jsonSchemaToGbnf(schema, 'response_format.json_schema');
+    case ResponseFormat_Type.TYPE_JSON_SCHEMA:
+      field = 'response_format.json_schema';
+      format = { type: 'json_schema', schema: parseSchema(required('json_schema', f.jsonSchema, FORMAT_LIMITS.maxSchemaBytes), field) };
       break;
-    }
-    case ResponseFormat_Type.TYPE_REGEX: {
-      const pattern = required('regex', f.regex, FORMAT_LIMITS.maxRegexBytes);
-      format = { type: 'regex', pattern };
-      grammar = `root ::= ${regexToGbnf(pattern, 'response_format.regex')}\n`;
+    case ResponseFormat_Type.TYPE_REGEX:
+      field = 'response_format.regex';
+      format = { type: 'regex', pattern: required('regex', f.regex, FORMAT_LIMITS.maxRegexBytes) };
       break;
-    }
     case ResponseFormat_Type.TYPE_GRAMMAR:
-      grammar = required('grammar', f.grammar, FORMAT_LIMITS.maxGrammarBytes);
-      format = { type: 'grammar', grammar };
+      field = 'response_format.grammar';
+      format = { type: 'grammar', grammar: required('grammar', f.grammar, FORMAT_LIMITS.maxGrammarBytes) };
       break;
     default:
       throw invalidArgument('response_format.type', `unknown type ${String(f.type)}`);
   }
-  compileFormat(grammar, f.type === ResponseFormat_Type.TYPE_GRAMMAR ? 'response_format.grammar' : `response_format.${f.type === ResponseFormat_Type.TYPE_REGEX ? 'regex' : 'json_schema'}`);
+  compileFormat(responseFormatGrammar(format, { schema: 'response_format.json_schema', pattern: 'response_format.regex' })!, field);
   return format;
 }
 

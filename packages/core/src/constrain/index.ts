@@ -16,8 +16,14 @@ export { jsonObjectGrammar, jsonSchemaToGbnf } from './json-schema.js';
 export { regexToGbnf } from './regex.js';
 export { applyMask, buildTokenTrie, GrammarIndex, GrammarMatcher, type TokenTrie } from './matcher.js';
 
-/** The GBNF text a response format stands for; undefined for plain text. */
-export function responseFormatGrammar(format: ResponseFormat | undefined): string | undefined {
+/**
+ * The GBNF text a response format stands for; undefined for plain text. `fields` names the schema and the pattern
+ * in errors as the caller's API spells them (a front whose wire names differ from the engine's).
+ */
+export function responseFormatGrammar(
+  format: ResponseFormat | undefined,
+  fields: { readonly schema: string; readonly pattern: string } = { schema: 'response_format.schema', pattern: 'response_format.pattern' },
+): string | undefined {
   if (format === undefined) return undefined;
   if (typeof format !== 'object' || format === null) throw invalidArgument('response_format', 'must be an object');
   switch (format.type) {
@@ -26,9 +32,9 @@ export function responseFormatGrammar(format: ResponseFormat | undefined): strin
     case 'json_object':
       return jsonObjectGrammar();
     case 'json_schema':
-      return jsonSchemaToGbnf(format.schema, 'response_format.schema');
+      return jsonSchemaToGbnf(format.schema, fields.schema);
     case 'regex':
-      return `root ::= ${regexToGbnf(format.pattern, 'response_format.pattern')}\n`;
+      return `root ::= ${regexToGbnf(format.pattern, fields.pattern)}\n`;
     case 'grammar':
       if (typeof format.grammar !== 'string') throw invalidArgument('response_format.grammar', 'must be a string');
       return format.grammar;
