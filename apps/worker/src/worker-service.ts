@@ -5,10 +5,9 @@
  * their events to Redis on its own connection.
  */
 import { randomUUID } from 'node:crypto';
-import { WaitingError, type Job } from 'bullmq';
+import { Queue, WaitingError, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import { propagation, trace, ROOT_CONTEXT, SpanKind } from '@opentelemetry/api';
-import { Queue } from 'bullmq';
 import {
   checkWorkerId,
   FORGET_AFTER_MS,
