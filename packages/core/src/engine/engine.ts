@@ -74,13 +74,16 @@ export const MAX_PROMPT_LOOKUP = 16;
 const LOOKUP_NGRAM = 3;
 /** After drafts rejected outright a sequence waits up to 2^this − 1 decode steps before drafting again. */
 const LOOKUP_BACKOFF_LOG2 = 5;
+/** After a draft rejected outright, the shortest n-gram match that drafts again (a lone token matches by chance). */
+const LOOKUP_NGRAM_AFTER_MISS = 2;
 
 /**
  * Prompt-lookup drafting over the `len` tokens `at(0…len-1)` (prompt then output): up to `k` tokens that followed
- * the most recent earlier occurrence of the last n-gram, for the longest n ≤ 3 that occurs; none when none does.
+ * the most recent earlier occurrence of the last n-gram, for the longest n ≤ 3 (and ≥ `minNgram`) that occurs; none
+ * when none does.
  */
-export function lookupDraft(len: number, at: (i: number) => number, k: number): number[] {
-  for (let ng = Math.min(LOOKUP_NGRAM, len - 1); ng >= 1; ng--) {
+export function lookupDraft(len: number, at: (i: number) => number, k: number, minNgram = 1): number[] {
+  for (let ng = Math.min(LOOKUP_NGRAM, len - 1); ng >= minNgram; ng--) {
     for (let start = len - ng - 1; start >= 0; start--) {
       let j = 0;
       while (j < ng && at(start + j) === at(len - ng + j)) j++;
@@ -678,8 +681,9 @@ export class Engine implements TextGenerator {
       const kept = this.verify(s, f, first[i]!, choices);
       this.accepted += kept;
       // A draft rejected outright cost its rows for nothing: the next is one token, after waiting 1, 3, 7, … 31
-      // steps; accepted drafts let the length grow back (doubling while all are accepted), so text where drafts
-      // fail pays for few rows. Tokens never depend on drafts, so this moves only speed.
+      // steps, and only on a match of 2 tokens or more (see draft); accepted drafts let the length grow back
+      // (doubling while all are accepted, from 2 tokens at the start), so text where drafts fail pays for few rows.
+      // Tokens never depend on drafts, so this moves only speed.
       if (f.length > 1) {
         const n = f.length - 1;
         s.lookupMisses = kept > 0 ? 0 : Math.min(s.lookupMisses + 1, LOOKUP_BACKOFF_LOG2);
@@ -708,8 +712,8 @@ export class Engine implements TextGenerator {
   }
 
   /**
-   * Up to `s.lookup` tokens (and `room`) that followed the most recent earlier occurrence of the last n-gram of the
-   * prompt and output (the longest n ≤ LOOKUP_NGRAM that occurs).
+   * Up to `s.lookup` tokens (and `room`, and the backoff's `s.lookupLimit`) that followed the most recent earlier
+   * occurrence of the last n-gram of the prompt and output (the longest n ≤ LOOKUP_NGRAM that occurs).
    */
   private draft(s: Sequence, room: number): number[] {
     if (s.lookup === 0 || room <= 0) return [];
@@ -720,7 +724,10 @@ export class Engine implements TextGenerator {
     const k = Math.min(s.lookup, s.lookupLimit, room, this.config.context - s.cached - 1, s.sampling.maxTokens - s.generated - 1);
     if (k <= 0) return [];
     const P = s.promptTokens.length;
-    return lookupDraft(P + s.output.length, (i) => (i < P ? s.promptTokens[i]! : s.output[i - P]!), k);
+    // After a rejected draft a one-token match does not draft: in text that is not being copied (sampled, high
+    // temperature) it is mostly chance, and each rejected row costs a third of a step or more.
+    const minNgram = s.lookupMisses > 0 ? LOOKUP_NGRAM_AFTER_MISS : 1;
+    return lookupDraft(P + s.output.length, (i) => (i < P ? s.promptTokens[i]! : s.output[i - P]!), k, minNgram);
   }
 
   /** Row i of `logits` belongs to seqs[i]. Greedy-only batches read one int per row via the backend's argmax. */

@@ -9,7 +9,7 @@ import { ensureDefaultModel } from '../default-model/cache.js';
 import { openModel } from '../formats/open-model.js';
 import { BitNetModel, type RoundProbsPolicy } from '../model/bitnet.js';
 import { createTokenizer } from '../tokenizer/tokenizer.js';
-import { Engine, type EngineRequest } from './engine.js';
+import { Engine, lookupDraft, type EngineRequest } from './engine.js';
 
 const sampling = (over: Partial<SamplingParams> = {}): SamplingParams => ({ ...DEFAULT_SAMPLING, maxTokens: 40, ...over });
 
@@ -144,6 +144,17 @@ describe('prompt-lookup decoding (reference backend)', () => {
       expect(await run(engine, { prompt: text, sampling: s })).toEqual(ids);
     }
     expect(engine.stats.draftedTokens).toBeGreaterThan(before.draftedTokens);
+  });
+
+  it('lookupDraft: the tokens after the latest match of the longest n-gram, none below minNgram', () => {
+    const at = (xs: number[]) => (i: number) => xs[i]!;
+    const xs = [5, 1, 2, 7, 8, 9, 2, 7, 4, 1, 2];
+    expect(lookupDraft(xs.length, at(xs), 3)).toEqual([7, 8, 9]); // 2-gram [1, 2] at 1 (no earlier [4, 1, 2])
+    expect(lookupDraft(xs.length, at(xs), 3, 3)).toEqual([]);
+    const ys = [...xs.slice(0, 10), 3]; // last token 3 occurs nowhere before
+    expect(lookupDraft(ys.length, at(ys), 3)).toEqual([]);
+    const zs = [1, 2, 3, 9, 1, 2, 3, 8, 1, 2, 3]; // [1, 2, 3] occurs twice before the end: the latest is used
+    expect(lookupDraft(zs.length, at(zs), 2, 3)).toEqual([8, 1]);
   });
 
   it('a bad value is INVALID_ARGUMENT naming promptLookup', async () => {

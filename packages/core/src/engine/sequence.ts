@@ -32,8 +32,11 @@ export class Sequence {
   /** Prompt lookup backoff: drafts rejected outright in a row, and decode steps to wait before drafting again. */
   lookupMisses = 0;
   lookupWait = 0;
-  /** Prompt lookup: most tokens the next draft may have (1 after a miss, growing while drafts are accepted). */
-  lookupLimit = Number.MAX_SAFE_INTEGER;
+  /**
+   * Prompt lookup: most tokens the next draft may have — 2 at the start and 1 after a miss (nothing says yet that
+   * the text is being copied, and a rejected row costs a third of a step or more), doubling while drafts are accepted.
+   */
+  lookupLimit = 2;
   cancelled = false;
   finished = false;
 
