@@ -31,13 +31,17 @@ import { maskShareOfStep } from './suites/constrain.js';
 /** The trained default model (core's asset), measured by the reuse rows beside the random-weight shapes. */
 const TRAINED_MODEL = fileURLToPath(new URL('../../../packages/core/assets/trine-default.gguf', import.meta.url));
 /**
- * Prompt-lookup prompts: an edit that repeats code (random weights: greedy decoding falls into loops whatever the
- * prompt, and lookup drafts the loop), and for the trained model (a 3M-parameter model trained on scripture) text it
- * continues by copying its repeats.
+ * Prompt-lookup prompts, each a task whose answer restates the prompt (issue 21: "a code-editing or summarising
+ * prompt"): for the shapes, a code edit (random weights: greedy decoding falls into loops whatever the prompt, and
+ * lookup drafts the loop); for the trained model, text of its own domain to restate — the first paragraph of the
+ * held-out split (training/data/test.txt: a Brown corpus news sample it never saw), then that paragraph begun again
+ * with its first six words. Chosen by that rule, not by trying prompts for the best speed-up.
  */
+const HELD_OUT_PARAGRAPH =
+  "London, Feb. 9 -- Vital secrets of Britain's first atomic submarine, the Dreadnought, and, by implication, of the entire United States navy's still-building nuclear sub fleet, were stolen by a London-based soviet spy ring, secret service agents testified today. The Dreadnought was built on designs supplied by the United States in 1959 and was launched last year. It is a killer sub -- that is, a hunter of enemy subs. It has a hull patterned on that of the United States navy's Nautilus, the world's first atomic submarine.";
 const LOOKUP_PROMPTS = {
   edit: 'Rename count to total and print the code again.\nfunction sum(items) {\n  let count = 0;\n  for (const x of items) count += x;\n  return count;\n}\nResult:\nfunction sum(items) {\n  let total = 0;',
-  trained: 'And God said, Let there be light: and there was light. And God said, Let there be light: and there was light. And God said, Let there be',
+  trained: `${HELD_OUT_PARAGRAPH}\n${HELD_OUT_PARAGRAPH.split(' ').slice(0, 6).join(' ')}`,
 } as const;
 
 /** The backends probed when none is named, by the catalog's priority (quick runs the first that starts). */
