@@ -1,12 +1,13 @@
 /**
- * The mask from precomputed parts (GrammarIndex.mask) against one plain walk of the whole trie (plainMask), over
- * many states of many grammars: property-based, the walk through each grammar drawn by fast-check.
+ * The mask from precomputed parts (GrammarIndex.mask) against one plain walk of the whole trie (plainMask), and that
+ * walk (which takes subtrees whole) against following every token on its own, over many states of many grammars:
+ * property-based, the walk through each grammar drawn by fast-check.
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { compileGbnf } from './gbnf.js';
 import { jsonObjectGrammar, jsonSchemaToGbnf } from './json-schema.js';
-import { buildTokenTrie, GrammarIndex, type TokenTrie } from './matcher.js';
+import { buildTokenTrie, GrammarIndex, type MatchState, type TokenTrie } from './matcher.js';
 import { regexToGbnf } from './regex.js';
 
 const utf8 = new TextEncoder();
@@ -22,6 +23,12 @@ function vocabulary(): Uint8Array[] {
   const glue = ['', ' ', '"', '":', '": ', '",', '", "', '{"', '["', '"}', '"]', ':', ',', '{', '}', '[', ']', '\\', '\\"', '\\n', '\n', '  ', '-', '.', '@', '_'];
   for (const w of words) for (const g of glue) out.push(utf8.encode(`${g}${w}`), utf8.encode(`${w}${g}`));
   for (let n = 0; n < 1000; n += 7) out.push(utf8.encode(String(n)), utf8.encode(`${n}.`), utf8.encode(` ${n}`));
+  // Multi-byte words glued like the ASCII ones, so subtrees big enough to be taken whole hold whole and cut characters.
+  for (const w of ['é', 'über', 'Ж', 'Жук', '日本', 'ñandú', 'ça', '€']) for (const g of glue) out.push(utf8.encode(`${g}${w}`), utf8.encode(`${w}${g}`));
+  // And bytes that are not UTF-8 where they stand (a continuation byte after ASCII, a lead byte before it): a subtree
+  // holding them must not be taken whole.
+  for (let k = 1; k <= 20; k++) out.push(utf8.encode(`zq${'x'.repeat(k)}`), utf8.encode(`zr${'y'.repeat(k)}`));
+  out.push(Uint8Array.of(...utf8.encode('zqxx'), 0xa9), Uint8Array.of(...utf8.encode('zry'), 0xc3, ...utf8.encode('yy')));
   for (const s of ['{}', '[]', '{\n', '}\n', '},', '],', '  "', '\t', '    ', ' \n', '\\u00', 'é', 'über', '日本', ' 日', 'Ж', 'ü"', '😀', 'a😀"']) out.push(utf8.encode(s));
   const ri = utf8.encode('日');
   out.push(ri.subarray(0, 2), Uint8Array.of(ri[2]!), Uint8Array.of(0xe6, 0x97)); // a character cut across tokens
@@ -56,6 +63,12 @@ const GRAMMARS: Record<string, string> = {
   'GBNF grammar': 'root ::= stmt+\nstmt ::= id " "? "=" " "? expr ";" "\\n"\nexpr ::= term (" "? [-+*/] " "? term)*\nterm ::= id | [0-9]+ | "(" expr ")" | "\\"" ([^"\\\\] | "\\\\" ["n])* "\\""\nid ::= [a-zA-Z_] [a-zA-Z0-9_]{0,6}\n',
 };
 
+/** The allowed tokens by following each one's bytes from `s`: what the trie walks must equal. */
+const byEachToken = (index: GrammarIndex, s: MatchState): number[] => {
+  const ids = PIECES.flatMap((p, id) => (p.length > 0 && index.consume(s, p) !== null ? [id] : []));
+  return s.accepting && s.need === 0 ? [...ids, EOG] : ids;
+};
+
 const allowed = (mask: Uint32Array): number[] => {
   const ids: number[] = [];
   for (let w = 0; w < mask.length; w++) for (let v = mask[w]!; v !== 0; v &= v - 1) ids.push((w << 5) | (31 - Math.clz32(v & -v)));
@@ -75,6 +88,7 @@ describe('precomputed mask parts', () => {
           for (const c of choices) {
             const plain = index.plainMask(s);
             expect(Array.from(index.mask(s))).toEqual(Array.from(plain));
+            expect(allowed(plain)).toEqual(byEachToken(index, s));
             states++;
             const ids = allowed(plain).filter((id) => id !== EOG);
             if (ids.length === 0) return;

@@ -33,6 +33,14 @@ export interface TokenTrie {
   readonly spanBytes: Uint32Array;
   /** Per such subtree (index spanAt / 8): how many bytes its longest token spells below the parent. */
   readonly spanHeight: Uint16Array;
+  /**
+   * Per such subtree: 1 when its parent's prefix ends at a character boundary and every byte below is well-formed
+   * UTF-8 from there (lead bytes at boundaries, continuation bytes only where due; a token may end mid-character), so
+   * a walk may check it a character at a time rather than a byte at a time.
+   */
+  readonly spanUtf8: Uint8Array;
+  /** Per node: the characters its prefix starts (bytes that are not UTF-8 continuation bytes). */
+  readonly charDepth: Uint16Array;
   /** Tokens spelled exactly by node i: tokens[tokenStart[i] .. tokenStart[i + 1]). */
   readonly tokenStart: Int32Array;
   readonly tokens: Int32Array;
@@ -91,20 +99,35 @@ export function buildTokenTrie(vocabSize: number, pieceBytes: (id: number) => Ui
     open.push(i);
   }
   for (const i of open) skip[i] = n;
+  // Per node: continuation bytes still due after its prefix (0: at a boundary), or -1 once the prefix is not UTF-8.
+  const due = new Int8Array(n);
+  const charDepth = new Uint16Array(n);
+  for (let i = 0; i < n; i++) {
+    const before = parent[i]! < 0 ? 0 : due[parent[i]!]!;
+    const b = byte[i]!;
+    charDepth[i] = (parent[i]! < 0 ? 0 : charDepth[parent[i]!]!) + ((b & 0xc0) === 0x80 ? 0 : 1);
+    if (before < 0) due[i] = -1;
+    else if (before > 0) due[i] = (b & 0xc0) === 0x80 ? before - 1 : -1;
+    else due[i] = b < 0x80 ? 0 : b >= 0xc2 && b <= 0xdf ? 1 : b >= 0xe0 && b <= 0xef ? 2 : b >= 0xf0 && b <= 0xf4 ? 3 : -1;
+  }
   const spanAt = new Int32Array(n).fill(-1);
   let spans = 0;
   for (let i = 0; i < n; i++) if (skip[i]! - i >= SPAN_MIN) spanAt[i] = 8 * spans++;
   const spanBytes = new Uint32Array(8 * spans);
   const spanHeight = new Uint16Array(spans);
+  const spanUtf8 = new Uint8Array(spans);
   for (let i = 0; i < n; i++) {
     const at = spanAt[i]!;
     if (at < 0) continue;
     let deepest = 0;
+    let wellFormed = parent[i]! < 0 || due[parent[i]!] === 0;
     for (let j = i; j < skip[i]!; j++) {
       spanBytes[at + (byte[j]! >>> 5)]! |= 1 << (byte[j]! & 31);
       deepest = Math.max(deepest, depth[j]!);
+      if (due[j]! < 0) wellFormed = false;
     }
     spanHeight[at >>> 3] = deepest - depth[i]! + 1;
+    spanUtf8[at >>> 3] = wellFormed ? 1 : 0;
   }
   const tokenStart = new Int32Array(n + 1);
   const tokens: number[] = [];
@@ -122,6 +145,8 @@ export function buildTokenTrie(vocabSize: number, pieceBytes: (id: number) => Ui
     spanAt,
     spanBytes,
     spanHeight,
+    spanUtf8,
+    charDepth,
     tokenStart,
     tokens: Int32Array.from(tokens),
     eog: Int32Array.from(eogSet),
@@ -154,8 +179,10 @@ export interface MatchState {
   /** Transition per byte: undefined not computed yet, null rejected. */
   next: (MatchState | null | undefined)[] | undefined;
   /**
-   * Bytes known to lead to the one state `uniformTo` (words 0–7) and known not to (8–15), learnt where large
+   * Bytes known to lead to the one state `uniformTo` (words 0–7) and known not to (8–15), known rejected (16–23)
+   * and known not (24–31), learnt where large
    * subtrees are walked: inside a string every ordinary character leads to the same state (itself, or the next count).
+   * At a boundary a lead byte stands for its whole character (`uniformOver`).
    */
   uniform: Uint32Array | undefined;
   uniformTo: MatchState | null | undefined;
@@ -451,8 +478,14 @@ export class GrammarIndex {
     for (let i = from; i < to; ) {
       const d = depth[i]!;
       const prev = path[d - 1]!;
-      if (spanAt[i]! >= 0 && this.allAlive(prev, i)) {
+      const alive = spanAt[i]! >= 0 ? this.aliveDepth(prev, i) : -1;
+      if (alive === Infinity) {
         for (let k = tokenStart[i]!, end = tokenStart[skip[i]!]!; k < end; k++) mask[tokens[k]! >>> 5]! |= 1 << (tokens[k]! & 31);
+        i = skip[i]!;
+        continue;
+      }
+      if (alive >= 0) {
+        this.takeShallow(i, alive, mask);
         i = skip[i]!;
         continue;
       }
@@ -473,32 +506,85 @@ export class GrammarIndex {
   }
 
   /**
-   * Whether every token in the subtree of trie node `i` (one with a byte set) is alive from `s`: each of its bytes
-   * leads from `s` to one state, and from that one on, as deep as the subtree goes. A subtree of string characters
-   * is taken whole this way.
+   * How deep every token in the subtree of trie node `i` (one with a byte set) is alive from `s`: Infinity where each
+   * of its bytes leads from `s` to one state, and from that one on, as deep as the subtree goes; at a character
+   * boundary over a well-formed subtree a step is a whole character (a multi-byte one through its partial states), so
+   * a subtree of string characters is taken whole, non-ASCII ones included. A count m ≥ 0 where that holds for m
+   * characters and then every byte of the subtree is rejected (a bounded string at its last character): the tokens
+   * of at most m characters are alive, every longer one dead, none escaped on the way. -1: walk it node by node.
    */
-  private allAlive(s: MatchState, i: number): boolean {
-    const { spanBytes, spanAt, spanHeight } = this.trie;
+  private aliveDepth(s: MatchState, i: number): number {
+    const { spanBytes, spanAt, spanHeight, spanUtf8 } = this.trie;
     const at = spanAt[i]!;
+    const chars = s.need === 0;
+    // Bytes past 0x7F in a subtree that is not well-formed UTF-8 from a boundary: some token in it is dead.
+    if (chars && spanUtf8[at >>> 3] === 0 && (spanBytes[at + 4]! | spanBytes[at + 5]! | spanBytes[at + 6]! | spanBytes[at + 7]!) !== 0) return -1;
     let cur: MatchState = s;
-    for (let h = spanHeight[at >>> 3]!; h > 0; h--) {
-      const next = this.uniformOver(cur, at);
-      if (next === null) return false;
-      if (next === cur) return true; // a loop: as deep as any subtree
+    let escaped = s.escaped;
+    for (let m = 0, h = spanHeight[at >>> 3]!; m < h; m++) {
+      // Mid-character, a step is one byte; reaching a boundary that way means a continuation byte would follow it.
+      const next = chars ? this.uniformOver(cur, at) : cur.need === 0 ? null : this.uniformOver(cur, at);
+      if (next === null) return chars && !escaped && this.rejectsAll(cur, at) ? m : -1;
+      if (next === cur) return Infinity; // a loop: as deep as any subtree
+      escaped ||= next.escaped;
       cur = next;
+    }
+    return Infinity;
+  }
+
+  /** Whether `s` (at a boundary) rejects every character that may start in span `at` (its continuation bytes aside). */
+  private rejectsAll(s: MatchState, at: number): boolean {
+    const { spanBytes } = this.trie;
+    const known = s.uniform!; // words 16–23: bytes known to be rejected here, 24–31: known not to be
+    for (let w = 0; w < 8; w++) {
+      if (w === 4 || w === 5) continue;
+      if ((spanBytes[at + w]! & known[24 + w]!) !== 0) return false;
+      for (let v = spanBytes[at + w]! & ~known[16 + w]!; v !== 0; v &= v - 1) {
+        const bit = v & -v;
+        if (this.step(s, (w << 5) | (31 - Math.clz32(bit))) !== null) {
+          known[24 + w]! |= bit;
+          return false;
+        }
+        known[16 + w]! |= bit;
+      }
     }
     return true;
   }
 
-  /** The one state every byte of span `at` leads to from `s`, or null where they do not all lead to one live state. */
+  /** Sets the tokens under trie node `i` that start at most `chars` characters below its parent; returns how many. */
+  private takeShallow(i: number, chars: number, bits: Uint32Array): number {
+    const { charDepth, parent, skip, tokenStart, tokens } = this.trie;
+    const limit = (parent[i]! < 0 ? 0 : charDepth[parent[i]!]!) + chars;
+    let count = 0;
+    for (let j = i, end = skip[i]!; j < end; ) {
+      if (charDepth[j]! > limit) {
+        j = skip[j]!;
+        continue;
+      }
+      for (let k = tokenStart[j]!, e = tokenStart[j + 1]!; k < e; k++) bits[tokens[k]! >>> 5]! |= 1 << (tokens[k]! & 31);
+      count += tokenStart[j + 1]! - tokenStart[j]!;
+      j++;
+    }
+    return count;
+  }
+
+  /**
+   * The one state every step over span `at` leads to from `s`, or null where they do not all lead to one live state.
+   * At a boundary (need 0) a step is a character: an ASCII byte, or a lead byte followed by any continuation bytes,
+   * which reach one state only where the partial states forget the bits (any completion is valid and taken); the
+   * continuation bytes of the span are covered by their lead bytes. Mid-character a step is one byte.
+   */
   private uniformOver(s: MatchState, at: number): MatchState | null {
     const { spanBytes } = this.trie;
-    const known = (s.uniform ??= new Uint32Array(16));
+    const known = (s.uniform ??= new Uint32Array(32));
+    const boundary = s.need === 0;
     for (let w = 0; w < 8; w++) if ((spanBytes[at + w]! & known[8 + w]!) !== 0) return null;
     for (let w = 0; w < 8; w++) {
+      if (boundary && (w === 4 || w === 5)) continue; // 0x80–0xBF
       for (let v = spanBytes[at + w]! & ~known[w]!; v !== 0; v &= v - 1) {
         const bit = v & -v;
-        const t = this.step(s, (w << 5) | (31 - Math.clz32(bit)));
+        let t = this.step(s, (w << 5) | (31 - Math.clz32(bit)));
+        if (boundary) while (t !== null && t.need !== 0) t = t.bits === -1 ? this.step(t, 0x80) : null;
         if (s.uniformTo === undefined && t !== null) s.uniformTo = t;
         if (t === null || t !== s.uniformTo) {
           known[8 + w]! |= bit;
@@ -555,12 +641,19 @@ export class GrammarIndex {
       const d = depth[i]!;
       if (escapedAt >= d) escapedAt = Infinity; // that node is off the path now
       const prev = path[d - 1]!;
-      if (spanAt[i]! >= 0 && this.allAlive(prev, i)) {
+      const alive = spanAt[i]! >= 0 ? this.aliveDepth(prev, i) : -1;
+      if (alive === Infinity) {
         // Every token below stays alive (whatever escaped on the way): all accepted, none uncertain.
         for (let k = tokenStart[i]!, end = tokenStart[skip[i]!]!; k < end; k++) {
           bits[tokens[k]! >>> 5]! |= 1 << (tokens[k]! & 31);
           count++;
         }
+        i = skip[i]!;
+        continue;
+      }
+      if (alive >= 0 && escapedAt >= d) {
+        // The deeper tokens die without having escaped on the way: rejected in every context, none uncertain.
+        count += this.takeShallow(i, alive, bits);
         i = skip[i]!;
         continue;
       }
