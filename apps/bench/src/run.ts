@@ -230,9 +230,9 @@ export async function runBench(opts: BenchOptions, log: (s: string) => void = (s
       await run({
         kind: 'reuse', backend, threads: Math.max(...threadsFor(backend)), shape, modelPath, systemTokens: 300,
         replyTokens: 8, decodeTokens: opts.quick ? 48 : 128, lookupK: 8, lookupPrompt: trained ? LOOKUP_PROMPTS.trained : LOOKUP_PROMPTS.edit,
-        // The trained model's run of 128 tokens lasts ~40 ms, so one scheduler slice swings its rate by tens of
-        // percent: many more alternating pairs for its median than a 2B4T run needs.
-        reps: trained ? Math.max(opts.reps, 25) : opts.reps,
+        // The trained model's (and the tiny shape's) run of 128 tokens lasts ~40 ms, so one scheduler slice swings
+        // its rate by tens of percent: many more alternating pairs for its median than a 2B4T run needs.
+        reps: trained || shape === 'tiny' ? Math.max(opts.reps, 25) : opts.reps,
       });
     }
   }
