@@ -100,5 +100,9 @@ for (const B of batches) {
   console.log(`decode b${B}: ${((B * steps) / dw).toFixed(2)} tok/s wall aggregate (${((B * steps) / dw / b1).toFixed(2)}× batch 1), ${((B * steps) / (dc / threads)).toFixed(2)} per CPU-second/thread; ${((dw / steps) * 1e3).toFixed(0)} ms/step`);
 }
 console.log(`peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB`);
+// How much of the process sits on 2 MB pages (weights are put there where the OS allows, native/glue/memory.cc).
+const smaps = process.platform === 'linux' ? (await import('node:fs')).readFileSync('/proc/self/smaps_rollup', 'utf8') : '';
+const kb = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+)`, 'm').exec(smaps)?.[1] ?? NaN);
+if (smaps) console.log(`huge pages: ${(kb('AnonHugePages') / 1024).toFixed(0)} MB of ${(kb('Rss') / 1024).toFixed(0)} MB resident`);
 m.dispose();
 inner.destroy();

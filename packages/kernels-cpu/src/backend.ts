@@ -147,14 +147,18 @@ class CpuPlumbing implements BackendPlumbing<CpuHandles> {
     } else if (format === 'f16') {
       // A matrix already in its storage type is adopted, not copied: the 2B4T output matrix is 657 MB, and a copy
       // would sit beside the file's buffer until the next major GC (peak RSS). The caller must not modify it.
-      if (host.dtype === 'f16') data = host.data as Uint16Array;
-      else {
+      if (host.dtype === 'f16') {
+        data = host.data as Uint16Array;
+        this.addon.adviseHugePages(data);
+      } else {
         data = new Uint16Array(this.addon.allocAligned(n * 2));
         for (let i = 0; i < n; i++) data[i] = f32ToF16(host.data[i]!);
       }
     } else if (format === 'f32') {
-      if (host.dtype === 'f32') data = host.data as Float32Array;
-      else {
+      if (host.dtype === 'f32') {
+        data = host.data as Float32Array;
+        this.addon.adviseHugePages(data);
+      } else {
         data = new Float32Array(this.addon.allocAligned(n * 4));
         for (let i = 0; i < n; i++) data[i] = f16ToF32(host.data[i]!);
       }

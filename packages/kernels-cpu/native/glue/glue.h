@@ -44,8 +44,9 @@ inline int64_t chunk_rows(int64_t total, int threads, int64_t min_rows, int64_t 
 constexpr size_t kAlign = 64;
 
 // `bytes` of 64-byte aligned native memory as an external ArrayBuffer (memory.cc); an empty value with a JS
-// exception pending when out of memory.
-Napi::ArrayBuffer aligned_buffer(Napi::Env env, size_t bytes, bool zero);
+// exception pending when out of memory. `huge`: weights, on 2 MB pages where the OS allows (memory.cc).
+Napi::ArrayBuffer aligned_buffer(Napi::Env env, size_t bytes, bool zero, bool huge = false);
+void advise_huge_pages(const void* p, size_t bytes);
 
 // The backend object: one per createCpuBackend() call. Methods are defined in the op's file.
 class Backend : public Napi::ObjectWrap<Backend> {
@@ -118,6 +119,7 @@ Napi::Value RepackTernary(const Napi::CallbackInfo& info);     // repack.cc
 Napi::Value UnpackTernaryRow(const Napi::CallbackInfo& info);  // repack.cc
 Napi::Value QuantizeQ8(const Napi::CallbackInfo& info);        // quantize_q8.cc
 Napi::Value AllocAligned(const Napi::CallbackInfo& info);      // memory.cc
+Napi::Value AdviseHugePages(const Napi::CallbackInfo& info);   // memory.cc
 Napi::Value HostInfo(const Napi::CallbackInfo& info);          // host.cc
 
 }  // namespace glue

@@ -13,7 +13,7 @@ Napi::Value QuantizeQ8(const Napi::CallbackInfo& info) {
   QuantizeQ8Args a;
   if (!parse(info, a)) return env.Undefined();
   const int64_t rows = a.rows, cols = a.cols;
-  Napi::ArrayBuffer q = aligned_buffer(env, static_cast<size_t>(rows * cols), false);
+  Napi::ArrayBuffer q = aligned_buffer(env, static_cast<size_t>(rows * cols), false, true);
   if (env.IsExceptionPending()) return env.Undefined();
   Napi::ArrayBuffer sc = aligned_buffer(env, static_cast<size_t>(rows * 4), false);
   if (env.IsExceptionPending()) return env.Undefined();

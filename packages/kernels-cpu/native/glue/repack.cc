@@ -9,7 +9,7 @@ Napi::Value RepackTernary(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   RepackArgs a;
   if (!parse(info, a)) return env.Undefined();
-  Napi::ArrayBuffer ab = aligned_buffer(env, static_cast<size_t>(t16_bytes(a.rows, a.cols)), false);
+  Napi::ArrayBuffer ab = aligned_buffer(env, static_cast<size_t>(t16_bytes(a.rows, a.cols)), false, true);
   if (env.IsExceptionPending()) return env.Undefined();
   uint8_t* dst = static_cast<uint8_t*>(ab.Data());
   switch (a.format) {

@@ -398,12 +398,23 @@ inline void lm_rows(Load load, int64_t k, int64_t r, const float* x, int nt, flo
   }
 }
 
+// A Load without software prefetch: batch 1 reads one row after another, a single linear stream that the hardware
+// prefetchers follow on their own.
+template <typename Load>
+struct StreamLoad {
+  Load load;
+  __m512 operator()(int64_t r, int64_t i, __mmask16 m) const { return load(r, i, m); }
+  __m512 near(int64_t r, int64_t i) const { return load(r, i, static_cast<__mmask16>(0xffff)); }
+};
+
 template <typename Load>
 inline void lm_range(Load load, int64_t k, int64_t r0, int64_t r1, const float* x, int nt, float* out,
                      int64_t out_stride) {
   int64_t r = r0;
   if (nt == 1) {
-    for (; r + 8 <= r1; r += 8) lm_tile<Load, 8, 1>(load, k, r, x, out, out_stride, 0);
+    // One row at a time: 8 interleaved row streams (with prefetch) read 20–27 GB/s at 1 thread on Zen 5, one row
+    // after another 29–33 GB/s. Each lane still sums its columns in order, as every tile here does.
+    for (; r < r1; r++) lm_tile<StreamLoad<Load>, 1, 1>(StreamLoad<Load>{load}, k, r, x, out, out_stride, 0);
   } else if (nt >= 8) {
     const int n8 = nt / 8 * 8;
     for (; r + kLmBlockRows <= r1; r += kLmBlockRows) {
