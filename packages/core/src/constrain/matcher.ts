@@ -225,6 +225,8 @@ export class GrammarIndex {
   private epoch = 0;
   private readonly width: number;
   private readonly words: number;
+  /** The trie's longest token in bytes, plus one: the states along one walk. */
+  private readonly height: number;
   /** Stands for the frames a truncated stack cut off; popping into it sets `escaped`. */
   private readonly bottom: StackNode;
   /** Precomputed parts by the positions of their frames (not node ids, so they outlive `reset`), oldest first. */
@@ -237,6 +239,9 @@ export class GrammarIndex {
     this.trie = trie;
     this.width = program.kind.length + 1;
     this.words = (trie.vocabSize + 31) >>> 5;
+    let deepest = 0;
+    for (let i = 0; i < trie.depth.length; i++) if (trie.depth[i]! > deepest) deepest = trie.depth[i]!;
+    this.height = deepest + 1;
     this.bottom = { id: this.nextNodeId++, pos: -1, rest: null };
     const out: StackNode[] = [];
     let flags = 0;
@@ -421,6 +426,9 @@ export class GrammarIndex {
       const atNode: number[] = [];
       const after: (MatchState | null)[] = [];
       const fresh: number[] = [];
+      // One path for every root (a walk writes a depth before it reads below it): a grammar whose parts leave
+      // hundreds of uncertain subtrees would otherwise allocate one per subtree per mask.
+      const path: MatchState[] = new Array<MatchState>(this.height).fill(s);
       let covered = 0; // a root inside a subtree walked already is covered by it
       for (const r of roots) {
         if (r < covered) continue;
@@ -439,7 +447,6 @@ export class GrammarIndex {
           after[depth[a]!] = t;
         }
         if (t === null) continue;
-        const path: MatchState[] = [];
         path[depth[r]! - 1] = t;
         this.walk(path, r, covered, mask);
       }
