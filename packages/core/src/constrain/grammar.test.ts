@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { TrineError } from '../errors/index.js';
 import { compileGbnf } from './gbnf.js';
 import { buildTokenTrie, GrammarIndex, GrammarMatcher } from './matcher.js';
-import { jsonSchemaToGbnf } from './json-schema.js';
+import { compileGrammarCached } from './index.js';
+import { jsonObjectGrammar, jsonSchemaToGbnf } from './json-schema.js';
 import { regexToGbnf } from './regex.js';
 
 const utf8 = new TextEncoder();
@@ -155,5 +156,15 @@ describe('JSON Schema to grammar', () => {
     invalid(() => jsonSchemaToGbnf({ $ref: 'http://example.com/s.json' }), 'json_schema.$ref', 'not supported');
     invalid(() => jsonSchemaToGbnf({ type: 'array', maxItems: 1e9 }), 'json_schema.maxItems', 'integer');
     invalid(() => jsonSchemaToGbnf({ type: 'tuple' }), 'json_schema.type', "'tuple'");
+  });
+});
+
+describe('compiled grammar cache', () => {
+  it('keeps JSON mode however many other grammars pass through it (its mask parts live with its program)', () => {
+    const json = compileGrammarCached(jsonObjectGrammar());
+    const first = compileGrammarCached('root ::= "a"\n');
+    for (let k = 0; k < 40; k++) compileGrammarCached(`root ::= "x${k}"\n`);
+    expect(compileGrammarCached(jsonObjectGrammar())).toBe(json);
+    expect(compileGrammarCached('root ::= "a"\n')).not.toBe(first); // others are least recently used first
   });
 });

@@ -46,9 +46,14 @@ export function responseFormatGrammar(
 // Compiled grammars by their text (a Map hashes the key and compares it whole, so no collision can swap grammars).
 const COMPILED_MAX = 16;
 const compiled = new Map<string, GrammarProgram>();
+// JSON mode is the same grammar for every json_object request: kept out of the LRU, so its program, and with it the
+// mask parts its GrammarIndex computes per vocabulary, are built once per process however many schemas pass through.
+const JSON_MODE = jsonObjectGrammar();
+let jsonMode: GrammarProgram | undefined;
 
 /** Compiles GBNF text, or returns the program compiled earlier from the same text. */
 export function compileGrammarCached(text: string): GrammarProgram {
+  if (text === JSON_MODE) return (jsonMode ??= compileGbnf(text));
   const hit = compiled.get(text);
   if (hit) {
     compiled.delete(text); // most recently used last
