@@ -79,6 +79,7 @@ class Addon : public Napi::Addon<Addon> {
                              InstanceMethod("unpackTernaryRow", &Addon::Unpack, napi_enumerable),
                              InstanceMethod("allocAligned", &Addon::Alloc, napi_enumerable),
                              InstanceMethod("adviseHugePages", &Addon::Huge, napi_enumerable),
+                             InstanceMethod("allocWeights", &Addon::Weights, napi_enumerable),
                              InstanceMethod("quantizeQ8", &Addon::Q8, napi_enumerable),
                              InstanceMethod("hostInfo", &Addon::Host, napi_enumerable),
                          });
@@ -89,6 +90,7 @@ class Addon : public Napi::Addon<Addon> {
   Napi::Value Unpack(const Napi::CallbackInfo& info) { return UnpackTernaryRow(info); }
   Napi::Value Alloc(const Napi::CallbackInfo& info) { return AllocAligned(info); }
   Napi::Value Huge(const Napi::CallbackInfo& info) { return AdviseHugePages(info); }
+  Napi::Value Weights(const Napi::CallbackInfo& info) { return AllocWeights(info); }
   Napi::Value Q8(const Napi::CallbackInfo& info) { return QuantizeQ8(info); }
   Napi::Value Host(const Napi::CallbackInfo& info) { return HostInfo(info); }
 };

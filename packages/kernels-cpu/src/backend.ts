@@ -133,6 +133,12 @@ class CpuPlumbing implements BackendPlumbing<CpuHandles> {
     return handle;
   }
 
+  hostMemory(bytes: number): Uint8Array {
+    if (!Number.isSafeInteger(bytes) || bytes < 0)
+      throw new TrineError('INVALID_ARGUMENT', `hostMemory: ${bytes} is not a byte count`, { field: 'hostMemory.bytes' });
+    return new Uint8Array(this.addon.allocWeights(bytes));
+  }
+
   uploadMatrix(host: HostTensor<'f16' | 'f32'>, format: MatrixFormat): CpuMatrix {
     const [rows, cols] = host.shape as [number, number];
     if (host.shape.length !== 2 || host.data.length !== rows * cols)
@@ -146,7 +152,8 @@ class CpuPlumbing implements BackendPlumbing<CpuHandles> {
       scales = new Float32Array(s);
     } else if (format === 'f16') {
       // A matrix already in its storage type is adopted, not copied: the 2B4T output matrix is 657 MB, and a copy
-      // would sit beside the file's buffer until the next major GC (peak RSS). The caller must not modify it.
+      // would sit beside the file's buffer until the next major GC (peak RSS). The caller must not modify it. Read
+      // into hostMemory() it is aligned and on huge pages already; any other buffer gets its whole 2 MB pages moved.
       if (host.dtype === 'f16') {
         data = host.data as Uint16Array;
         this.addon.adviseHugePages(data);

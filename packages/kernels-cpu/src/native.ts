@@ -69,6 +69,8 @@ export interface NativeAddon {
   unpackTernaryRow(packed: ArrayBuffer, rows: number, cols: number, row: number, out: Int8Array): void;
   /** Zeroed, 64-byte aligned native memory. */
   allocAligned(bytes: number): ArrayBuffer;
+  /** Zeroed, 64-byte aligned memory for weights: on 2 MB pages where the OS allows (Linux). */
+  allocWeights(bytes: number): ArrayBuffer;
   /** Moves a filled weight buffer's whole 2 MB pages onto huge pages where the OS allows (Linux); else nothing. */
   adviseHugePages(view: ArrayBufferView): void;
   /** Per-row int8 + f32 scale (scale = max|w|/127, q = roundHalfEven(w/scale)). */

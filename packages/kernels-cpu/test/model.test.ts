@@ -53,3 +53,34 @@ for (const name of ['tiny-bitnet25-i2_s', 'tiny-bitnet-tq2_0', 'tiny-bitnet-tq1_
     }
   });
 }
+
+describe('hostMemory', () => {
+  it('gives zeroed memory of the size asked, refuses a bad size, and the f16 LM head read into it gives the same logits', async () => {
+    const be = createCpuBackend({ threads: 1 });
+    try {
+      const m = be.hostMemory(5000);
+      expect(m.byteLength).toBe(5000);
+      expect(m.every((b) => b === 0)).toBe(true);
+      expect(() => be.hostMemory(-1)).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
+      const file = `${dir}/tiny-bitnet25-i2_s.gguf`;
+      if (!existsSync(file)) return;
+      const logits = async (backend: KernelBackend<Handles>) => {
+        const source = await openModel(file);
+        const model = await BitNetModel.load(source, backend, { slots: 1, context: 16 });
+        await source.close();
+        const out = (await backend.read(model.forward({ tokens: Int32Array.of(1, 2, 3), positions: Int32Array.of(0, 1, 2), slots: new Int32Array(3), logitsFor: Int32Array.of(2) }))).data;
+        model.dispose();
+        return Array.from(out as Float32Array);
+      };
+      const plain: KernelBackend<Handles> = Object.create(be, { hostMemory: { value: undefined } });
+      let asked = 0;
+      const counted: KernelBackend<Handles> = Object.create(be, { hostMemory: { value: (n: number) => (asked++, be.hostMemory(n)) } });
+      const a = await logits(counted);
+      expect(asked).toBe(1); // the fixture's F16 token embedding (tied LM head)
+      expect(a.length).toBeGreaterThan(0);
+      expect(a).toEqual(await logits(plain));
+    } finally {
+      be.destroy();
+    }
+  });
+});

@@ -24,6 +24,24 @@ describe('ByteSource', () => {
     await src.close(); // idempotent
   });
 
+  it('reads into the memory it is given (what a backend adopts), from a file and from memory', async () => {
+    const bytes = Uint8Array.from({ length: 256 }, (_, i) => (i * 37) & 255);
+    const file = path.join(tmp, 'into.bin');
+    writeFileSync(file, bytes);
+    const fromFile = await FileByteSource.open(file);
+    for (const src of [fromFile, new MemoryByteSource(bytes)]) {
+      const into = new Uint8Array(100);
+      const got = await src.read(50, 100, into);
+      expect(got).toBe(into);
+      expect(Array.from(into)).toEqual(Array.from(bytes.subarray(50, 150)));
+      // Memory of another size is not used: the bytes come back in a buffer of their own.
+      const other = new Uint8Array(99);
+      expect(await src.read(50, 100, other)).not.toBe(other);
+      expect(other.every((b) => b === 0)).toBe(true);
+    }
+    await fromFile.close();
+  });
+
   it('refuses reads past the end, negative ranges and missing files, with typed errors', async () => {
     const src = new MemoryByteSource(new Uint8Array(10));
     await expect(src.read(5, 6)).rejects.toMatchObject({ code: 'INVALID_MODEL_FILE' });

@@ -9,8 +9,12 @@ export interface ByteSource {
   readonly size: number;
   /** A display name (file path or `memory`). */
   readonly name: string;
-  /** Exactly `length` bytes starting at `offset`; a read past the end is an INVALID_MODEL_FILE error. */
-  read(offset: number, length: number): Promise<Uint8Array>;
+  /**
+   * Exactly `length` bytes starting at `offset`; a read past the end is an INVALID_MODEL_FILE error. With `into`
+   * (`length` bytes) the bytes land there and `into` is returned: memory a backend adopts without a copy
+   * (`KernelBackend.hostMemory`). A source may ignore it; callers use what is returned.
+   */
+  read(offset: number, length: number, into?: Uint8Array): Promise<Uint8Array>;
   close(): Promise<void>;
 }
 
@@ -35,10 +39,13 @@ export class MemoryByteSource implements ByteSource {
     this.size = bytes.byteLength;
     this.name = name;
   }
-  async read(offset: number, length: number): Promise<Uint8Array> {
+  async read(offset: number, length: number, into?: Uint8Array): Promise<Uint8Array> {
     checkRange(this, offset, length);
     // A plain Uint8Array view even when given a Node Buffer, so results compare equal across sources.
-    return new Uint8Array(this.bytes.buffer, this.bytes.byteOffset + offset, length);
+    const view = new Uint8Array(this.bytes.buffer, this.bytes.byteOffset + offset, length);
+    if (into === undefined || into.byteLength !== length) return view;
+    into.set(view);
+    return into;
   }
   async close(): Promise<void> {}
 }
@@ -82,10 +89,10 @@ export class FileByteSource implements ByteSource {
     return new FileByteSource(fh, st.size, path);
   }
 
-  async read(offset: number, length: number): Promise<Uint8Array> {
+  async read(offset: number, length: number, into?: Uint8Array): Promise<Uint8Array> {
     if (this.closed) throw invalidArgument('source', `${this.name} is closed`);
     checkRange(this, offset, length);
-    const buf = new Uint8Array(length);
+    const buf = into !== undefined && into.byteLength === length ? into : new Uint8Array(length);
     let done = 0;
     while (done < length) {
       const { bytesRead } = await this.fh.read(buf, done, length - done, offset + done);

@@ -287,6 +287,11 @@ export interface KernelBackend<H extends Handles = Handles> extends Kernels<H> {
   read(t: H['tensor'], rows?: number): Promise<HostTensor>;
   /** Repack a ternary matrix into the backend's own layout. The caller may drop `t.data` afterwards. */
   uploadTernary(t: TernaryTensor): H['ternary'];
+  /**
+   * Optional: `bytes` of host memory that `uploadMatrix` adopts without a copy when the matrix stays in the host's
+   * dtype (the CPU backend's is 64-byte aligned and on huge pages: the LM head is streamed whole every token).
+   */
+  hostMemory?(bytes: number): Uint8Array;
   /** Upload an embedding / LM-head matrix (host f16 or f32), optionally quantized to `q8` at load. */
   uploadMatrix(host: HostTensor<'f16' | 'f32'>, format: MatrixFormat): H['matrix'];
   createKvCache(spec: KvCacheSpec): H['kv'];

@@ -36,6 +36,12 @@ export class CheckedBackend<H extends Handles> implements KernelBackend<H> {
     return this.inner.supports(v);
   }
 
+  /** The inner backend's host memory, when it has any (nothing to validate: a size the loader computed). */
+  get hostMemory(): ((bytes: number) => Uint8Array) | undefined {
+    const inner = this.inner;
+    return inner.hostMemory ? (bytes: number) => inner.hostMemory!(bytes) : undefined;
+  }
+
   dispose(h: H['tensor'] | H['ternary'] | H['matrix'] | H['kv']): void {
     this.inner.dispose(h);
   }

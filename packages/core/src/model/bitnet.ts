@@ -192,7 +192,7 @@ export class BitNetModel<H extends Handles> {
       return t;
     };
     const matrix = async (name: string, format: MatrixFormat | undefined): Promise<H['matrix']> => {
-      let host = await source.readMatrix(name);
+      let host = await source.readMatrix(name, be.hostMemory ? (bytes) => be.hostMemory!(bytes) : undefined);
       if (host.shape.length !== 2 || host.shape[0] !== c.vocab || host.shape[1] !== c.hidden)
         throw wrongShape(name, `[${c.vocab}, ${c.hidden}]`, `[${host.shape.join(', ')}]`);
       const fmt = format ?? host.dtype;

@@ -43,8 +43,11 @@ export interface ModelSource {
   hasTensor(name: string): boolean;
   /** A norm or other f32 vector (F16/BF16 widened to f32). */
   readF32(name: string): Promise<HostTensor<'f32'>>;
-  /** The embedding / output matrix [vocab, hidden], F16 kept as f16, BF16 and F32 as f32. */
-  readMatrix(name: string): Promise<HostTensor<'f16' | 'f32'>>;
+  /**
+   * The embedding / output matrix [vocab, hidden], F16 kept as f16, BF16 and F32 as f32. `memory(bytes)`, when
+   * given, supplies the buffer F16 bytes are read into (the backend's `hostMemory`); a source may ignore it.
+   */
+  readMatrix(name: string, memory?: (bytes: number) => Uint8Array): Promise<HostTensor<'f16' | 'f32'>>;
   /** A projection as a ternary matrix [out, in], with any per-tensor `.scale` tensor folded into `scales`. */
   readTernary(name: string): Promise<TernaryTensor>;
   close(): Promise<void>;

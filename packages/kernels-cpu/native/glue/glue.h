@@ -47,6 +47,9 @@ constexpr size_t kAlign = 64;
 // exception pending when out of memory. `huge`: weights, on 2 MB pages where the OS allows (memory.cc).
 Napi::ArrayBuffer aligned_buffer(Napi::Env env, size_t bytes, bool zero, bool huge = false);
 void advise_huge_pages(const void* p, size_t bytes);
+// Memory like the weights' (2 MB pages where allowed), for the bandwidth probe; null when out of memory.
+uint8_t* huge_alloc(size_t bytes, size_t* mapped);
+void huge_free(uint8_t* p, size_t mapped);
 
 // The backend object: one per createCpuBackend() call. Methods are defined in the op's file.
 class Backend : public Napi::ObjectWrap<Backend> {
@@ -120,6 +123,7 @@ Napi::Value UnpackTernaryRow(const Napi::CallbackInfo& info);  // repack.cc
 Napi::Value QuantizeQ8(const Napi::CallbackInfo& info);        // quantize_q8.cc
 Napi::Value AllocAligned(const Napi::CallbackInfo& info);      // memory.cc
 Napi::Value AdviseHugePages(const Napi::CallbackInfo& info);   // memory.cc
+Napi::Value AllocWeights(const Napi::CallbackInfo& info);      // memory.cc
 Napi::Value HostInfo(const Napi::CallbackInfo& info);          // host.cc
 
 }  // namespace glue

@@ -100,8 +100,16 @@ void advise_huge_pages(const void* p, size_t bytes) {
   madvise(reinterpret_cast<void*>(a), e - a, MADV_HUGEPAGE);
   madvise(reinterpret_cast<void*>(a), e - a, MADV_COLLAPSE);
 }
+
+uint8_t* huge_alloc(size_t bytes, size_t* mapped) { return static_cast<uint8_t*>(map_huge(bytes, mapped)); }
+void huge_free(uint8_t* p, size_t mapped) { munmap(p, mapped); }
 #else
 void advise_huge_pages(const void*, size_t) {}
+uint8_t* huge_alloc(size_t bytes, size_t* mapped) {
+  *mapped = (bytes + kAlign - 1) / kAlign * kAlign;
+  return static_cast<uint8_t*>(std::aligned_alloc(kAlign, *mapped));
+}
+void huge_free(uint8_t* p, size_t) { std::free(p); }
 #endif
 
 Napi::ArrayBuffer aligned_buffer(Napi::Env env, size_t bytes, bool zero, bool huge) {
@@ -155,6 +163,13 @@ Napi::Value AllocAligned(const Napi::CallbackInfo& info) {
   AllocArgs a;
   if (!parse(info, a)) return info.Env().Undefined();
   return aligned_buffer(info.Env(), a.bytes, true);
+}
+
+// allocWeights(bytes) → 64-byte aligned ArrayBuffer on huge pages where the OS allows (contents zero)
+Napi::Value AllocWeights(const Napi::CallbackInfo& info) {
+  AllocArgs a;
+  if (!parse(info, a)) return info.Env().Undefined();
+  return aligned_buffer(info.Env(), a.bytes, true, true);
 }
 
 // adviseHugePages(view): the view's whole 2 MB pages onto huge pages (an adopted weight matrix).

@@ -31,7 +31,10 @@ Napi::Value Backend::ReadBandwidth(const Napi::CallbackInfo& info) {
   ReadBandwidthArgs a;
   if (!alive(env) || !parse(info, a)) return env.Undefined();
   const size_t bytes = static_cast<size_t>(a.megabytes) << 20;
-  uint8_t* p = static_cast<uint8_t*>(std::aligned_alloc(kAlign, bytes));
+  // The same kind of memory as the weights (huge pages where the OS allows), so GEMV's share of it compares like
+  // with like: on 4 KB pages this sweep read 33 GB/s at 1 thread on Zen 5, on 2 MB pages 44.
+  size_t mapped = 0;
+  uint8_t* p = huge_alloc(bytes, &mapped);
   if (p == nullptr) {
     Napi::TypeError::New(env, "readBandwidth: out of memory").ThrowAsJavaScriptException();
     return env.Undefined();
@@ -51,7 +54,7 @@ Napi::Value Backend::ReadBandwidth(const Napi::CallbackInfo& info) {
     check += job.sum.load();
     if (r > 0) best = std::max(best, static_cast<double>(bytes) / s / 1e9);
   }
-  std::free(p);
+  huge_free(p, mapped);
   // 0x5a5a… summed: a result the compiler cannot drop; also a cheap self-check of the sweep.
   if (check == 0) best = 0;
   return Napi::Number::New(env, best);

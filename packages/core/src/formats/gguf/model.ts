@@ -112,12 +112,14 @@ function build(g: GgufFile): ModelSource {
       if (t.type !== 'F32' && t.type !== 'F16' && t.type !== 'BF16') throw new TrineError('UNSUPPORTED', `${name} is ${t.type}, not a float tensor`, { field: name });
       return { dtype: 'f32', shape: reverse(t.ne), data: floatBytesToF32(t.type, await g.readTensor(t), t.elements) };
     },
-    async readMatrix(name): Promise<HostTensor<'f16' | 'f32'>> {
+    async readMatrix(name, memory): Promise<HostTensor<'f16' | 'f32'>> {
       const t = info(name);
       if (t.ne.length !== 2 || (t.type !== 'F32' && t.type !== 'F16' && t.type !== 'BF16')) {
         throw new TrineError('UNSUPPORTED', `${name} (${t.type} [${t.ne.join(', ')}]) is not a float matrix`, { field: name });
       }
-      return floatHostTensor(t.type, await g.readTensor(t), reverse(t.ne), true);
+      // Only F16 bytes are kept as they are (F32 would be, but the memory is for what the backend adopts as is).
+      const into = t.type === 'F16' ? memory?.(t.byteSize) : undefined;
+      return floatHostTensor(t.type, await g.readTensor(t, into), reverse(t.ne), true);
     },
     async readTernary(name): Promise<TernaryTensor> {
       const t = info(name);

@@ -65,7 +65,8 @@ export interface GgufFile {
   readonly tensorBytes: number;
   tensor(name: string): GgufTensorInfo | undefined;
   /** The tensor's bytes (one positional read; never more than the validated size). */
-  readTensor(info: GgufTensorInfo | string): Promise<Uint8Array>;
+  /** A tensor's bytes (into `into` when given: see ByteSource.read). */
+  readTensor(info: GgufTensorInfo | string, into?: Uint8Array): Promise<Uint8Array>;
   close(): Promise<void>;
 }
 
@@ -398,12 +399,12 @@ async function parse(source: ByteSource, options: GgufOpenOptions): Promise<Gguf
   return {
     source, version: version as 2 | 3, metadata, keys, tensors, alignment, dataOffset, tensorBytes,
     tensor: (name) => byName.get(name),
-    async readTensor(t) {
+    async readTensor(t, into) {
       const info = typeof t === 'string' ? byName.get(t) : t;
       if (!info || byName.get(info.name) !== info) {
         throw new TrineError('NOT_FOUND', `tensor ${typeof t === 'string' ? t : t.name} is not in ${source.name}`, { field: 'tensor' });
       }
-      return source.read(info.fileOffset, info.byteSize);
+      return source.read(info.fileOffset, info.byteSize, into);
     },
     close: () => source.close(),
   };
