@@ -88,8 +88,9 @@ export interface ReuseJob {
   /** Tokens decoded per prompt-lookup run, and the draft length K. */
   readonly decodeTokens: number;
   readonly lookupK: number;
-  /** A prompt whose continuation the model repeats from earlier text. */
+  /** A prompt whose answer restates earlier text (issue 21: code editing, summarising), and what it is, for the notes. */
   readonly lookupPrompt: string;
+  readonly lookupPromptWhat: string;
   readonly reps: number;
 }
 

@@ -40,6 +40,8 @@ const TRAINED_MODEL = fileURLToPath(new URL('../../../packages/core/assets/trine
 const HELD_OUT_PARAGRAPH =
   "London, Feb. 9 -- Vital secrets of Britain's first atomic submarine, the Dreadnought, and, by implication, of the entire United States navy's still-building nuclear sub fleet, were stolen by a London-based soviet spy ring, secret service agents testified today. The Dreadnought was built on designs supplied by the United States in 1959 and was launched last year. It is a killer sub -- that is, a hunter of enemy subs. It has a hull patterned on that of the United States navy's Nautilus, the world's first atomic submarine.";
 const LOOKUP_PROMPTS = {
+  editWhat: 'code edit: rename a variable and print the function again',
+  trainedWhat: 'held-out paragraph (training/data/test.txt, first), then begun again with its first 6 words',
   edit: 'Rename count to total and print the code again.\nfunction sum(items) {\n  let count = 0;\n  for (const x of items) count += x;\n  return count;\n}\nResult:\nfunction sum(items) {\n  let total = 0;',
   trained: `${HELD_OUT_PARAGRAPH}\n${HELD_OUT_PARAGRAPH.split(' ').slice(0, 6).join(' ')}`,
 } as const;
@@ -230,6 +232,7 @@ export async function runBench(opts: BenchOptions, log: (s: string) => void = (s
       await run({
         kind: 'reuse', backend, threads: Math.max(...threadsFor(backend)), shape, modelPath, systemTokens: 300,
         replyTokens: 8, decodeTokens: opts.quick ? 48 : 128, lookupK: 8, lookupPrompt: trained ? LOOKUP_PROMPTS.trained : LOOKUP_PROMPTS.edit,
+        lookupPromptWhat: trained ? LOOKUP_PROMPTS.trainedWhat : LOOKUP_PROMPTS.editWhat,
         // The trained model's (and the tiny shape's) run of 128 tokens lasts ~40 ms, so one scheduler slice swings
         // its rate by tens of percent: many more alternating pairs for its median than a 2B4T run needs.
         reps: trained || shape === 'tiny' ? Math.max(opts.reps, 25) : opts.reps,

@@ -154,7 +154,7 @@ export async function runReuseJob(job: ReuseJob): Promise<JobAnswer> {
       // The speed-up is the median of each adjacent pair's ratio: a pair runs within ~0.1 s, so load that drifts
       // over the run (other processes on a shared host) moves both sides; a ratio of the two medians does not cancel it.
       const [off, on] = [median(rate.off), median(rate.on)];
-      const note = `${c.name}: ${tokens} tokens, K = ${job.lookupK}, ${drafted} drafted, ${accepted} accepted${same ? ', same text' : ', TEXT DIFFERS'}`;
+      const note = `${c.name}: ${job.lookupPromptWhat}${c.name === 'drafts-fail' ? ', sampled T = 1' : ', greedy'}; ${tokens} tokens, K = ${job.lookupK}, ${drafted} drafted, ${accepted} accepted${same ? ', same text' : ', TEXT DIFFERS'}`;
       results.push(
         { ...base, variant: `${c.name} lookup-off`, metric: 'decode_tokens_per_s', value: off, unit: 'tok/s', higherIsBetter: true, note },
         { ...base, variant: `${c.name} lookup-K${job.lookupK}`, metric: 'decode_tokens_per_s', value: on, unit: 'tok/s', higherIsBetter: true, note },
