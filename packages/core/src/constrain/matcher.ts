@@ -411,15 +411,25 @@ export class GrammarIndex {
       // Mid-character (after a token that split one): parts start at a character boundary, so walk it whole.
       this.walk([s], 0, trie.byte.length, mask);
     } else {
-      const roots: number[] = [];
+      // Stacks that differ only below their top frames share a part: each is added once.
+      const parts = new Set<MaskPart>();
+      let count = 0;
       for (const top of s.stacks) {
         const part = this.part(top);
+        if (parts.has(part)) continue;
+        parts.add(part);
         const acc = part.accepted;
         if (part.dense) for (let w = 0; w < acc.length; w++) mask[w]! |= acc[w]!;
         else for (let k = 0; k < acc.length; k++) mask[acc[k]! >>> 5]! |= 1 << (acc[k]! & 31);
-        for (let k = 0; k < part.uncertain.length; k++) roots.push(part.uncertain[k]!);
+        count += part.uncertain.length;
       }
-      roots.sort((a, b) => a - b);
+      const roots = new Int32Array(count);
+      count = 0;
+      for (const part of parts) {
+        roots.set(part.uncertain, count);
+        count += part.uncertain.length;
+      }
+      roots.sort(); // numeric: a typed array's own order
       // Roots come in preorder, so their prefixes share ancestors: the state after each ancestor is kept by depth
       // (it depends on the node alone), and only the part of a prefix not seen yet is stepped.
       const { parent, depth, byte, skip } = trie;
@@ -433,14 +443,14 @@ export class GrammarIndex {
       for (const r of roots) {
         if (r < covered) continue;
         covered = skip[r]!;
-        fresh.length = 0;
+        let nf = 0;
         let p = parent[r]!;
         while (p >= 0 && atNode[depth[p]!] !== p) {
-          fresh.push(p);
+          fresh[nf++] = p;
           p = parent[p]!;
         }
         let t: MatchState | null = p < 0 ? s : after[depth[p]!]!;
-        for (let k = fresh.length - 1; k >= 0; k--) {
+        for (let k = nf - 1; k >= 0; k--) {
           const a = fresh[k]!;
           if (t !== null) t = this.step(t, byte[a]!);
           atNode[depth[a]!] = a;
