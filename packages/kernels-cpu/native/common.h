@@ -7,6 +7,16 @@
 
 namespace trine {
 
+void softmax_scalar(float* s, int64_t n, float scale, bool round);
+// exp(x) for the softmax (x ≤ 0): Cephes' expf — n = round(x·log2 e) by the 1.5·2²³ shift, r = x − n·ln2 in two
+// parts, a degree-7 polynomial, ·2ⁿ from the exponent bits; 0 below −87 (2⁻¹²⁶). About 1 ulp.
+namespace softmax_exp {
+constexpr float kLog2e = 1.44269504088896341f, kShift = 12582912.f, kLn2Hi = 0.693359375f, kLn2Lo = -2.12194440e-4f;
+constexpr float kMin = -87.0f;
+constexpr float kP[6] = {1.9875691500e-4f, 1.3981999507e-3f, 8.3334519073e-3f, 4.1665795894e-2f, 1.6666665459e-1f,
+                         5.0000001201e-1f};
+}  // namespace softmax_exp
+
 // ---------------------------------------------------------------------------------------------------------------
 // T16: the repacked ternary layout (what uploadTernary produces).
 //
@@ -78,6 +88,10 @@ using ScoresF16Fn = void (*)(const float* q, const uint16_t* k, int64_t dh, int6
 using WsumF16Fn = void (*)(const float* probs, const uint16_t* v, int64_t dh, int64_t n, float* out);
 // out[i] = f16(in[i]), round to nearest even (KV stores, Q rounding).
 using ToF16Fn = void (*)(const float* in, uint16_t* out, int64_t n);
+// Attention probabilities in place: s[p] ← exp(s[p]·scale − max) / Σ (then rounded through f16 when `round`).
+// Defined by softmax_scalar (generic/float_ops.cc) step by step in IEEE single operations, with the sum in f64
+// over 16 interleaved partial sums, so a 16-lane version doing the same operations gives the same bits.
+using SoftmaxFn = void (*)(float* s, int64_t n, float scale, bool round);
 // Reads n bytes (n a multiple of 256, p 64-byte aligned) and returns a checksum: the memory-bandwidth probe.
 using ReadSumFn = uint64_t (*)(const uint8_t* p, int64_t n);
 
@@ -107,6 +121,7 @@ struct KernelTable {
   // Batch-1 candidates (empty: ternary_acc alone); [0] is used until the backend has measured them.
   const GemvKernel* gemv = nullptr;
   int gemv_count = 0;
+  SoftmaxFn softmax = softmax_scalar;  // the definition, unless a path has its own (same bits)
 };
 
 // Defined in each static library; the glue picks one at run time.

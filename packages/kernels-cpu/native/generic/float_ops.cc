@@ -1,4 +1,5 @@
 #include <cmath>
+#include <cstring>
 #include <vector>
 
 #if defined(__SSE2__)
@@ -120,6 +121,45 @@ void kv_store_token(void* cache, const KvLayout& kv, int64_t layer, int64_t slot
 
 // Scores in f32 (Q rounded to f16 for an f16 cache, as llama.cpp does), softmax with exp in f32 and the sum in
 // f64, probabilities normalized before they weight V (rounded to f16 when asked).
+namespace {
+float exp_softmax(float x) {
+  using namespace softmax_exp;
+  if (!(x >= kMin)) return 0.f;
+  const float t = x * kLog2e + kShift;  // two operations (no FMA: -ffp-contract=off), as in every version
+  const float nf = t - kShift;
+  const float r = (x - nf * kLn2Hi) - nf * kLn2Lo;
+  float y = kP[0];
+  for (int i = 1; i < 6; i++) y = y * r + kP[i];
+  y = (y * (r * r) + r) + 1.f;
+  uint32_t tb;
+  std::memcpy(&tb, &t, 4);
+  const uint32_t pow2 = (tb - 0x4B400000u + 127u) << 23;  // n + 127 in the exponent field
+  float scale;
+  std::memcpy(&scale, &pow2, 4);
+  return y * scale;
+}
+}  // namespace
+
+void softmax_scalar(float* s, int64_t n, float scale, bool round) {
+  float mx = -INFINITY;
+  for (int64_t p = 0; p < n; p++) {
+    s[p] *= scale;
+    mx = s[p] > mx ? s[p] : mx;
+  }
+  double part[16] = {};
+  for (int64_t p = 0; p < n; p++) {
+    s[p] = exp_softmax(s[p] - mx);
+    part[p & 15] += static_cast<double>(s[p]);
+  }
+  double sum = part[0];
+  for (int i = 1; i < 16; i++) sum += part[i];
+  const float inv = static_cast<float>(1.0 / sum);
+  for (int64_t p = 0; p < n; p++) {
+    s[p] *= inv;
+    if (round) s[p] = round_f16(s[p]);
+  }
+}
+
 void attention_head(float* out, const float* q, const void* cache, const KvLayout& kv, int64_t layer, int64_t slot,
                     int64_t pos, int64_t kv_head, float scale, bool round_probs, float* scratch,
                     const KernelTable& kt) {
@@ -145,21 +185,7 @@ void attention_head(float* out, const float* q, const void* cache, const KvLayou
       scratch[p] = s;
     }
   }
-  float mx = -INFINITY;
-  for (int64_t p = 0; p < n; p++) {
-    scratch[p] *= scale;
-    mx = scratch[p] > mx ? scratch[p] : mx;
-  }
-  double sum = 0.0;
-  for (int64_t p = 0; p < n; p++) {
-    scratch[p] = std::exp(scratch[p] - mx);
-    sum += scratch[p];
-  }
-  const float inv = static_cast<float>(1.0 / sum);
-  for (int64_t p = 0; p < n; p++) {
-    scratch[p] *= inv;
-    if (round_probs) scratch[p] = round_f16(scratch[p]);
-  }
+  kt.softmax(scratch, n, scale, round_probs);
   if (kv.f16) {
     kt.wsum_f16(scratch, static_cast<const uint16_t*>(cache) + total + base, dh, n, out);
   } else {

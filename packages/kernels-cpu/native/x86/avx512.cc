@@ -3,6 +3,8 @@
 // broadcast to every lane and adds each row's four products into its own i32 lane.
 #include <immintrin.h>
 
+#include <cmath>
+
 #include "../common.h"
 
 #ifndef TRINE_PREFETCH_BYTES
@@ -582,6 +584,54 @@ void to_f16_avx512(const float* in, uint16_t* out, int64_t n) {
   }
 }
 
+// softmax_scalar in 16 lanes: the same IEEE operations per element (mul and add kept apart, no FMA), lane p mod 16
+// holding partial sum p mod 16 in f64, so the bits equal the scalar definition's.
+void softmax_avx512(float* s, int64_t n, float scale, bool round) {
+  using namespace softmax_exp;
+  const __m512 vscale = _mm512_set1_ps(scale);
+  __m512 vmx = _mm512_set1_ps(-INFINITY);
+  for (int64_t p = 0; p < n; p += 16) {
+    const __mmask16 m = p + 16 <= n ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << (n - p)) - 1);
+    const __m512 v = _mm512_mul_ps(_mm512_maskz_loadu_ps(m, s + p), vscale);
+    _mm512_mask_storeu_ps(s + p, m, v);
+    vmx = _mm512_mask_max_ps(vmx, m, vmx, v);
+  }
+  const __m512 mx = _mm512_set1_ps(_mm512_reduce_max_ps(vmx));
+  const __m512 log2e = _mm512_set1_ps(kLog2e), shift = _mm512_set1_ps(kShift), hi = _mm512_set1_ps(kLn2Hi),
+               lo = _mm512_set1_ps(kLn2Lo), lowest = _mm512_set1_ps(kMin), one = _mm512_set1_ps(1.f);
+  const __m512i bias = _mm512_set1_epi32(static_cast<int>(127u - 0x4B400000u));
+  __m512d part0 = _mm512_setzero_pd(), part1 = _mm512_setzero_pd();
+  for (int64_t p = 0; p < n; p += 16) {
+    const __mmask16 m = p + 16 <= n ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << (n - p)) - 1);
+    const __m512 x = _mm512_sub_ps(_mm512_maskz_loadu_ps(m, s + p), mx);
+    const __m512 t = _mm512_add_ps(_mm512_mul_ps(x, log2e), shift);
+    const __m512 nf = _mm512_sub_ps(t, shift);
+    const __m512 r = _mm512_sub_ps(_mm512_sub_ps(x, _mm512_mul_ps(nf, hi)), _mm512_mul_ps(nf, lo));
+    __m512 y = _mm512_set1_ps(kP[0]);
+    for (int i = 1; i < 6; i++) y = _mm512_add_ps(_mm512_mul_ps(y, r), _mm512_set1_ps(kP[i]));
+    y = _mm512_add_ps(_mm512_add_ps(_mm512_mul_ps(y, _mm512_mul_ps(r, r)), r), one);
+    const __m512 pow2 = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(_mm512_castps_si512(t), bias), 23));
+    // x ≥ kMin (false for NaN, as in the scalar test) and inside the row; everything else is 0.
+    const __mmask16 keep = _mm512_mask_cmp_ps_mask(m, x, lowest, _CMP_GE_OQ);
+    const __m512 e = _mm512_maskz_mul_ps(keep, y, pow2);
+    _mm512_mask_storeu_ps(s + p, m, e);
+    part0 = _mm512_add_pd(part0, _mm512_cvtps_pd(_mm512_castps512_ps256(e)));
+    part1 = _mm512_add_pd(part1, _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(e), 1))));
+  }
+  alignas(64) double part[16];
+  _mm512_store_pd(part, part0);
+  _mm512_store_pd(part + 8, part1);
+  double sum = part[0];
+  for (int i = 1; i < 16; i++) sum += part[i];
+  const __m512 inv = _mm512_set1_ps(static_cast<float>(1.0 / sum));
+  for (int64_t p = 0; p < n; p += 16) {
+    const __mmask16 m = p + 16 <= n ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << (n - p)) - 1);
+    __m512 v = _mm512_mul_ps(_mm512_maskz_loadu_ps(m, s + p), inv);
+    if (round) v = _mm512_cvtph_ps(_mm512_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT));
+    _mm512_mask_storeu_ps(s + p, m, v);
+  }
+}
+
 uint64_t read_sum_avx512(const uint8_t* p, int64_t n) {
   __m512i a = _mm512_setzero_si512(), b = a, c = a, d = a;
   for (int64_t i = 0; i < n; i += 256) {
@@ -597,6 +647,6 @@ uint64_t read_sum_avx512(const uint8_t* p, int64_t n) {
 
 const KernelTable kAvx512Table = {"avx512vnni",    ternary_acc_avx512,     lm_f16_avx512,  lm_f32_avx512,
                                   lm_q8_avx512,    quant_per_token_avx512, quant_block256_scalar, scores_f16_avx512, wsum_f16_avx512, to_f16_avx512, read_sum_avx512,
-                                  kAvx512Gemv,     sizeof(kAvx512Gemv) / sizeof(kAvx512Gemv[0])};
+                                  kAvx512Gemv,     sizeof(kAvx512Gemv) / sizeof(kAvx512Gemv[0]), softmax_avx512};
 
 }  // namespace trine
