@@ -16,6 +16,8 @@ export interface BackendTrial {
   /** Mean ms per decode step of the timed run (when ok). */
   readonly msPerToken?: number;
   readonly reason?: string;
+  /** What the backend chose by measuring during the trial (KernelBackend.tuning), a line each. */
+  readonly tuning?: readonly string[];
 }
 
 export interface MeasurementKey {

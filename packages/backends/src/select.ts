@@ -17,6 +17,7 @@ import {
   type BackendFactory,
   type BackendOptions,
   type EngineLoadOptions,
+  type KernelBackend,
   type TextGenerator,
 } from '@trine/core';
 import { createHash } from 'node:crypto';
@@ -28,6 +29,8 @@ import type { BackendSettings } from './env.js';
 export interface TrialEngine {
   readonly generator: TextGenerator;
   close(): Promise<void>;
+  /** What the trial's backend chose by measuring (KernelBackend.tuning), read after the timed run. */
+  tuning?(): readonly string[];
 }
 
 export type OpenTrial = (factory: BackendFactory) => Promise<TrialEngine>;
@@ -92,7 +95,8 @@ export async function chooseBackend(
         trials.push({ name: c.name, ok: false, reason: `conformance: greedy tokens [${run.ids.join()}] differ from reference [${oracle.join()}]` });
         continue;
       }
-      trials.push({ name: c.name, ok: true, msPerToken: run.msPerToken });
+      const tuning = trial.tuning?.() ?? [];
+      trials.push({ name: c.name, ok: true, msPerToken: run.msPerToken, ...(tuning.length > 0 ? { tuning } : {}) });
       if (!best || run.msPerToken < best.ms) best = { c: { ...c, factory: c.factory }, ms: run.msPerToken };
     } catch (e) {
       if (c.name === 'reference') {
@@ -208,8 +212,10 @@ export async function selectBackend(opts: SelectOptions = {}): Promise<Selection
     opts.open ??
     (async (factory) => {
       // No prefix cache: every timed run of the trial prompt must prefill it, on every backend alike.
-      const engine = await Engine.load({ model, backend: factory, maxBatch: 1, context: TRIAL_CONTEXT, prefixCacheTokens: 0, ...(threads !== undefined ? { threads } : {}) });
-      return { generator: engine, close: () => engine.close() };
+      let backend: KernelBackend | undefined;
+      const keep: BackendFactory = { ...factory, create: async (o) => (backend = await factory.create(o)) };
+      const engine = await Engine.load({ model, backend: keep, maxBatch: 1, context: TRIAL_CONTEXT, prefixCacheTokens: 0, ...(threads !== undefined ? { threads } : {}) });
+      return { generator: engine, close: () => engine.close(), tuning: () => backend?.tuning?.() ?? [] };
     });
   // Bytes have no stable identity worth a file on disk: they are measured every time.
   const key: MeasurementKey | undefined =

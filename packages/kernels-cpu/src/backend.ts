@@ -222,6 +222,13 @@ class CpuPlumbing implements BackendPlumbing<CpuHandles> {
     return this.kernelContext.gemv.choices();
   }
 
+  tuning(): string[] {
+    return this.gemvChoices().map((c) => {
+      const times = c.microseconds ? `: ${Object.entries(c.microseconds).map(([k, us]) => `${k} ${us} µs`).join(', ')}` : '';
+      return `batch-1 ternary ${c.shape}: ${c.kernel} (${c.why}${times})`;
+    });
+  }
+
   destroy(): void {
     this.kernelContext.destroy();
   }

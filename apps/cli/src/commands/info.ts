@@ -23,6 +23,10 @@ export async function runInfo(argv: string[]): Promise<number> {
   const selection = await selectBackend({ model: positionals[0]!, settings: backendFlags(flags) });
   const backend = { name: selection.name, how: selection.how, reason: selection.reason, trials: selection.trials, ...(selection.measuredAt ? { measuredAt: selection.measuredAt } : {}) };
   if (flags.json) process.stdout.write(`${JSON.stringify({ ...d, randomWeights, backend }, null, 2)}\n`);
-  else process.stdout.write(`${formatModelDescription(d)}\n${randomWeights ? `${RANDOM_NOTE}\n` : ''}backend:      ${describeSelection(selection)}\n`);
+  else {
+    // What each backend picked by measuring in its trial (the CPU backend: a batch-1 kernel per matrix shape).
+    const tuning = selection.trials.flatMap((t) => (t.tuning ?? []).map((line) => `kernels:      ${t.name} ${line}\n`));
+    process.stdout.write(`${formatModelDescription(d)}\n${randomWeights ? `${RANDOM_NOTE}\n` : ''}backend:      ${describeSelection(selection)}\n${tuning.join('')}`);
+  }
   return 0;
 }

@@ -233,8 +233,8 @@ export const KERNEL_NAMES = Object.keys(OPS) as readonly KernelName[];
 // The plumbing calls (storage, uploads, read, lifecycle): validated the same way; dispose and destroy are not
 // ---------------------------------------------------------------------------------------------------------------
 
-// hostMemory is optional and allocates only: nothing to validate or time.
-type PlumbingName = Exclude<keyof BackendPlumbing, 'info' | 'hostMemory'>;
+// hostMemory and tuning are optional and compute nothing: nothing to validate or time.
+type PlumbingName = Exclude<keyof BackendPlumbing, 'info' | 'hostMemory' | 'tuning'>;
 
 export const PLUMBING_CHECKS: { readonly [M in PlumbingName]: ((...args: Parameters<BackendPlumbing[M]>) => void) | null } = {
   alloc(dtype: DType, shape: readonly number[]): void {

@@ -292,6 +292,11 @@ export interface KernelBackend<H extends Handles = Handles> extends Kernels<H> {
    * dtype (the CPU backend's is 64-byte aligned and on huge pages: the LM head is streamed whole every token).
    */
   hostMemory?(bytes: number): Uint8Array;
+  /**
+   * Optional: what the backend chose by measuring on this host so far, a line each (the CPU backend's batch-1
+   * kernel per matrix shape, with the timings): for `trine info` and bench reports.
+   */
+  tuning?(): readonly string[];
   /** Upload an embedding / LM-head matrix (host f16 or f32), optionally quantized to `q8` at load. */
   uploadMatrix(host: HostTensor<'f16' | 'f32'>, format: MatrixFormat): H['matrix'];
   createKvCache(spec: KvCacheSpec): H['kv'];
