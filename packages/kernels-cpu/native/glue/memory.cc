@@ -112,27 +112,34 @@ uint8_t* huge_alloc(size_t bytes, size_t* mapped) {
 void huge_free(uint8_t* p, size_t) { std::free(p); }
 #endif
 
+#if defined(__unix__)
+namespace {
+Napi::ArrayBuffer out_of_memory(Napi::Env env, size_t bytes) {
+  Napi::Error::New(env, "out of memory mapping " + std::to_string(bytes) + " bytes").ThrowAsJavaScriptException();
+  return Napi::ArrayBuffer();
+}
+
+// A mapping of `mapped` bytes at m, unmapped by the ArrayBuffer's finalizer.
+Napi::ArrayBuffer mapped_buffer(Napi::Env env, void* m, size_t bytes, size_t mapped) {
+  return Napi::ArrayBuffer::New(
+      env, m, bytes, [](Napi::Env, void* data, size_t* len) { munmap(data, *len); delete len; }, new size_t(mapped));
+}
+}  // namespace
+#endif
+
 Napi::ArrayBuffer aligned_buffer(Napi::Env env, size_t bytes, bool zero, bool huge) {
 #if defined(__linux__)
   if (huge && bytes > 0 && bytes < kChunk / 2) {
     Chunk* owner = nullptr;
     uint8_t* p = arena_take(bytes, &owner);
-    if (p == nullptr) {
-      Napi::Error::New(env, "out of memory mapping " + std::to_string(bytes) + " bytes").ThrowAsJavaScriptException();
-      return Napi::ArrayBuffer();
-    }
+    if (p == nullptr) return out_of_memory(env, bytes);
     return Napi::ArrayBuffer::New(
         env, p, bytes, [](Napi::Env, void*, Chunk* c) { arena_release(c); }, owner);
   }
   if (huge && bytes >= kHuge) {  // fresh pages are zero, whatever `zero` asks
     size_t mapped = 0;
     void* m = map_huge(bytes, &mapped);
-    if (m == nullptr) {
-      Napi::Error::New(env, "out of memory mapping " + std::to_string(bytes) + " bytes").ThrowAsJavaScriptException();
-      return Napi::ArrayBuffer();
-    }
-    return Napi::ArrayBuffer::New(
-        env, m, bytes, [](Napi::Env, void* data, size_t* len) { munmap(data, *len); delete len; }, new size_t(mapped));
+    return m == nullptr ? out_of_memory(env, bytes) : mapped_buffer(env, m, bytes, mapped);
   }
 #endif
 #if defined(__unix__)
@@ -140,12 +147,7 @@ Napi::ArrayBuffer aligned_buffer(Napi::Env env, size_t bytes, bool zero, bool hu
   // written, so a long context that is never filled does not count in RSS.
   if (zero && bytes >= (1u << 20)) {
     void* m = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (m == MAP_FAILED) {
-      Napi::Error::New(env, "out of memory mapping " + std::to_string(bytes) + " bytes").ThrowAsJavaScriptException();
-      return Napi::ArrayBuffer();
-    }
-    return Napi::ArrayBuffer::New(
-        env, m, bytes, [](Napi::Env, void* data, size_t* len) { munmap(data, *len); delete len; }, new size_t(bytes));
+    return m == MAP_FAILED ? out_of_memory(env, bytes) : mapped_buffer(env, m, bytes, bytes);
   }
 #endif
   const size_t rounded = (bytes + kAlign - 1) / kAlign * kAlign;
