@@ -448,7 +448,7 @@ inline __m512i dpwssd(__m512i acc, __m512i a, __m512i b) {
 }
 
 // q8 LM head: R rows × T tokens; int8 weights widened to int16, exact i32 sums per 256-column block, then f32.
-template <int R, int T>
+template <int R, int T, bool Prefetch = true>
 inline void q8_tile(const int8_t* w, const float* scales, int64_t k, int64_t r, const int16_t* x16, int64_t kx,
                     const float* xinv, int t0, float* out, int64_t out_stride) {
   __m512 facc[R][T];
@@ -464,7 +464,7 @@ inline void q8_tile(const int8_t* w, const float* scales, int64_t k, int64_t r, 
       __m512i wv[R];
       for (int j = 0; j < R; j++) {
         const int8_t* p = w + (r + j) * k + i;
-        if (TRINE_LM_PREFETCH > 0 && (i & 63) == 0) _mm_prefetch(reinterpret_cast<const char*>(p) + TRINE_LM_PREFETCH, _MM_HINT_T0);
+        if (Prefetch && TRINE_LM_PREFETCH > 0 && (i & 63) == 0) _mm_prefetch(reinterpret_cast<const char*>(p) + TRINE_LM_PREFETCH, _MM_HINT_T0);
         wv[j] = _mm512_cvtepi8_epi16(_mm256_maskz_loadu_epi8(m, p));
       }
       for (int t = 0; t < T; t++) {
@@ -494,7 +494,8 @@ void lm_q8_avx512(const int8_t* w, const float* scales, int64_t k, int64_t r0, i
                   int64_t kx, const float* xinv, int nt, float* out, int64_t out_stride) {
   int64_t r = r0;
   if (nt == 1) {
-    for (; r + 6 <= r1; r += 6) q8_tile<6, 1>(w, scales, k, r, x16, kx, xinv, 0, out, out_stride);
+    // One row after another, as the f16 head (lm_range): one linear stream for the hardware prefetchers.
+    for (; r < r1; r++) q8_tile<1, 1, false>(w, scales, k, r, x16, kx, xinv, 0, out, out_stride);
   } else {
     for (; r + 2 <= r1; r += 2) q8_rows<2>(w, scales, k, r, x16, kx, xinv, nt, out, out_stride);
   }
