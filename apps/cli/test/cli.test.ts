@@ -105,11 +105,12 @@ describe('trine tokenize and info', () => {
     expect(r.stdout).toMatch(/^backend: +(reference|cpu|wasm|webgpu) \(cached measurement from \d{4}-\d\d-\d\d \d\d:\d\d UTC: .*reference \d+\.\d\d ms\/token/m);
     const forced = trine('info', path, '--backend', 'wasm');
     expect(forced.stdout).toMatch(/^backend: +wasm \(forced by --backend\)$/m);
-    const json = JSON.parse(trine('info', path, '--json').stdout) as { backend: { how: string; trials: { name: string; tuning?: string[] }[] } };
+    const json = JSON.parse(trine('info', path, '--json').stdout) as { backend: { how: string; trials: { name: string; ok: boolean; reason?: string; tuning?: string[] }[] } };
     expect(json.backend.how).toBe('cached');
     expect(json.backend.trials.map((t) => t.name)).toEqual(['reference', 'cpu', 'wasm', 'webgpu']);
     // The cpu backend's trial chose a batch-1 kernel for each matrix shape by timing them, and the cache kept it.
     const cpu = json.backend.trials.find((t) => t.name === 'cpu')!;
+    expect(cpu.ok, `cpu trial: ${cpu.reason}`).toBe(true);
     expect(cpu.tuning?.length).toBeGreaterThan(0);
     for (const line of cpu.tuning!) expect(line).toMatch(/^batch-1 ternary \d+x\d+: [\w-]+ \((measured|measured earlier|only)\b/);
     expect(r.stdout).toContain(`kernels:      cpu ${cpu.tuning![0]}`);
