@@ -6,7 +6,7 @@
  * native time by op. CPU-seconds are printed beside wall time because the machine is shared.
  */
 import { BitNetModel, openModel, timedBackend } from '@trine/core';
-import { createCpuBackend, type CpuHandles } from '../src/index.js';
+import { createCpuBackend, describeGemvChoice, type CpuHandles } from '../src/index.js';
 
 const args = process.argv.slice(2);
 const opt = (n: string, d: string) => {
@@ -71,7 +71,7 @@ next = greedy(logits, 1)[0]!;
 perOp.clear();
 console.log(`first decode step ${((wall() - w0) * 1e3).toFixed(0)} ms (batch-1 kernels timed there); chosen per shape:`);
 for (const c of inner.gemvChoices())
-  console.log(`  ${c.shape}: ${c.kernel} (${c.why}${c.microseconds ? `: ${Object.entries(c.microseconds).map(([k, v]) => `${k} ${v} µs`).join(', ')} per call (lower quartile) over ${c.matrices} matrices` : ''})`);
+  console.log(`  ${describeGemvChoice(c)}`);
 
 // Decode batch 1.
 w0 = wall(); c0 = cpu();

@@ -5,7 +5,7 @@
  * as in a decode step; GB/s counts the packed weight bytes. The LM head is the f16 [128256, 2560] matrix (657 MB).
  * The machine is shared: expect noise, run it more than once.
  */
-import { createCpuBackend, type CpuBackend, type CpuTensor, type CpuTernary } from '../src/index.js';
+import { createCpuBackend, describeGemvChoice, type CpuBackend, type CpuTensor, type CpuTernary } from '../src/index.js';
 
 const args = process.argv.slice(2);
 function opt(name: string, def: string): string {
@@ -108,7 +108,7 @@ for (const threads of threadList) {
 
   // The batch-1 kernel each shape got (timed in the warm-up sweep, src/tune.ts).
   for (const c of be.gemvChoices())
-    chosen.push(`${threads} thread(s) ${c.shape}: ${c.kernel} (${c.why}${c.microseconds ? `: ${Object.entries(c.microseconds).map(([k, v]) => `${k} ${v}`).join(', ')} µs` : ''})`);
+    chosen.push(`${threads} thread(s) ${describeGemvChoice(c)}`);
 
   // Prefill-shaped GEMM: 128 tokens through one 6912x2560 and one 2560x6912 matrix.
   for (const [si, rows] of [[2, 128], [3, 128], [2, 8]] as const) {

@@ -33,7 +33,7 @@ import {
   type Data,
 } from './handles.js';
 import { cpuKernels } from './kernels/index.js';
-import type { GemvChoice } from './tune.js';
+import { describeGemvChoice, type GemvChoice } from './tune.js';
 import type { NativeAddon, NativeBackend } from './native.js';
 
 const TERNARY_FORMAT = { codes: 0, i2_s: 1, tq2_0: 2, tq1_0: 3 } as const;
@@ -223,10 +223,7 @@ class CpuPlumbing implements BackendPlumbing<CpuHandles> {
   }
 
   tuning(): string[] {
-    return this.gemvChoices().map((c) => {
-      const times = c.microseconds ? `: ${Object.entries(c.microseconds).map(([k, us]) => `${k} ${us} µs`).join(', ')}` : '';
-      return `batch-1 ternary ${c.shape}: ${c.kernel} (${c.why}${times})`;
-    });
+    return this.gemvChoices().map((c) => `batch-1 ternary ${describeGemvChoice(c)}`);
   }
 
   destroy(): void {

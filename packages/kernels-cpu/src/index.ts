@@ -12,7 +12,7 @@ export type { CpuBackendOptions } from './backend.js';
 export type { CpuBatch, CpuHandles, CpuKvCache, CpuMatrix, CpuTensor, CpuTernary } from './handles.js';
 export { loadNative, type HostInfo, type NativeAddon } from './native.js';
 export { physicalCores } from './threads.js';
-export type { GemvChoice } from './tune.js';
+export { describeGemvChoice, type GemvChoice } from './tune.js';
 
 const MAX_THREADS = 256;
 

@@ -26,6 +26,14 @@ export interface GemvChoice {
   readonly matrices?: number;
 }
 
+/** "2560x2560: zmm-linear2 (measured: zmm-linear2 42 µs, … per call (lower quartile) over 60 matrices)": bench output, `trine info`. */
+export function describeGemvChoice(c: GemvChoice): string {
+  const times = c.microseconds
+    ? `: ${Object.entries(c.microseconds).map(([k, us]) => `${k} ${us} µs`).join(', ')} per call (lower quartile) over ${c.matrices} matrices`
+    : '';
+  return `${c.shape}: ${c.kernel} (${c.why}${times})`;
+}
+
 /**
  * Rounds over every candidate (each a sweep over the shape's matrices); calls timed one by one and the lower quartile
  * kept: on a shared machine a call the scheduler interrupted is among the slowest, not the typical one.

@@ -37,6 +37,11 @@ inline __m512 fmadd(__m512 a, __m512 b, __m512 acc) {
   return acc;
 }
 
+// The lanes of elements i … i+15 that are below n (all 16 except in a row's last, partial vector).
+inline __mmask16 tail16(int64_t i, int64_t n) {
+  return i + 16 <= n ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << (n - i)) - 1);
+}
+
 inline int32_t load4(const int8_t* p) {
   int32_t v;
   __builtin_memcpy(&v, p, 4);
@@ -534,7 +539,7 @@ void scores_f16_avx512(const float* q, const uint16_t* k, int64_t dh, int64_t n,
     for (int64_t b = 0; b < 4 * dh * 2; b += 64) _mm_prefetch(reinterpret_cast<const char*>(kr + 16 * dh) + b, _MM_HINT_T0);
     __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
     for (int64_t i = 0; i < dh; i += 16) {
-      const __mmask16 m = i + 16 <= dh ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << (dh - i)) - 1);
+      const __mmask16 m = tail16(i, dh);
       const __m512 qv = _mm512_maskz_loadu_ps(m, q + i);
       a0 = fmadd(qv, _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, kr + i)), a0);
       a1 = fmadd(qv, _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, kr + dh + i)), a1);
@@ -550,7 +555,7 @@ void scores_f16_avx512(const float* q, const uint16_t* k, int64_t dh, int64_t n,
     const uint16_t* kr = k + p * dh;
     __m512 acc = _mm512_setzero_ps();
     for (int64_t i = 0; i < dh; i += 16) {
-      const __mmask16 m = i + 16 <= dh ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << (dh - i)) - 1);
+      const __mmask16 m = tail16(i, dh);
       acc = fmadd(_mm512_maskz_loadu_ps(m, q + i), _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, kr + i)), acc);
     }
     out[p] = _mm512_reduce_add_ps(acc);
@@ -584,7 +589,7 @@ void wsum_f16_avx512(const float* probs, const uint16_t* v, int64_t dh, int64_t 
 
 void to_f16_avx512(const float* in, uint16_t* out, int64_t n) {
   for (int64_t i = 0; i < n; i += 16) {
-    const __mmask16 m = i + 16 <= n ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << (n - i)) - 1);
+    const __mmask16 m = tail16(i, n);
     _mm256_mask_storeu_epi16(out + i, m, _mm512_cvtps_ph(_mm512_maskz_loadu_ps(m, in + i), _MM_FROUND_TO_NEAREST_INT));
   }
 }
@@ -596,7 +601,7 @@ void softmax_avx512(float* s, int64_t n, float scale, bool round) {
   const __m512 vscale = _mm512_set1_ps(scale);
   __m512 vmx = _mm512_set1_ps(-INFINITY);
   for (int64_t p = 0; p < n; p += 16) {
-    const __mmask16 m = p + 16 <= n ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << (n - p)) - 1);
+    const __mmask16 m = tail16(p, n);
     const __m512 v = _mm512_mul_ps(_mm512_maskz_loadu_ps(m, s + p), vscale);
     _mm512_mask_storeu_ps(s + p, m, v);
     vmx = _mm512_mask_max_ps(vmx, m, vmx, v);
@@ -607,7 +612,7 @@ void softmax_avx512(float* s, int64_t n, float scale, bool round) {
   const __m512i bias = _mm512_set1_epi32(static_cast<int>(127u - 0x4B400000u));
   __m512d part0 = _mm512_setzero_pd(), part1 = _mm512_setzero_pd();
   for (int64_t p = 0; p < n; p += 16) {
-    const __mmask16 m = p + 16 <= n ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << (n - p)) - 1);
+    const __mmask16 m = tail16(p, n);
     const __m512 x = _mm512_sub_ps(_mm512_maskz_loadu_ps(m, s + p), mx);
     const __m512 t = _mm512_add_ps(_mm512_mul_ps(x, log2e), shift);
     const __m512 nf = _mm512_sub_ps(t, shift);
@@ -630,7 +635,7 @@ void softmax_avx512(float* s, int64_t n, float scale, bool round) {
   for (int i = 1; i < 16; i++) sum += part[i];
   const __m512 inv = _mm512_set1_ps(static_cast<float>(1.0 / sum));
   for (int64_t p = 0; p < n; p += 16) {
-    const __mmask16 m = p + 16 <= n ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << (n - p)) - 1);
+    const __mmask16 m = tail16(p, n);
     __m512 v = _mm512_mul_ps(_mm512_maskz_loadu_ps(m, s + p), inv);
     if (round) v = _mm512_cvtph_ps(_mm512_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT));
     _mm512_mask_storeu_ps(s + p, m, v);
