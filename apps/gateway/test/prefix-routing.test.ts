@@ -178,31 +178,32 @@ describe('prefix routing (real workers)', () => {
     return { victim, plain, got, restarted, id: firstId };
   }
 
-  it('a job a routed worker had started continues on another when that worker is SIGKILLed', async () => {
-    const { victim, plain, got, restarted, id: firstId } = await interrupted(20, (p) => p.child.kill('SIGKILL'));
-    expect(restarted).toBe(false);
-    expect(got).toEqual(plain.ids);
-    const ran = await ranOn(firstId);
-    expect(ran.worker).not.toBe(victim);
+  /**
+   * The stream went on without a restart and equals the uninterrupted run; the job's second attempt ran on another
+   * worker, taken from the interrupted worker's own queue (adopted by a live worker), not through the shared queue.
+   */
+  async function expectContinuedElsewhere(r: Awaited<ReturnType<typeof interrupted>>): Promise<void> {
+    expect(r.restarted).toBe(false);
+    expect(r.got).toEqual(r.plain.ids);
+    const ran = await ranOn(r.id);
+    expect(ran.worker).not.toBe(r.victim);
     expect(ran.attempts).toBe(2);
-    // It ran from the dead worker's own queue (adopted by a live worker), not through the shared queue.
-    expect(await db.exists(`${keys.prefix}:${routing.queueName(victim)}:${firstId}`)).toBe(1);
+    expect(await db.exists(`${keys.prefix}:${routing.queueName(r.victim)}:${r.id}`)).toBe(1);
+  }
+
+  it('a job a routed worker had started continues on another when that worker is SIGKILLed', async () => {
+    await expectContinuedElsewhere(await interrupted(20, (p) => p.child.kill('SIGKILL')));
   }, 60_000);
 
   it('SIGTERM: a worker hands its routed job back to its own queue, deletes its report, and another finishes the job', async () => {
     let exited: Promise<{ code: number | null }> | undefined;
-    const { victim, plain, got, restarted, id } = await interrupted(40, (p) => {
+    const r = await interrupted(40, (p) => {
       p.child.kill('SIGTERM');
       exited = p.exited();
     });
     expect(await exited).toMatchObject({ code: 0 });
-    expect(await db.exists(routing.report(victim))).toBe(0);
-    expect(restarted).toBe(false);
-    expect(got).toEqual(plain.ids);
-    const ran = await ranOn(id);
-    expect(ran.worker).not.toBe(victim);
-    expect(ran.attempts).toBe(2);
-    expect(await db.exists(`${keys.prefix}:${routing.queueName(victim)}:${id}`)).toBe(1);
+    expect(await db.exists(routing.report(r.victim))).toBe(0);
+    await expectContinuedElsewhere(r);
   }, 60_000);
 
   it('with routing off at the gateway, every job takes the shared queue, as before', async () => {
