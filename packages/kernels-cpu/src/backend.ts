@@ -59,6 +59,8 @@ class CpuPlumbing implements BackendPlumbing<CpuHandles> {
   readonly info: BackendInfo;
   /** What every kernel gets first: the native backend and the handles this backend owns. */
   readonly kernelContext: CpuContext;
+  /** Buffers hostMemory() handed out: on huge pages already, so uploadMatrix adopts them without advice. */
+  private readonly ownMemory = new WeakSet<ArrayBufferLike>();
 
   constructor(
     private readonly addon: NativeAddon,
@@ -136,7 +138,9 @@ class CpuPlumbing implements BackendPlumbing<CpuHandles> {
   hostMemory(bytes: number): Uint8Array {
     if (!Number.isSafeInteger(bytes) || bytes < 0)
       throw new TrineError('INVALID_ARGUMENT', `hostMemory: ${bytes} is not a byte count`, { field: 'hostMemory.bytes' });
-    return new Uint8Array(this.addon.allocWeights(bytes));
+    const buffer = this.addon.allocWeights(bytes);
+    this.ownMemory.add(buffer);
+    return new Uint8Array(buffer);
   }
 
   uploadMatrix(host: HostTensor<'f16' | 'f32'>, format: MatrixFormat): CpuMatrix {
@@ -156,7 +160,7 @@ class CpuPlumbing implements BackendPlumbing<CpuHandles> {
       // into hostMemory() it is aligned and on huge pages already; any other buffer gets its whole 2 MB pages moved.
       if (host.dtype === 'f16') {
         data = host.data as Uint16Array;
-        this.addon.adviseHugePages(data);
+        if (!this.ownMemory.has(data.buffer)) this.addon.adviseHugePages(data);
       } else {
         data = new Uint16Array(this.addon.allocAligned(n * 2));
         for (let i = 0; i < n; i++) data[i] = f32ToF16(host.data[i]!);
@@ -164,7 +168,7 @@ class CpuPlumbing implements BackendPlumbing<CpuHandles> {
     } else if (format === 'f32') {
       if (host.dtype === 'f32') {
         data = host.data as Float32Array;
-        this.addon.adviseHugePages(data);
+        if (!this.ownMemory.has(data.buffer)) this.addon.adviseHugePages(data);
       } else {
         data = new Float32Array(this.addon.allocAligned(n * 4));
         for (let i = 0; i < n; i++) data[i] = f16ToF32(host.data[i]!);

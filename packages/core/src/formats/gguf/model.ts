@@ -117,7 +117,7 @@ function build(g: GgufFile): ModelSource {
       if (t.ne.length !== 2 || (t.type !== 'F32' && t.type !== 'F16' && t.type !== 'BF16')) {
         throw new TrineError('UNSUPPORTED', `${name} (${t.type} [${t.ne.join(', ')}]) is not a float matrix`, { field: name });
       }
-      // Only F16 bytes are kept as they are (F32 would be, but the memory is for what the backend adopts as is).
+      // Only F16 is kept as read (floatHostTensor copies F32 and BF16 into new arrays), so only its bytes go there.
       const into = t.type === 'F16' ? memory?.(t.byteSize) : undefined;
       return floatHostTensor(t.type, await g.readTensor(t, into), reverse(t.ne), true);
     },

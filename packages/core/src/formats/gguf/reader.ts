@@ -64,8 +64,7 @@ export interface GgufFile {
   /** Sum of tensor byte sizes (unpadded). */
   readonly tensorBytes: number;
   tensor(name: string): GgufTensorInfo | undefined;
-  /** The tensor's bytes (one positional read; never more than the validated size). */
-  /** A tensor's bytes (into `into` when given: see ByteSource.read). */
+  /** The tensor's bytes (one positional read; never more than the validated size), into `into` when given (ByteSource.read). */
   readTensor(info: GgufTensorInfo | string, into?: Uint8Array): Promise<Uint8Array>;
   close(): Promise<void>;
 }
