@@ -23,6 +23,8 @@ export interface TokenTrie {
   readonly byte: Uint8Array;
   readonly depth: Uint16Array;
   readonly skip: Int32Array;
+  /** The deepest node's depth: the longest token in bytes. */
+  readonly maxDepth: number;
   /** Per node: its parent's index (-1 under the root), to spell a node's prefix. */
   readonly parent: Int32Array;
   /**
@@ -141,6 +143,7 @@ export function buildTokenTrie(vocabSize: number, pieceBytes: (id: number) => Ui
     byte: Uint8Array.from(byte),
     depth: Uint16Array.from(depth),
     skip,
+    maxDepth: depth.reduce((a, d) => Math.max(a, d), 0),
     parent,
     spanAt,
     spanBytes,
@@ -180,8 +183,8 @@ export interface MatchState {
   next: (MatchState | null | undefined)[] | undefined;
   /**
    * Bytes known to lead to the one state `uniformTo` (words 0–7) and known not to (8–15), known rejected (16–23)
-   * and known not (24–31), learnt where large
-   * subtrees are walked: inside a string every ordinary character leads to the same state (itself, or the next count).
+   * and known not to be (24–31), learnt where large subtrees are walked: inside a string every ordinary character
+   * leads to the same state (itself, or the next count).
    * At a boundary a lead byte stands for its whole character (`uniformOver`).
    */
   uniform: Uint32Array | undefined;
@@ -239,9 +242,7 @@ export class GrammarIndex {
     this.trie = trie;
     this.width = program.kind.length + 1;
     this.words = (trie.vocabSize + 31) >>> 5;
-    let deepest = 0;
-    for (let i = 0; i < trie.depth.length; i++) if (trie.depth[i]! > deepest) deepest = trie.depth[i]!;
-    this.height = deepest + 1;
+    this.height = trie.maxDepth + 1;
     this.bottom = { id: this.nextNodeId++, pos: -1, rest: null };
     const out: StackNode[] = [];
     let flags = 0;
